@@ -1,0 +1,55 @@
+"""``build_network(spec)``: the one way search, export and tests create networks."""
+from __future__ import annotations
+
+from torch import nn
+
+from .blocks import RESIDUAL_FORMS, Head, Stem, Transition
+from .spec import NetworkSpec
+from .stages import STAGES
+
+
+
+class SchemeNetwork(nn.Module):
+    """stem → [transition →] stage → … → head; each stage is the spec's scheme over steps_per_stage steps."""
+
+    def __init__(self, spec: NetworkSpec):
+        super().__init__()
+        self.spec = spec
+        family = spec.scheme.family
+        if family not in STAGES:
+            raise ValueError(f"scheme.family: no network stage for family {family!r}; known: {', '.join(STAGES)}")
+        stage_class = STAGES[family]
+        if spec.memory_efficient and not getattr(stage_class, "supports_memory_efficient", False):
+            raise ValueError(
+                f"memory_efficient: needs a reversible scheme; {spec.scheme} ({family}) cannot be inverted step by step"
+            )
+        form = RESIDUAL_FORMS[spec.residual]
+        self.stem = Stem(spec.macro, spec.in_channels, spec.widths[0])
+        self.transitions = nn.ModuleList()
+        self.stages = nn.ModuleList()
+        for i, width in enumerate(spec.widths):
+            if i > 0:
+                self.transitions.append(Transition(spec.macro, spec.widths[i - 1], width))
+            make_residual = lambda width=width: form(spec.macro, width, spec)  # noqa: E731
+            self.stages.append(stage_class(spec.scheme, spec, width, i * spec.steps_per_stage, make_residual))
+        self.head = Head(spec.macro, spec.widths[-1], spec.num_classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for i, stage in enumerate(self.stages):
+            if i > 0:
+                x = self.transitions[i - 1](x)
+            x = stage(x)
+        return self.head(x)
+
+    def coefficients(self) -> list[dict]:
+        """Per-step coefficients over the whole network (stage index added), learned values included."""
+        return [dict(row, stage=i) for i, stage in enumerate(self.stages) for row in stage.coefficients()]
+
+
+def build_network(spec: NetworkSpec | dict) -> SchemeNetwork:
+    if isinstance(spec, dict):
+        spec = NetworkSpec.from_dict(spec)
+    if not isinstance(spec, NetworkSpec):
+        raise TypeError(f"build_network: expected a NetworkSpec or its dict, got {type(spec).__name__}")
+    return SchemeNetwork(spec)

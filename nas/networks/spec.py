@@ -1,0 +1,115 @@
+"""``NetworkSpec``: the value that fully determines a network (nanoGPT-style config).
+
+Exports store it beside the weights as ``spec.json`` so a model can be rebuilt exactly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from numbers import Integral, Real
+
+from ..schemes import from_dict as scheme_from_dict
+from ..schemes import resolve
+from ..schemes.serialization import check_keys
+from .blocks import MACROS, RESIDUAL_FORMS
+
+DEFAULT_IN_CHANNELS = {"image": 3, "sequence": 1, "mlp": 2}
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
+        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything needed to build a network.
+
+    scheme              a scheme object, a registered name (``"rk4"``) or a scheme JSON dict
+    macro               ``image`` (CIFAR-style 2-D), ``sequence`` (1-D, MNIST-1D) or ``mlp`` (2-D toy data)
+    in_channels         input channels (features for ``mlp``); default 3 / 1 / 2
+    num_classes         classifier outputs
+    widths              width of each stage; a transition changes width between stages
+    steps_per_stage     scheme steps per stage (network depth = len(widths) · steps_per_stage steps)
+    h                   step size (1 is the ResNet convention: f absorbs h)
+    share_stage_weights Runge-Kutta only: all s stages of a step use one residual function (ODE-faithful)
+                        instead of s functions with their own weights
+    noise               a noise schedule (``nas.schemes.noise.NoiseSchedule``) or None
+    residual            form of the residual function (``preact``: BN-ReLU-conv-BN-ReLU-conv)
+    memory_efficient    reversible schemes only: recompute states by inverting steps in backward
+    """
+
+    scheme: object = "euler"
+    macro: str = "sequence"
+    in_channels: int | None = None
+    num_classes: int = 10
+    widths: tuple[int, ...] = (16, 32, 64)
+    steps_per_stage: int = 2
+    h: float = 1.0
+    share_stage_weights: bool = False
+    noise: object = None
+    residual: str = "preact"
+    memory_efficient: bool = False
+
+    def __post_init__(self):
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
+        set_("scheme", resolve(self.scheme))
+        if self.macro not in MACROS:
+            raise ValueError(f"macro: must be one of {', '.join(MACROS)}, got {self.macro!r}")
+        if self.in_channels is None:
+            set_("in_channels", DEFAULT_IN_CHANNELS[self.macro])
+        set_("in_channels", _positive_int(self.in_channels, "in_channels"))
+        set_("num_classes", _positive_int(self.num_classes, "num_classes"))
+        if isinstance(self.widths, (str, bytes)) or not hasattr(self.widths, "__iter__"):
+            raise ValueError(f"widths: expected a list of positive integers, got {self.widths!r}")
+        widths = tuple(_positive_int(w, f"widths[{i}]") for i, w in enumerate(self.widths))
+        if not widths:
+            raise ValueError("widths: needs at least one stage")
+        set_("widths", widths)
+        set_("steps_per_stage", _positive_int(self.steps_per_stage, "steps_per_stage (depth)"))
+        if isinstance(self.h, bool) or not isinstance(self.h, Real) or not self.h > 0:
+            raise ValueError(f"h: step size must be a positive number, got {self.h!r}")
+        set_("h", float(self.h))
+        for flag in ("share_stage_weights", "memory_efficient"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag}: must be true or false, got {getattr(self, flag)!r}")
+        if self.residual not in RESIDUAL_FORMS:
+            raise ValueError(f"residual: must be one of {', '.join(RESIDUAL_FORMS)}, got {self.residual!r}")
+        if isinstance(self.noise, dict):
+            set_("noise", _noise_from_dict(self.noise))
+
+    @property
+    def total_steps(self) -> int:
+        return len(self.widths) * self.steps_per_stage
+
+    def replace(self, **changes) -> "NetworkSpec":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "scheme" or f.name == "noise":
+                value = None if value is None else value.to_dict()
+            elif f.name == "widths":
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NetworkSpec":
+        names = {f.name for f in fields(cls)}
+        check_keys(data, required={"scheme"}, optional=names - {"scheme"}, where="network spec")
+        data = dict(data)
+        if isinstance(data["scheme"], dict):
+            data["scheme"] = scheme_from_dict(data["scheme"])
+        return cls(**data)
+
+
+def _noise_from_dict(data: dict):
+    from ..schemes.noise import NoiseSchedule  # noise schedules are optional in a spec
+
+    return NoiseSchedule.from_dict(data)
+
+
+__all__ = ["NetworkSpec", "DEFAULT_IN_CHANNELS"]

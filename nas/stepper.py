@@ -1,0 +1,142 @@
+"""The one stepping code: explicit Runge-Kutta and linear multistep steps, and ``integrate``.
+
+Networks are built on the same two functions (``runge_kutta_increment`` and ``multistep_update``) that the
+fixed-step solver ``integrate`` uses, so a network *is* the scheme applied to its residual functions.
+
+Coefficients may be Python numbers (fixed schemes: exact zeros are skipped, ones are not multiplied, so a
+scheme network costs no more than the hand-written network it equals) or tensors (learned coefficients,
+e.g. LM-ResNet's k_n).
+"""
+from __future__ import annotations
+
+from collections import deque
+from fractions import Fraction
+from numbers import Number
+from typing import Callable, Sequence
+
+from .schemes import ButcherTableau, LinearMultistep, LMResNet, catalog, resolve
+
+STARTUPS = ("runge_kutta", "euler")
+
+
+def _is_zero(c) -> bool:
+    return isinstance(c, Number) and c == 0
+
+
+def scale(c, x):
+    """c · x, without a multiplication when c is the number 1."""
+    if isinstance(c, Number) and c == 1:
+        return x
+    return c * x
+
+
+def linear_combination(coefficients: Sequence, values: Sequence):
+    """Σ c_i v_i over the entries whose coefficient is not the number 0 (None when all are 0)."""
+    total = None
+    for c, v in zip(coefficients, values):
+        if _is_zero(c):
+            continue
+        term = scale(c, v)
+        total = term if total is None else total + term
+    return total
+
+
+def runge_kutta_increment(stage_fns: Sequence[Callable], x, h, A: Sequence[Sequence], b: Sequence):
+    """h Σ_i b_i k_i with k_i = f_i(x + h Σ_{j<i} a_ij k_j) (Hairer, Nørsett, Wanner I, eq. II.1.8).
+
+    ``stage_fns`` has one callable per stage (the same callable s times for an ODE-faithful step).
+    Returns ``(increment, k_1)``; k_1 = f_1(x) is returned so multistep start-up can reuse it.
+    """
+    ks = []
+    for i, f in enumerate(stage_fns):
+        shift = linear_combination([h * a for a in A[i][:i]], ks)
+        ks.append(f(x if shift is None else x + shift))
+    increment = linear_combination([h * bi for bi in b], ks)
+    return increment, ks[0]
+
+
+def multistep_update(states: Sequence, f_values: Sequence, alpha: Sequence, beta: Sequence, h):
+    """Split the explicit k-step update into ``(state_part, increment)``.
+
+        x_{n+k} = −Σ_{j<k} α_j x_{n+j}  +  h Σ_{j<k} β_j f_{n+j}          (α_k = 1, β_k = 0)
+
+    ``states`` and ``f_values`` hold the last k states and residual values, oldest first. The split is
+    where noise enters a multistep network: it perturbs the increment, never the state combination.
+    """
+    state_part = linear_combination([-a for a in alpha[:-1]], states)
+    increment = linear_combination([h * bj for bj in beta[:-1]], f_values)
+    return state_part, increment
+
+
+def as_floats(values):
+    return [float(v) if isinstance(v, Fraction) else v for v in values]
+
+
+def tableau_floats(tableau: ButcherTableau):
+    """(A, b) as Python floats for the stepping code."""
+    return [as_floats(row) for row in tableau.A], as_floats(tableau.b)
+
+
+def multistep_of(scheme) -> LinearMultistep:
+    if isinstance(scheme, LMResNet):
+        if scheme.k is None:
+            raise ValueError("scheme: lm_resnet with learned k and no initial value has no k to integrate with")
+        return scheme.multistep()
+    return scheme
+
+
+def integrate(f, x0, scheme, h: float, steps: int, startup: str = "runge_kutta"):
+    """Apply ``scheme`` with fixed step ``h`` for ``steps`` steps to ``dx/dt = f(x)``; return x_steps.
+
+    ``f`` is a callable ``f(x)`` or a sequence of ``steps`` callables (one per step: the residual functions
+    of a network). ``scheme`` is a scheme object, a registered name or a JSON dict.
+
+    Multistep start-up (the first k−1 steps of a k-step method):
+    - ``"runge_kutta"`` (default): classic RK4 steps, whose local error O(h⁵) keeps the global order of
+      every explicit multistep method of order ≤ 4;
+    - ``"euler"``: plain residual steps, the LM-ResNet network convention (first order: it lowers the
+      global order of a method of order ≥ 2 to the start-up's order).
+    """
+    scheme = resolve(scheme)
+    if startup not in STARTUPS:
+        raise ValueError(f"startup: must be one of {', '.join(STARTUPS)}, got {startup!r}")
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps: must be a non-negative integer, got {steps!r}")
+    if not h > 0:
+        raise ValueError(f"h: must be positive, got {h!r}")
+    fns = list(f) if isinstance(f, (list, tuple)) else [f] * steps
+    if len(fns) != steps:
+        raise ValueError(f"f: got {len(fns)} callables for {steps} steps")
+
+    if isinstance(scheme, ButcherTableau):
+        A, b = tableau_floats(scheme)
+        x = x0
+        for n in range(steps):
+            increment, _ = runge_kutta_increment([fns[n]] * scheme.stages, x, h, A, b)
+            x = x + increment
+        return x
+
+    if isinstance(scheme, (LinearMultistep, LMResNet)):
+        method = multistep_of(scheme)
+        alpha, beta = as_floats(method.alpha), as_floats(method.beta)
+        start_A, start_b = tableau_floats(catalog.RK4 if startup == "runge_kutta" else catalog.EULER)
+        k = method.steps
+        states, f_values = deque(maxlen=k), deque(maxlen=k)
+        x = x0
+        for n in range(steps):
+            states.append(x)
+            if len(states) < k:
+                stages = [fns[n]] * len(start_b)
+                increment, f_x = runge_kutta_increment(stages, x, h, start_A, start_b)
+                f_values.append(f_x)
+                x = x + increment
+            else:
+                f_values.append(fns[n](x))
+                state_part, increment = multistep_update(states, f_values, alpha, beta, h)
+                x = state_part + increment
+        return x
+
+    step = getattr(scheme, "integrate", None)
+    if step is not None:  # families that define their own stepping (reversible schemes)
+        return step(fns, x0, h, steps)
+    raise ValueError(f"scheme: integrate does not support the family {scheme.family!r}")
