@@ -1,0 +1,44 @@
+"""Modified-equation diagnostics: what differential equation a scheme (or a trained network) really
+discretises, its order and its stability.
+
+``analyze(scheme)`` returns a :class:`Report` for any scheme object of :mod:`nas.schemes` (or a
+registered name, or a scheme's JSON dict); ``analyze_network(model)`` tabulates learned coefficients.
+"""
+from __future__ import annotations
+
+from nas import schemes as _schemes
+
+from .multistep import analyze_lm_resnet, analyze_multistep
+from .report import ModifiedEquation, MultistepReport, Report, RungeKuttaReport, Term, report_from_dict
+from .runge_kutta import analyze_runge_kutta
+
+# scheme class -> analysis function; families of other modules register here when they exist.
+_ANALYSES = {
+    _schemes.ButcherTableau: analyze_runge_kutta,
+    _schemes.LinearMultistep: analyze_multistep,
+    _schemes.LMResNet: analyze_lm_resnet,
+}
+
+
+def accepted() -> str:
+    names = ", ".join(cls.__name__ for cls in _ANALYSES)
+    return f"a scheme object ({names}), a registered scheme name or a scheme's JSON dict"
+
+
+def analyze(scheme, tolerance: float = 1e-9) -> Report:
+    """The diagnostics report of ``scheme``.
+
+    Exact (sympy Rationals) when the coefficients are Fractions, symbolic in k for a learned LM-ResNet,
+    floats otherwise; ``tolerance`` decides float order conditions. Raises ``TypeError`` for anything
+    that is not a scheme, ``ValueError`` for an unknown name or an invalid JSON dict.
+    """
+    if isinstance(scheme, (str, dict)):
+        scheme = _schemes.resolve(scheme)
+    analysis = _ANALYSES.get(type(scheme))
+    if analysis is None:
+        raise TypeError(f"analyze: expected {accepted()}; got {type(scheme).__name__}")
+    return analysis(scheme, tolerance=tolerance)
+
+
+__all__ = ["ModifiedEquation", "MultistepReport", "Report", "RungeKuttaReport", "Term", "accepted", "analyze",
+           "analyze_lm_resnet", "analyze_multistep", "analyze_runge_kutta", "report_from_dict"]
