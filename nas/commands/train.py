@@ -1,0 +1,145 @@
+"""``nas train``: train one scheme network, print a line per epoch, then validation and test accuracy.
+
+Example: ``nas train --scheme lm_resnet --k 0.3 --data mnist1d --epochs 30 --widths 16,32,64``.
+Options left out take the defaults of ``nas.train.TrainConfig`` and ``nas.networks.NetworkSpec``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+# CLI option -> TrainConfig field (options left at None keep the TrainConfig default)
+TRAIN_OPTIONS = {
+    "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "momentum": "momentum",
+    "nesterov": "nesterov", "weight_decay": "weight_decay", "schedule": "schedule",
+    "label_smoothing": "label_smoothing", "augment": "augment", "seed": "seed", "device": "device", "bf16": "bf16",
+}
+
+
+def add_arguments(parser) -> None:
+    net = parser.add_argument_group("network")
+    net.add_argument("--scheme", default="euler", help="registered scheme name (see `nas schemes`); default euler")
+    net.add_argument("--k", type=float, default=None,
+                     help="lm_resnet: the coefficient k (fixed unless --learn-k; default: learned per layer)")
+    net.add_argument("--learn-k", choices=("fixed", "layer", "channel"), default=None,
+                     help="lm_resnet: keep k fixed or learn it per layer / per channel")
+    net.add_argument("--macro", choices=("sequence", "image", "mlp"), default=None,
+                     help="macro-architecture (default: the data set's natural one)")
+    net.add_argument("--widths", default=None, help="comma-separated stage widths (default 16,32,64)")
+    net.add_argument("--steps-per-stage", type=int, default=None, help="scheme steps per stage (default 2)")
+    net.add_argument("--h", type=float, default=None, help="step size h (default 1)")
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", default="mnist1d", help="mnist1d (default), cifar10, cifar100 or toy2d")
+    data.add_argument("--data-root", default=None, help="folder holding the CIFAR files (default ./data)")
+    data.add_argument("--num-samples", type=int, default=None, help="size of the train+validation pool")
+    data.add_argument("--val-fraction", type=float, default=0.2, help="share of the pool used for validation")
+    data.add_argument("--data-seed", type=int, default=0, help="seed of the validation split (default 0)")
+    data.add_argument("--toy2d-kind", default=None, help="toy2d: circles, moons or spirals")
+    data.add_argument("--noise", type=float, default=None, help="toy2d: standard deviation of the point noise")
+    data.add_argument("--workers", type=int, default=None, help="CIFAR: DataLoader worker processes")
+
+    train = parser.add_argument_group("training")
+    train.add_argument("--epochs", type=int, default=None, help="default 30")
+    train.add_argument("--batch-size", type=int, default=None, help="default 128")
+    train.add_argument("--lr", type=float, default=None, help="(peak) learning rate, default 0.05")
+    train.add_argument("--momentum", type=float, default=None, help="default 0.9")
+    train.add_argument("--no-nesterov", dest="nesterov", action="store_const", const=False, default=None,
+                       help="plain momentum instead of Nesterov")
+    train.add_argument("--weight-decay", type=float, default=None, help="default 5e-4")
+    train.add_argument("--schedule", default=None, help="step, cosine, onecycle (default) or constant")
+    train.add_argument("--label-smoothing", type=float, default=None, help="default 0")
+    train.add_argument("--no-augment", dest="augment", action="store_const", const=False, default=None,
+                       help="no data augmentation")
+    train.add_argument("--seed", type=int, default=None, help="seed of initialisation, shuffling, augmentation")
+    train.add_argument("--device", default=None, help="auto (default), cpu or cuda")
+    train.add_argument("--bf16", action="store_const", const=True, default=None, help="bfloat16 autocast")
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--output", default=None, help="write the network spec, data spec and result as JSON here")
+
+
+def parse_widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"widths: expected comma-separated positive integers such as 16,32,64, got {text!r}") from None
+    if not widths or any(w <= 0 for w in widths):
+        raise ValueError(f"widths: expected comma-separated positive integers such as 16,32,64, got {text!r}")
+    return widths
+
+
+def _write_json_atomically(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def run(args) -> int:
+    import torch
+
+    from nas import schemes
+    from nas.data import load_dataset
+    from nas.networks import NetworkSpec, build_network
+    from nas.train import TrainConfig, evaluate, fit, seeded
+
+    # Everything is validated before any data is generated or loaded.
+    config = TrainConfig(**{field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
+                            if getattr(args, option) is not None})
+    scheme_params = {name: value for name, value in (("k", args.k), ("learn", args.learn_k)) if value is not None}
+    scheme = schemes.get(args.scheme, **scheme_params)
+    if args.threads is not None:
+        if args.threads <= 0:
+            raise ValueError(f"threads: must be a positive integer, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    data_options = {name: value for name, value in
+                    (("kind", args.toy2d_kind), ("noise", args.noise), ("num_workers", args.workers))
+                    if value is not None}
+    network_options = {name: value for name, value in
+                       (("widths", None if args.widths is None else parse_widths(args.widths)),
+                        ("steps_per_stage", args.steps_per_stage), ("h", args.h)) if value is not None}
+    output = None if args.output is None else Path(args.output)
+
+    data = load_dataset(args.data, seed=args.data_seed, root=args.data_root, num_samples=args.num_samples,
+                        val_fraction=args.val_fraction, **data_options)
+    spec = NetworkSpec(scheme=scheme, macro=args.macro or data.macro, in_channels=data.in_channels,
+                       num_classes=data.num_classes, **network_options)
+    with seeded(config.seed):
+        model = build_network(spec)
+    sizes = data.sizes()
+    print(f"nas train: {scheme} on {data.name} ({sizes['train']} train / {sizes['val']} val / {sizes['test']} test), "
+          f"{spec.macro} widths {','.join(map(str, spec.widths))} x {spec.steps_per_stage} steps, "
+          f"{config.epochs} epochs", flush=True)
+
+    width = len(str(config.epochs))
+
+    def progress(metrics, _checkpoint):
+        print(f"epoch {metrics['epoch']:>{width}}/{config.epochs}  lr {metrics['lr']:.4g}  "
+              f"train loss {metrics['train_loss']:.4f} acc {_percent(metrics['train_acc'])}  "
+              f"val loss {metrics['val_loss']:.4f} acc {_percent(metrics['val_acc'])}  "
+              f"{metrics['epoch_time']:.2f} s", flush=True)
+
+    result = fit(model, data, config, callback=progress)
+    if result.status == "diverged":
+        print(f"diverged: {result.message}")
+    test = evaluate(model, data.test, config.eval_batch_size, bf16=config.bf16)
+    best = "" if result.best_epoch is None else f" (best {_percent(result.best_val_acc)} at epoch {result.best_epoch})"
+    print(f"final: status {result.status}, {result.epochs_run} epochs, val acc {_percent(result.final_val_acc)}{best}, "
+          f"test acc {_percent(test['acc'])} (loss {test['loss']:.4f}); {result.params:,} parameters, "
+          f"{result.flops:,} FLOPs/sample, {result.train_time:.1f} s on {result.device}")
+    if output is not None:
+        _write_json_atomically(output, {"network": spec.to_dict(), "data": data.spec, "train": result.to_dict(),
+                                        "test": test})
+    return 0 if result.status != "diverged" else 1

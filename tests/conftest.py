@@ -1,0 +1,60 @@
+"""Shared test fixtures."""
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+# mnist1d imports matplotlib.pyplot: never open a display in tests.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def write_cifar_folder(root, name: str = "cifar10", per_file: int = 6, num_test: int = 8, seed: int = 0):
+    """A tiny folder in the layout of the python version of CIFAR-10/100 (pickled dicts of uint8 rows).
+
+    Returns (root, train_labels, test_labels). Checksums differ from the real files on purpose.
+    """
+    rng = np.random.default_rng(seed)
+    num_classes = 10 if name == "cifar10" else 100
+    label_key = "labels" if name == "cifar10" else "fine_labels"
+    if name == "cifar10":
+        folder = root / "cifar-10-batches-py"
+        train_files = [f"data_batch_{i}" for i in range(1, 6)]
+        test_file, meta_file, meta = "test_batch", "batches.meta", {"label_names": [f"c{i}" for i in range(10)]}
+    else:
+        folder = root / "cifar-100-python"
+        train_files = ["train"]
+        test_file, meta_file = "test", "meta"
+        meta = {"fine_label_names": [f"c{i}" for i in range(100)], "coarse_label_names": [f"s{i}" for i in range(20)]}
+    folder.mkdir(parents=True)
+
+    def dump(file, count):
+        labels = rng.integers(0, num_classes, count).tolist()
+        entry = {"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8), label_key: labels}
+        with open(folder / file, "wb") as handle:
+            pickle.dump(entry, handle)
+        return labels
+
+    train_labels = [label for file in train_files for label in dump(file, per_file * (5 if name == "cifar100" else 1))]
+    test_labels = dump(test_file, num_test)
+    with open(folder / meta_file, "wb") as handle:
+        pickle.dump(meta, handle)
+    return root, train_labels, test_labels
+
+
+@pytest.fixture
+def cifar_folder(tmp_path):
+    """Factory: ``cifar_folder(name)`` writes a tiny synthetic CIFAR folder under tmp_path."""
+    def make(name="cifar10", **kwargs):
+        return write_cifar_folder(tmp_path / name, name, **kwargs)
+    return make
+
+
+@pytest.fixture(scope="session")
+def small_mnist1d():
+    """MNIST-1D with a 300-sample train+val pool (240 / 60) and 75 test samples; generated once."""
+    from nas.data import load_dataset
+
+    return load_dataset("mnist1d", num_samples=300, seed=0)
