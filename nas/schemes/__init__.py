@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from . import catalog
 from .multistep import LinearMultistep, LMResNet
+from .reversible import Hamiltonian, Leapfrog2, SeparableField
 from .registry import SchemeInfo, families, from_dict, get, info, names, register, register_family, resolve
 from .tableau import ButcherTableau
 
 register_family("runge_kutta", ButcherTableau)
 register_family("multistep", LinearMultistep)
 register_family("lm_resnet", LMResNet)
+register_family("hamiltonian", Hamiltonian)
+register_family("leapfrog2", Leapfrog2)
 
 _SOURCE_RK = "Hairer, Nørsett, Wanner, Solving ODEs I (1993), §II.1"
 register("euler", lambda: catalog.EULER, 1, "Euler (1768); He et al. ResNet (2016)", "forward Euler = ResNet")
@@ -34,6 +37,12 @@ register("ab2", lambda: catalog.AB2, 2, "Hairer, Nørsett, Wanner (1993), §III.
 register("ab3", lambda: catalog.AB3, 3, "Hairer, Nørsett, Wanner (1993), §III.1", "3-step Adams-Bashforth")
 register("leapfrog", lambda: catalog.LEAPFROG, 2, "Chang et al. (AAAI 2018), 'midpoint network'",
          "x_{n+1} = x_{n-1} + 2h f(x_n)")
+# Reversible schemes (nas.schemes.reversible): orders of their own ODE forms (their ``ode_form`` attribute).
+register("hamiltonian", Hamiltonian, 2, "Chang et al. (AAAI 2018), 'Hamiltonian network'; Verlet",
+         "Y += h K1ᵀσ(K1 Z + b1), Z −= h K2ᵀσ(K2 Y + b2); order 2 for y' = g(z), z' = G(y)")
+register("leapfrog2", Leapfrog2, 2, "Chang et al. (AAAI 2018), 'leapfrog network'; Störmer",
+         "x_{n+1} = 2x_n − x_{n−1} − h² Kᵀσ(Kx_n + b); order 2 for x'' = F(x)")
 
-__all__ = ["ButcherTableau", "LinearMultistep", "LMResNet", "SchemeInfo", "catalog", "families", "from_dict",
-           "get", "info", "names", "register", "register_family", "resolve"]
+__all__ = ["ButcherTableau", "Hamiltonian", "Leapfrog2", "LinearMultistep", "LMResNet", "SchemeInfo",
+           "SeparableField", "catalog", "families", "from_dict", "get", "info", "names", "register",
+           "register_family", "resolve"]
