@@ -45,6 +45,17 @@ def write_cifar_folder(root, name: str = "cifar10", per_file: int = 6, num_test:
 
 
 @pytest.fixture
+def single_thread():
+    """One torch thread: small models train faster and steadier on a shared 2-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def cifar_folder(tmp_path):
     """Factory: ``cifar_folder(name)`` writes a tiny synthetic CIFAR folder under tmp_path."""
     def make(name="cifar10", **kwargs):

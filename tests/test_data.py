@@ -10,6 +10,9 @@ import torch
 from nas.data import DATASETS, MACROS, RandomShift, TensorSplit, load_dataset, toy2d_points
 
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
 def _rows(x: torch.Tensor) -> set[bytes]:
     return {row.numpy().tobytes() for row in x.reshape(x.shape[0], -1)}
 
