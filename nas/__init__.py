@@ -25,6 +25,7 @@ _EXPORTS = {
     "fit": "nas.train",
     "TrainConfig": "nas.train",
     "load_dataset": "nas.data",
+    "NoiseSchedule": "nas.schemes.noise",
 }
 
 __all__ = sorted(_EXPORTS)

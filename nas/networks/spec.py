@@ -75,8 +75,8 @@ class NetworkSpec:
                 raise ValueError(f"{flag}: must be true or false, got {getattr(self, flag)!r}")
         if self.residual not in RESIDUAL_FORMS:
             raise ValueError(f"residual: must be one of {', '.join(RESIDUAL_FORMS)}, got {self.residual!r}")
-        if isinstance(self.noise, dict):
-            set_("noise", _noise_from_dict(self.noise))
+        if self.noise is not None:
+            set_("noise", _noise_schedule(self.noise))
 
     @property
     def total_steps(self) -> int:
@@ -106,10 +106,15 @@ class NetworkSpec:
         return cls(**data)
 
 
-def _noise_from_dict(data: dict):
+def _noise_schedule(value):
+    """A NoiseSchedule from a schedule or its JSON dict; anything else is a ValueError."""
     from ..schemes.noise import NoiseSchedule  # noise schedules are optional in a spec
 
-    return NoiseSchedule.from_dict(data)
+    if isinstance(value, dict):
+        return NoiseSchedule.from_dict(value)
+    if not isinstance(value, NoiseSchedule):
+        raise ValueError(f"noise: expected a noise schedule, its dict or None, got {value!r}")
+    return value
 
 
 __all__ = ["NetworkSpec", "DEFAULT_IN_CHANNELS"]

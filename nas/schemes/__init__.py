@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import catalog
 from .multistep import LinearMultistep, LMResNet
+from .noise import NoiseSchedule
 from .reversible import Hamiltonian, Leapfrog2, SeparableField
 from .registry import SchemeInfo, families, from_dict, get, info, names, register, register_family, resolve
 from .tableau import ButcherTableau
@@ -43,6 +44,6 @@ register("hamiltonian", Hamiltonian, 2, "Chang et al. (AAAI 2018), 'Hamiltonian 
 register("leapfrog2", Leapfrog2, 2, "Chang et al. (AAAI 2018), 'leapfrog network'; Störmer",
          "x_{n+1} = 2x_n − x_{n−1} − h² Kᵀσ(Kx_n + b); order 2 for x'' = F(x)")
 
-__all__ = ["ButcherTableau", "Hamiltonian", "Leapfrog2", "LinearMultistep", "LMResNet", "SchemeInfo",
+__all__ = ["ButcherTableau", "Hamiltonian", "Leapfrog2", "LinearMultistep", "LMResNet", "NoiseSchedule", "SchemeInfo",
            "SeparableField", "catalog", "families", "from_dict", "get", "info", "names", "register",
            "register_family", "resolve"]
