@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from . import reversible  # noqa: F401  (registers the reversible stages and residual forms)
 from .blocks import RESIDUAL_FORMS, Head, Stem, Transition
 from .spec import NetworkSpec
 from .stages import STAGES
