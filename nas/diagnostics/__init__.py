@@ -9,7 +9,9 @@ from __future__ import annotations
 from nas import schemes as _schemes
 
 from .multistep import analyze_lm_resnet, analyze_multistep
-from .report import ModifiedEquation, MultistepReport, Report, RungeKuttaReport, Term, report_from_dict
+from .report import (ModifiedEquation, MultistepReport, Report, ReversibleReport, RungeKuttaReport, Term,
+                     report_from_dict)
+from .reversible import analyze_hamiltonian, analyze_leapfrog2
 from .runge_kutta import analyze_runge_kutta
 
 # scheme class -> analysis function; families of other modules register here when they exist.
@@ -17,6 +19,8 @@ _ANALYSES = {
     _schemes.ButcherTableau: analyze_runge_kutta,
     _schemes.LinearMultistep: analyze_multistep,
     _schemes.LMResNet: analyze_lm_resnet,
+    _schemes.Hamiltonian: analyze_hamiltonian,
+    _schemes.Leapfrog2: analyze_leapfrog2,
 }
 
 
@@ -40,5 +44,6 @@ def analyze(scheme, tolerance: float = 1e-9) -> Report:
     return analysis(scheme, tolerance=tolerance)
 
 
-__all__ = ["ModifiedEquation", "MultistepReport", "Report", "RungeKuttaReport", "Term", "accepted", "analyze",
-           "analyze_lm_resnet", "analyze_multistep", "analyze_runge_kutta", "report_from_dict"]
+__all__ = ["ModifiedEquation", "MultistepReport", "Report", "ReversibleReport", "RungeKuttaReport", "Term",
+           "accepted", "analyze", "analyze_hamiltonian", "analyze_leapfrog2", "analyze_lm_resnet",
+           "analyze_multistep", "analyze_runge_kutta", "report_from_dict"]

@@ -289,6 +289,10 @@ def analyze_coefficients(alpha, beta, *, name: str, scheme: dict, arithmetic: st
         real_interval = (-r_real if r_real else 0.0, 0.0)
         imaginary_interval = (-r_imag if r_imag else 0.0, r_imag)
         locus = stability.boundary_locus(alpha, beta)
+        if r_real == 0 and r_imag > 0:
+            notes.append(f"stable only for imaginary h*lambda, |h*lambda| < {r_imag:.6g}: the Jacobian needs an "
+                         "imaginary spectrum, e.g. an antisymmetric operator K - K^T (Chang et al. 2018), "
+                         f"and h * rho(J) < {r_imag:.6g}")
     else:
         real_interval = imaginary_interval = (0.0, 0.0)
         locus = stability.boundary_locus(alpha, beta)

@@ -138,6 +138,8 @@ def _side_text(terms, latex: bool) -> str:
         if len(group) == 1:
             t = group[0]
             parts.append(_term_text(t.coefficient, power, t.latex if latex else t.factor, latex))
+        elif power == 0:
+            parts.extend(_term_text(t.coefficient, 0, t.latex if latex else t.factor, latex) for t in group)
         else:
             inner = " + ".join(_term_text(t.coefficient, 0, t.latex if latex else t.factor, latex) for t in group)
             inner = inner.replace("+ -", "- ")
@@ -405,4 +407,37 @@ class MultistepReport(Report):
     linear_modified_equation: Any = field(default=None, metadata=_codec("equation"))
 
 
-__all__ = ["ModifiedEquation", "MultistepReport", "Report", "RungeKuttaReport", "Term", "report_from_dict"]
+@dataclass(frozen=True)
+class ReversibleReport(Report):
+    """Reversible scheme of Chang et al. (AAAI 2018): Hamiltonian (Verlet) or leapfrog (Störmer).
+
+    * ``order``: classical order (for ``leapfrog2`` from the order conditions of second-order multistep
+      methods, Hairer, Nørsett, Wanner I §III.10, with ``error_constant``; for ``hamiltonian`` from the
+      Baker-Campbell-Hausdorff series of the kick-drift-kick composition).
+    * ``test_equation``: the oscillator the stability analysis uses (ω² ≥ 0 an eigenvalue of the
+      linearised force); ``characteristic_polynomial`` in ζ and μ = (hω)²; ``volume_preserving``: the
+      product of the roots is 1 for every μ, so no root can lie strictly inside the unit circle: the step
+      is either neutrally stable or unstable.
+    * ``periodicity_interval`` (0, μ*): all roots on the unit circle and simple; ``step_bound`` = √μ*,
+      i.e. stable when h ω < step_bound; ``stability_condition`` states it for the network's layers.
+    * ``modified_equation``: Taylor form (leapfrog2) or the modified vector field as Lie brackets of the
+      kick A and the drift B (hamiltonian); ``linear_modified_equation``: the numerical frequency,
+      x'' = −ω̃² x with ω̃ = arccos(1 − μ/2)/h as a series in μ.
+    """
+
+    kind: ClassVar[str] = "reversible"
+    ode_form: str = field(default="", metadata=_codec("json"))
+    test_equation: str = field(default="", metadata=_codec("json"))
+    error_constant: Any = None
+    characteristic_polynomial: Any = None
+    volume_preserving: Any = None
+    periodicity_interval: Any = None
+    step_bound: Any = None
+    stability_condition: str = field(default="", metadata=_codec("json"))
+    jacobian_spectrum: str = field(default="", metadata=_codec("json"))
+    legend: tuple = field(default=(), metadata=_codec("strings"))
+    modified_equation: Any = field(default=None, metadata=_codec("equation"))
+    linear_modified_equation: Any = field(default=None, metadata=_codec("equation"))
+
+
+__all__ = ["ModifiedEquation", "MultistepReport", "ReversibleReport", "Report", "RungeKuttaReport", "Term", "report_from_dict"]

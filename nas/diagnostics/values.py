@@ -29,7 +29,10 @@ ZETA = sympy.Symbol("zeta")
 H = sympy.Symbol("h", positive=True)
 LAMBDA = sympy.Symbol("lambda")
 
-_SYMBOLS = {"k": K, "z": Z, "zeta": ZETA, "h": H, "lambda": LAMBDA}
+# μ = (hω)² for oscillatory test problems x'' = −ω² x (reversible schemes).
+MU = sympy.Symbol("mu", nonnegative=True)
+
+_SYMBOLS = {"k": K, "z": Z, "zeta": ZETA, "h": H, "lambda": LAMBDA, "mu": MU}
 _FUNCTIONS = {"sqrt": sympy.sqrt, "Abs": sympy.Abs, "Eq": sympy.Eq, "Ne": sympy.Ne, "And": sympy.And,
               "Or": sympy.Or, "Not": sympy.Not, "I": sympy.I, "oo": sympy.oo, "pi": sympy.pi,
               "Rational": sympy.Rational, "Integer": sympy.Integer, "Float": sympy.Float,
@@ -152,5 +155,5 @@ def _is_exponent(name: str) -> bool:
     return re.fullmatch(r"e[0-9]*", name) is not None
 
 
-__all__ = ["ARITHMETICS", "EXACT", "FLOAT", "H", "K", "LAMBDA", "SYMBOLIC", "Z", "ZETA", "arithmetic_of",
+__all__ = ["ARITHMETICS", "EXACT", "FLOAT", "H", "K", "LAMBDA", "MU", "SYMBOLIC", "Z", "ZETA", "arithmetic_of",
            "decode", "encode", "finish", "is_zero", "parse", "to_float", "to_sympy"]

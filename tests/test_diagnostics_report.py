@@ -1,0 +1,78 @@
+"""Reports: exact JSON round trips, strict from_dict, renderings, and the analyze() entry point."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+import sympy
+
+from nas import schemes
+from nas.diagnostics import Report, analyze, report_from_dict, values
+from nas.schemes import ButcherTableau, LMResNet
+
+
+@pytest.mark.parametrize("name", schemes.names())
+def test_json_round_trip_is_exact_for_every_registered_scheme(name):
+    report = analyze(name)
+    data = json.loads(json.dumps(report.to_dict()))
+    again = report_from_dict(data)
+    assert again == report
+    assert again.to_dict() == data
+    assert Report.from_dict(data) == report
+
+
+def test_round_trip_of_float_and_numeric_k_reports():
+    for scheme in (ButcherTableau(A=[[0, 0], [0.6, 0]], b=[1 / 6, 5 / 6]), LMResNet(k=0.25, learn="fixed"),
+                   LMResNet(k=Fraction(-1, 5), learn="layer")):
+        report = analyze(scheme)
+        assert report_from_dict(json.loads(json.dumps(report.to_dict()))) == report
+
+
+def test_from_dict_rejects_unknown_keys_and_kinds():
+    data = analyze("heun").to_dict()
+    with pytest.raises(ValueError, match="unknown key"):
+        report_from_dict({**data, "colour": "red"})
+    with pytest.raises(ValueError, match="kind"):
+        report_from_dict({**data, "kind": "spline"})
+    with pytest.raises(ValueError, match="expected a mapping"):
+        report_from_dict([1, 2])
+
+
+def test_report_values_cannot_run_code():
+    with pytest.raises(ValueError, match="cannot read"):
+        values.parse("__import__('os').system('true')")
+    condition = values.parse("(k <= 1) & (-1 < k)")
+    assert [bool(condition.subs(values.K, k)) for k in (-1, 0, 1, 2)] == [False, True, True, False]
+    assert values.parse("5/12") == sympy.Rational(5, 12)
+
+
+def test_exact_values_are_sympy_rationals_in_python_and_strings_in_json():
+    report = analyze("ab2")
+    assert isinstance(report.error_constant, sympy.Rational)
+    assert report.to_dict()["error_constant"] == "5/12"
+
+
+def test_text_and_latex_renderings():
+    text = str(analyze("lm_resnet"))
+    assert "modified_equation: (k + 1)*u' + (1 - k)/2*h*u'' = f(u) + O(h^2)" in text
+    assert "zero_stable: (k <= 1) & (-1 < k)" in text
+    latex = analyze("rk4").to_latex()
+    assert latex.startswith("\\begin{tabular}") and latex.endswith("\\end{tabular}")
+    assert "\\frac{1}{24}" in latex
+    assert "u' = f - 1/2*h*f'f + O(h^2)" in str(analyze("euler"))
+
+
+def test_analyze_accepts_names_and_json_dicts():
+    assert analyze("rk4") == analyze(schemes.get("rk4").to_dict()) == analyze(schemes.get("rk4"))
+
+
+@pytest.mark.parametrize("thing", [3, 2.5, None, object(), [[0]]])
+def test_non_scheme_argument_is_a_type_error_naming_what_is_accepted(thing):
+    with pytest.raises(TypeError, match="ButcherTableau"):
+        analyze(thing)
+
+
+def test_unknown_name_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown scheme"):
+        analyze("rk99")
