@@ -7,10 +7,12 @@ registered name, or a scheme's JSON dict); ``analyze_network(model)`` tabulates 
 from __future__ import annotations
 
 from nas import schemes as _schemes
+from nas.schemes.noise import NoiseSchedule
 
 from .multistep import analyze_lm_resnet, analyze_multistep
-from .report import (ModifiedEquation, MultistepReport, Report, ReversibleReport, RungeKuttaReport, Term,
-                     report_from_dict)
+from .noise import analyze_noise
+from .report import (ModifiedEquation, MultistepReport, NoiseReport, Report, ReversibleReport, RungeKuttaReport,
+                     Term, report_from_dict)
 from .reversible import analyze_hamiltonian, analyze_leapfrog2
 from .runge_kutta import analyze_runge_kutta
 
@@ -25,25 +27,32 @@ _ANALYSES = {
 
 
 def accepted() -> str:
-    names = ", ".join(cls.__name__ for cls in _ANALYSES)
+    names = ", ".join([cls.__name__ for cls in _ANALYSES] + [NoiseSchedule.__name__])
     return f"a scheme object ({names}), a registered scheme name or a scheme's JSON dict"
 
 
-def analyze(scheme, tolerance: float = 1e-9) -> Report:
+def analyze(scheme, tolerance: float = 1e-9, *, depth: int | None = None, h: float | None = None) -> Report:
     """The diagnostics report of ``scheme``.
 
     Exact (sympy Rationals) when the coefficients are Fractions, symbolic in k for a learned LM-ResNet,
-    floats otherwise; ``tolerance`` decides float order conditions. Raises ``TypeError`` for anything
-    that is not a scheme, ``ValueError`` for an unknown name or an invalid JSON dict.
+    floats otherwise; ``tolerance`` decides float order conditions. A noise schedule is analysed over
+    ``depth`` steps of size ``h`` (defaults 10 and 1/depth); those options apply to nothing else. Raises
+    ``TypeError`` for anything that is not a scheme, ``ValueError`` for an unknown name, an invalid JSON
+    dict or a misplaced option.
     """
     if isinstance(scheme, (str, dict)):
         scheme = _schemes.resolve(scheme)
+    if isinstance(scheme, NoiseSchedule):
+        return analyze_noise(scheme, depth=depth, h=h)
     analysis = _ANALYSES.get(type(scheme))
     if analysis is None:
         raise TypeError(f"analyze: expected {accepted()}; got {type(scheme).__name__}")
+    for option, value in (("depth", depth), ("h", h)):
+        if value is not None:
+            raise ValueError(f"{option}: only used for noise schedules, not for {type(scheme).__name__}")
     return analysis(scheme, tolerance=tolerance)
 
 
-__all__ = ["ModifiedEquation", "MultistepReport", "Report", "ReversibleReport", "RungeKuttaReport", "Term",
+__all__ = ["ModifiedEquation", "MultistepReport", "NoiseReport", "Report", "ReversibleReport", "RungeKuttaReport", "Term",
            "accepted", "analyze", "analyze_hamiltonian", "analyze_leapfrog2", "analyze_lm_resnet",
-           "analyze_multistep", "analyze_runge_kutta", "report_from_dict"]
+           "analyze_multistep", "analyze_noise", "analyze_runge_kutta", "report_from_dict"]

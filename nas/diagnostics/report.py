@@ -241,9 +241,12 @@ class Report:
         return cls(**kwargs)
 
     # --- renderings ---
+    # fields rendered as a table by the subclass rather than as one row each
+    _table_fields: ClassVar[tuple] = ()
+
     def _rows(self):
         for f in dataclasses.fields(self):
-            if f.name in ("name", "scheme", "notes"):
+            if f.name in ("name", "scheme", "notes") or f.name in self._table_fields:
                 continue
             yield f.name, getattr(self, f.name), f.metadata.get("codec", "math")
 
@@ -440,4 +443,48 @@ class ReversibleReport(Report):
     linear_modified_equation: Any = field(default=None, metadata=_codec("equation"))
 
 
-__all__ = ["ModifiedEquation", "MultistepReport", "ReversibleReport", "Report", "RungeKuttaReport", "Term", "report_from_dict"]
+@dataclass(frozen=True)
+class NoiseReport(Report):
+    """Noise schedule as an SDE discretisation (Sun, Tao, Du 2018; SCIENCE.md §4), for ``depth`` steps of h.
+
+    * ``sde``: the stochastic modified equation, dX = E[η](t) F dt + sd(η)(t) √h F dW (multiplicative) or
+      dX = F dt + σ(t) dW (additive); ``steps``: one row per step (n, t_n, E[η_n], Var(η_n), drift scale,
+      diffusion scale, additive variance), read from the schedule's own methods.
+    * ``total_injected_variance``: Σ_n h² Var(η_n) (per unit F²) or Σ_n h σ_n².
+    * ``weak_order`` / ``strong_order``: of the Euler–Maruyama discretisation of that SDE (Kloeden &
+      Platen 1992, Thms 10.2.2, 14.5.1): weak 1; strong 1/2 for multiplicative noise, 1 for additive
+      noise (diffusion independent of the state); None without noise. ``order`` is the weak order.
+    """
+
+    kind: ClassVar[str] = "noise"
+    noise_kind: str = field(default="", metadata=_codec("json"))
+    shape: str = field(default="", metadata=_codec("json"))
+    depth: int = field(default=0, metadata=_codec("json"))
+    h: Any = None
+    multiplicative: Any = None
+    per_sample: Any = None
+    sde: str = field(default="", metadata=_codec("json"))
+    columns: tuple = field(default=(), metadata=_codec("strings"))
+    steps: tuple = field(default=(), metadata=_codec("tuple"))
+    total_injected_variance: Any = None
+    weak_order: Any = None
+    strong_order: Any = None
+
+    _table_fields: ClassVar[tuple] = ("columns", "steps")
+
+    def __str__(self) -> str:
+        lines = [super().__str__(), "  per step:", "    " + " ".join(f"{c:>17}" for c in self.columns)]
+        for row in self.steps:
+            lines.append("    " + " ".join(f"{v:>17.6g}" if isinstance(v, float) else f"{v:>17}" for v in row))
+        return "\n".join(lines)
+
+    def to_latex(self) -> str:
+        header = " & ".join(_latex_escape(c.replace("_", " ")) for c in self.columns)
+        rows = [" & ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row) + " \\\\"
+                for row in self.steps]
+        table = ["\\begin{tabular}{" + "r" * len(self.columns) + "}", header + " \\\\", "\\hline", *rows,
+                 "\\end{tabular}"]
+        return super().to_latex() + "\n" + "\n".join(table)
+
+
+__all__ = ["ModifiedEquation", "MultistepReport", "NoiseReport", "ReversibleReport", "Report", "RungeKuttaReport", "Term", "report_from_dict"]
