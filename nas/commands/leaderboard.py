@@ -1,0 +1,102 @@
+"""``nas leaderboard RUN [RUN ...]``: rank trials across runs, summarise families, analyse coefficients.
+
+Views: ``trials`` (one row per trial, default), ``families`` (best / median / count per family),
+``coefficients`` (Spearman and Pearson correlation of accuracy with each coefficient) and ``bins``
+(accuracy per coefficient bin). ``--pareto`` keeps the Pareto front; ``--plots DIR`` writes the PNGs.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders, or run names under --results-root")
+    parser.add_argument("--sort", default="best_val_acc", metavar="COL",
+                        help="column to sort by, in its natural direction (accuracies descending, costs "
+                             "ascending); default best_val_acc")
+    parser.add_argument("--ascending", action="store_true", default=None, help="force ascending order")
+    parser.add_argument("--descending", action="store_false", dest="ascending", help="force descending order")
+    parser.add_argument("--family", default=None, metavar="F", help="only this scheme family (comma list allowed)")
+    parser.add_argument("--all", action="store_true",
+                        help="include diverged and failed trials (default: finished trials only)")
+    parser.add_argument("--top", type=int, default=None, metavar="N", help="only the first N rows")
+    parser.add_argument("--format", default="table", choices=("table", "csv", "markdown", "parquet"))
+    parser.add_argument("--output", default=None, metavar="FILE",
+                        help="write to FILE (atomically) instead of stdout; required for parquet")
+    parser.add_argument("--pareto", default=None, metavar="OBJ,OBJ",
+                        help="keep the Pareto front of these objectives, e.g. val_acc,params (col:max / col:min "
+                             "force a direction)")
+    parser.add_argument("--view", default="trials", choices=("trials", "families", "coefficients", "bins"))
+    parser.add_argument("--columns", default=None, metavar="A,B,...",
+                        help="columns of the trials view (default: a compact set for table/markdown, all for "
+                             "csv/parquet; 'all' for every column)")
+    parser.add_argument("--plots", default=None, metavar="DIR", help="write the leaderboard plots (PNG) here")
+    parser.add_argument("--results-root", default="results", metavar="DIR",
+                        help="where run names are looked up (default: results)")
+
+
+def _positive(value, name):
+    if value is not None and value < 1:
+        raise ValueError(f"{name}: must be a positive integer, got {value}")
+
+
+def run(args) -> int:
+    _positive(args.top, "--top")
+    if args.format == "parquet" and args.output is None:
+        raise ValueError("--format parquet: needs --output FILE (parquet is binary)")
+    from pathlib import Path
+
+    from nas import leaderboard as lb
+
+    if args.output is not None and Path(args.output).is_dir():
+        raise ValueError(f"--output: {args.output} is a folder; give a file name")
+    if args.plots is not None and Path(args.plots).exists() and not Path(args.plots).is_dir():
+        raise ValueError(f"--plots: {args.plots} exists and is not a folder")
+
+    # Everything is validated before anything is written.
+    frame = lb.load(args.runs, results_root=args.results_root)
+    if not args.all:
+        lb.check_runs_have_finished_trials(frame)
+        frame = lb.finished_trials(frame)
+    families = None if args.family is None else [f.strip() for f in args.family.split(",") if f.strip()]
+    frame = lb.filter_family(frame, families)
+    frame = lb.sort_trials(frame, args.sort, args.ascending)
+    objectives = None
+    if args.pareto is not None:
+        objectives = lb.parse_objectives(args.pareto)
+        frame = lb.pareto_front(frame, objectives)
+    if args.view == "trials":
+        columns = _columns(args, frame, lb)
+        table = frame.head(args.top) if args.top else frame
+        table = lb.display_frame(table, columns) if columns is not None else table.reset_index(drop=True)
+    elif args.view == "families":
+        table = lb.family_summary(frame)
+    elif args.view == "coefficients":
+        table = lb.coefficient_correlations(frame)
+    else:
+        table = lb.coefficient_bins(frame)
+    if args.view != "trials" and args.top:
+        table = table.head(args.top)
+
+    if args.output is not None:
+        lb.write_table(table, args.output, args.format)
+    else:
+        sys.stdout.write(lb.render(table, args.format))
+    if args.plots is not None:
+        top = args.top or 5
+        for path in lb.write_plots(frame, args.plots, objectives=objectives or "best_val_acc,params", top=top):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _columns(args, frame, lb):
+    """None (every column, for files) or the list of columns shown."""
+    if args.columns == "all":
+        return list(frame.columns)
+    if args.columns is not None:
+        columns = [c.strip() for c in args.columns.split(",") if c.strip()]
+        lb.check_columns(frame, columns, "--columns")
+        return columns
+    if args.format in ("csv", "parquet"):
+        return None
+    return [c for c in lb.TABLE_COLUMNS if c in frame.columns]

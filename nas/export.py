@@ -1,0 +1,472 @@
+"""Export the best trials of a search as standard PyTorch models, each with a diagnostics card.
+
+For every chosen trial (ranked by ``best_val_acc`` among finished trials), from its best-validation weights:
+
+- ``model.pt2``           a ``torch.export`` program in eval mode with a dynamic batch dimension; it loads
+                          with ``torch.export.load(path).module()`` in a process without ``nas`` installed;
+- ``weights.safetensors`` the state dict, and ``spec.json`` the ``NetworkSpec``: ``nas.load(folder)``
+                          rebuilds the trainable ``nn.Module`` (nanoGPT's "config beside the weights");
+- ``card.json``/``card.md`` the scheme with every coefficient (learned per-step values included), its
+                          diagnostics and modified equation, the noise schedule, the metrics (validation from
+                          the search, test accuracy computed once here: the search never touches the test
+                          split), params, FLOPs, the data set and the search it came from;
+- ``stability.png``       the scheme's region of absolute stability (when the diagnostics can draw it).
+
+Layout: ``export_run`` writes ``OUT/index.json`` (ranked list) and one folder ``OUT/<trial_id>/`` per
+trial; ``export_trial`` writes one model folder. Both build everything in a temporary folder beside the
+target and rename it into place (``nas.atomic``), so an interrupted export leaves no half-written folder.
+Every input is checked before anything is written.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import leaderboard
+from .atomic import atomic_directory
+
+FORMAT = "nas.export/1"
+MODEL_FILES = ("model.pt2", "weights.safetensors", "spec.json", "card.json", "card.md")
+EXAMPLE_BATCH = 2  # torch.export specialises a dimension of size 1: trace with 2, allow 1 and up
+EXPORT_TOLERANCE = 1e-5  # max |exported − eager| accepted by the self-check
+
+
+# ------------------------------------------------------------------------------------------- choosing
+def select_trials(run, *, top: int | None = 1, trial: str | None = None,
+                  results_root=leaderboard.DEFAULT_RESULTS_ROOT):
+    """(run folder, rows to export in rank order) — every problem is a ``ValueError`` raised here, first."""
+    if trial is not None and top not in (None, 1):
+        raise ValueError("choose either --top K or --trial ID, not both")
+    if trial is None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ValueError(f"top: must be a positive integer, got {top!r}")
+    frame = leaderboard.load([run], results_root=results_root)
+    run_dir = Path(frame["run_dir"].iloc[0]) if len(frame) else leaderboard.resolve_run(run, results_root)
+    leaderboard.check_runs_have_finished_trials(frame)
+    ranked = leaderboard.sort_trials(leaderboard.finished_trials(frame))
+    if trial is not None:
+        rows = frame[frame["trial_id"] == str(trial)]
+        if rows.empty:
+            known = ", ".join(ranked["trial_id"].head(10))
+            raise ValueError(f"trial: no trial {trial!r} in run {run_dir.name}; finished trials (best first): {known}")
+        if not rows["finished"].iloc[0]:
+            raise ValueError(f"trial {trial!r}: status {rows['status'].iloc[0]}; only finished trials "
+                             f"({', '.join(leaderboard.FINISHED_STATUSES)}) have weights to export")
+        chosen = rows
+    else:
+        chosen = ranked.head(top)
+    records = []
+    for _, row in chosen.iterrows():
+        folder = leaderboard.trial_folder(row)
+        for name in ("spec.json", "weights.safetensors"):
+            if not (folder / name).is_file():
+                raise ValueError(f"trial {row['trial_id']!r}: missing {folder / name}")
+        rank = int((ranked["trial_id"] == row["trial_id"]).to_numpy().argmax()) + 1
+        records.append(dict(row, rank=rank, trial_path=str(folder)))
+    return run_dir, records
+
+
+def dataset_options(search: dict) -> dict:
+    """Arguments of ``nas.data.load_dataset`` that rebuild the run's data (``search.json`` key ``data``)."""
+    data = search.get("data", search.get("dataset"))
+    if isinstance(data, str):
+        data = {"name": data}
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise ValueError("search.json: no data set recorded (expected key 'data' with a 'name'); "
+                         "cannot compute the test accuracy")
+    options = dict(data)
+    options.setdefault("seed", search.get("seed", 0))
+    return options
+
+
+def _check_target(out, replace: bool) -> Path:
+    out = Path(out)
+    if out.exists() and not replace:
+        raise ValueError(f"out: {out} already exists (pass --force to replace it)")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {out} exists and is not a folder")
+    return out
+
+
+# ------------------------------------------------------------------------------------------- exporting
+def export_run(run, out, *, top: int | None = 1, trial: str | None = None, replace: bool = False,
+               results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> list[Path]:
+    """Export the ``top`` best finished trials of ``run`` (or the one ``trial``) into ``out``.
+
+    Returns the model folders (``out/<trial_id>``) in rank order; ``out/index.json`` lists them.
+    ``data`` (a ``nas.data.DataSplits``) skips rebuilding the run's data set.
+    """
+    out = _check_target(out, replace)
+    run_dir, records = select_trials(run, top=top, trial=trial, results_root=results_root)
+    search = leaderboard.read_search_config(run_dir)
+    data = _load_data(search) if data is None else data
+    folders = {_folder_name(r["trial_id"]): r for r in records}
+    with atomic_directory(out, replace=replace) as staging:
+        index = []
+        for name, record in folders.items():
+            card = _export_into(staging / name, record, run_dir, search, data)
+            index.append({"rank": record["rank"], "trial_id": record["trial_id"], "folder": name,
+                          "scheme_name": record["scheme_name"], "family": record["family"],
+                          "best_val_acc": card["metrics"]["best_val_acc"], "test_acc": card["metrics"]["test_acc"]})
+        _write_json(staging / "index.json", {"format": FORMAT, "run": run_dir.name, "run_dir": str(run_dir),
+                                             "models": index})
+    return [out / name for name in folders]
+
+
+def export_trial(run, trial_id: str, out, *, replace: bool = False,
+                 results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> Path:
+    """Export one trial of ``run`` as the model folder ``out``."""
+    out = _check_target(out, replace)
+    run_dir, (record,) = select_trials(run, trial=trial_id, top=None, results_root=results_root)
+    search = leaderboard.read_search_config(run_dir)
+    data = _load_data(search) if data is None else data
+    with atomic_directory(out, replace=replace) as staging:
+        _export_into(staging, record, run_dir, search, data)
+    return out
+
+
+def _folder_name(trial_id) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(trial_id)).strip("._") or "trial"
+
+
+def _load_data(search: dict):
+    from .data import load_dataset
+
+    return load_dataset(**dataset_options(search))
+
+
+def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) -> dict:
+    """Write one model folder (``folder`` is inside a staging folder that is renamed later)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from .networks import NetworkSpec, build_network
+    from .train import count_parameters, evaluate, forward_flops
+
+    trial_dir = Path(record["trial_path"])
+    spec = NetworkSpec.from_dict(json.loads((trial_dir / "spec.json").read_text()))
+    _check_data_matches(spec, data, record["trial_id"])
+    model = build_network(spec)
+    try:
+        model.load_state_dict(load_file(str(trial_dir / "weights.safetensors")))
+    except RuntimeError as exc:
+        raise ValueError(f"trial {record['trial_id']!r}: weights do not match spec.json: "
+                         f"{str(exc).splitlines()[0]}") from None
+    model.eval()  # baked into the exported graph (batch-norm statistics, noise expectations)
+
+    example = next(iter(data.test.batches(EXAMPLE_BATCH)))[0].to(torch.float32)
+    program = _export_program(model, example, record["trial_id"])
+    folder.mkdir(parents=True, exist_ok=True)  # export_trial writes into the staging folder itself
+    torch.export.save(program, str(folder / "model.pt2"))
+    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(state, str(folder / "weights.safetensors"),
+              metadata={"format": FORMAT, "trial_id": str(record["trial_id"]), "run": run_dir.name})
+    _write_json(folder / "spec.json", spec.to_dict())
+    (folder / "weights.safetensors").chmod(0o644)  # safetensors creates 0600; the export is meant to be shared
+
+    test = evaluate(model, data.test, _eval_batch_size(trial_dir))
+    card = _card(record, run_dir, search, data, spec, model, test,
+                 params=count_parameters(model), flops=forward_flops(model, example))
+    stability = _stability_plot(spec.scheme, folder / "stability.png")
+    card["files"] = sorted([*MODEL_FILES, *(["stability.png"] if stability else [])])
+    _write_json(folder / "card.json", card)
+    (folder / "card.md").write_text(_card_markdown(card), encoding="utf-8")
+    return card
+
+
+def _check_data_matches(spec, data, trial_id) -> None:
+    if spec.num_classes != data.num_classes or spec.in_channels != data.in_channels:
+        raise ValueError(f"trial {trial_id!r}: spec.json expects {spec.in_channels} input channels and "
+                         f"{spec.num_classes} classes, the run's data set {data.name} has {data.in_channels} "
+                         f"and {data.num_classes}")
+
+
+def _eval_batch_size(trial_dir: Path) -> int:
+    path = trial_dir / "train_config.json"
+    if path.is_file():
+        value = json.loads(path.read_text()).get("eval_batch_size")
+        if isinstance(value, int) and value > 0:
+            return value
+    return 1024
+
+
+def random_ops(program) -> list[str]:
+    """Names of the random operators in an exported program (torch tags them ``nondeterministic_seeded``)."""
+    import torch
+
+    found = []
+    for node in program.graph.nodes:
+        tags = getattr(node.target, "tags", ()) if node.op == "call_function" else ()
+        if torch.Tag.nondeterministic_seeded in tags:
+            found.append(str(node.target))
+    return sorted(set(found))
+
+
+def _export_program(model, example, trial_id):
+    """``torch.export`` in eval mode, batch dimension dynamic from 1 up; checked against the eager model."""
+    import torch
+    from torch.export import Dim
+
+    batch = Dim("batch", min=1)
+    program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
+    randomness = random_ops(program)
+    if randomness:
+        raise ValueError(f"trial {trial_id!r}: the eval-mode program calls random operators "
+                         f"({', '.join(randomness)}); an exported model must be deterministic")
+    exported = program.module()
+    with torch.no_grad():
+        for x in (example, example[:1]):
+            difference = (exported(x) - model(x)).abs().max().item()
+            if not difference <= EXPORT_TOLERANCE:
+                raise RuntimeError(f"trial {trial_id!r}: exported program differs from the model by "
+                                   f"{difference:.3g} at batch size {x.shape[0]}")
+    return program
+
+
+def load(path, *, device="cpu"):
+    """Rebuild the trainable ``nn.Module`` of an export: ``build_network(spec.json)`` + its weights.
+
+    ``path`` is a model folder (holding ``spec.json``) or an ``export_run`` folder (its rank-1 model).
+    The model is returned in eval mode, like a model meant for inference; call ``.train()`` to train on.
+    """
+    from safetensors.torch import load_file
+
+    from .networks import NetworkSpec, build_network
+
+    folder = Path(path)
+    if not (folder / "spec.json").is_file():
+        index_path = folder / "index.json"
+        if not index_path.is_file():
+            raise ValueError(f"load: {folder} is not an export (no spec.json or index.json)")
+        models = json.loads(index_path.read_text()).get("models") or []
+        if not models:
+            raise ValueError(f"load: {index_path} lists no model")
+        folder = folder / min(models, key=lambda m: m["rank"])["folder"]
+    spec = NetworkSpec.from_dict(json.loads((folder / "spec.json").read_text()))
+    model = build_network(spec)
+    model.load_state_dict(load_file(str(folder / "weights.safetensors"), device=str(device)))
+    return model.to(device).eval()
+
+
+# ------------------------------------------------------------------------------------------------ card
+def _plain(value):
+    """JSON-ready: numpy scalars to Python, NaN to None, Fractions to "p/q" strings, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if isinstance(value, Fraction):
+        return str(value)
+    if value is None or isinstance(value, (str, int)):
+        return value
+    if value is pd.NA:
+        return None
+    return str(value)
+
+
+def _diagnostics(spec, model) -> dict:
+    """The scheme's diagnostics report and, when the diagnostics support it, the per-layer table."""
+    try:
+        from . import diagnostics
+    except ImportError as exc:  # the diagnostics package is optional for an export
+        return {"available": False, "reason": str(exc)}
+    out = {"available": True}
+    try:
+        report = diagnostics.analyze(spec.scheme)
+    except (TypeError, ValueError) as exc:
+        return {"available": False, "reason": str(exc)}
+    out["report"] = report.to_dict()
+    out["text"] = str(report)
+    out["latex"] = report.to_latex()
+    equation = getattr(report, "modified_equation", None)
+    if equation is not None:
+        out["modified_equation"] = {"text": equation.text(), "latex": equation.latex()}
+    analyze_network = getattr(diagnostics, "analyze_network", None)
+    if analyze_network is not None:
+        network_report = analyze_network(model)
+        out["network"] = network_report.to_dict() if hasattr(network_report, "to_dict") else network_report
+    return out
+
+
+def _noise(spec) -> dict | None:
+    if spec.noise is None:
+        return None
+    steps = spec.total_steps
+    return {"schedule": spec.noise.to_dict(), "text": str(spec.noise),
+            "total_variance": spec.noise.total_variance(steps, spec.h),
+            "per_step": spec.noise.sde_terms(steps, spec.h)}
+
+
+def _stability_plot(scheme, path: Path) -> bool:
+    """Draw the scheme's stability region with the diagnostics' plotting function, if there is one."""
+    try:
+        from . import diagnostics
+    except ImportError:
+        return False
+    draw = getattr(diagnostics, "plot_stability_regions", None)
+    if draw is None:
+        return False
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5, 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    draw([scheme], labels=[str(scheme)], ax=figure.subplots())
+    figure.savefig(path, dpi=110)
+    return True
+
+
+def _card(record, run_dir, search, data, spec, model, test, *, params, flops) -> dict:
+    import torch
+
+    from . import __version__
+
+    metric_names = ("val_acc", "val_loss", "best_val_acc", "epochs_run", "wall_time", "status", "seed")
+    search_metrics = {name: record.get(name) for name in metric_names}
+    metrics_path = Path(record["trial_path"]) / "metrics.json"
+    trial_metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+    card = {
+        "format": FORMAT,
+        "title": f"{record['scheme_name']} (trial {record['trial_id']} of run {run_dir.name})",
+        "trial_id": record["trial_id"],
+        "rank": record["rank"],
+        "baseline": bool(record.get("baseline", False)),
+        "scheme": {
+            "name": record["scheme_name"], "family": spec.scheme.family, "text": str(spec.scheme),
+            "coefficients": spec.scheme.to_dict(),
+            "searched_coefficients": {k.removeprefix("coef_"): v for k, v in record.items()
+                                      if k.startswith("coef_") and not _missing(v)},
+            # depth = global scheme step, as in the leaderboard's learned-coefficient plot
+            "per_step": [{"depth": row["stage"] * spec.steps_per_stage + row["step"], "stage": row["stage"],
+                          "step": row["step"], **row} for row in model.coefficients()],
+        },
+        "diagnostics": _diagnostics(spec, model),
+        "noise": _noise(spec),
+        "metrics": {
+            **search_metrics,
+            "vs_resnet": record.get("vs_resnet"),
+            "test_acc": test["acc"], "test_loss": test["loss"], "test_samples": len(data.test),
+            "params": params, "flops_per_sample": flops,
+            "search_params": record.get("params"), "search_flops": record.get("flops"),
+        },
+        "trial_metrics": trial_metrics,
+        "architecture": {**spec.to_dict(), "total_steps": spec.total_steps,
+                         "input_shape": list(data.input_shape)},
+        "data": {"name": data.name, "options": data.spec, "sizes": data.sizes(),
+                 "input_shape": list(data.input_shape), "num_classes": data.num_classes},
+        "search": {"run": run_dir.name, "run_dir": str(run_dir), "trial_dir": str(record["trial_path"]),
+                   "config": search},
+        "exported": {"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                     "nas": __version__, "torch": torch.__version__,
+                     "dynamic_batch": "batch >= 1", "mode": "eval"},
+    }
+    return _plain(card)
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _number(value, digits=4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) < 10 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _card_markdown(card: dict) -> str:
+    """The human-readable card (GitHub Markdown, LaTeX between $$ for the modified equation)."""
+    m, scheme, arch, data = card["metrics"], card["scheme"], card["architecture"], card["data"]
+    shape = ", ".join(str(s) for s in arch["input_shape"])
+    lines = [f"# {card['title']}", ""]
+    vs = m.get("vs_resnet")
+    versus = "" if vs is None else f" ({vs:+.4f} vs the ResNet baseline of the same search)"
+    lines += [f"Best validation accuracy {_number(m['best_val_acc'])}{versus}; test accuracy "
+              f"{_number(m['test_acc'])} on {m['test_samples']} test samples (computed once, at export); "
+              f"{_number(m['params'])} parameters; {_number(m['flops_per_sample'])} FLOPs per sample.", ""]
+    lines += ["## Use", "", "```python", "import torch", "",
+              "model = torch.export.load(\"model.pt2\").module()   # no nas needed; eval mode, any batch size",
+              f"logits = model(x)                                 # x: float32 (batch, {shape}), normalised like nas.data",
+              "", "import nas", "net = nas.load(\".\")    # the trainable nn.Module (eval mode; .train() to go on)",
+              "```", ""]
+    lines += ["## Scheme", "", f"- family: `{scheme['family']}`", f"- scheme: `{scheme['text']}`",
+              f"- coefficients (exact): `{json.dumps(scheme['coefficients'])}`"]
+    if scheme["searched_coefficients"]:
+        lines.append("- searched coefficients: " + ", ".join(
+            f"`{k}` = {v:.6g}" if isinstance(v, float) else f"`{k}` = {v}"
+            for k, v in scheme["searched_coefficients"].items()))
+    lines += ["", "### Coefficients per step (learned values included)", "",
+              _markdown_table(scheme["per_step"]), ""]
+    diagnostics = card["diagnostics"]
+    lines += ["## Diagnostics", ""]
+    if diagnostics.get("available"):
+        equation = diagnostics.get("modified_equation")
+        if equation:
+            lines += ["Modified equation:", "", f"$$ {equation['latex']} $$", ""]
+        lines += ["```", diagnostics["text"], "```", ""]
+        if "stability.png" in card.get("files", []):
+            lines += ["![stability region](stability.png)", ""]
+    else:
+        lines += [f"Not available: {diagnostics.get('reason')}", ""]
+    noise = card["noise"]
+    lines += ["## Noise schedule", ""]
+    if noise is None or noise["schedule"]["kind"] == "none":
+        lines += ["None (deterministic training).", ""]
+    else:
+        lines += [f"`{noise['text']}`; total injected variance {noise['total_variance']:.4g} "
+                  "(Σ h² Var η_n, Sun, Tao, Du 2018). The exported program uses the eval-mode step "
+                  "(the expectation), so it is deterministic.", "",
+                  _markdown_table(noise["per_step"]), ""]
+    metric_rows = [{"metric": k, "value": _number(v)} for k, v in m.items()]
+    lines += ["## Metrics", "", _markdown_table(metric_rows), ""]
+    lines += ["## Data set", "", f"`{data['name']}`, sizes {data['sizes']}, options `{json.dumps(data['options'])}`",
+              ""]
+    arch_rows = [{"field": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else v}
+                 for k, v in arch.items() if k not in ("scheme", "noise")]
+    lines += ["## Architecture", "", _markdown_table(arch_rows), ""]
+    search = card["search"]
+    lines += ["## Provenance", "", f"- search run `{search['run']}` ({search['run_dir']})",
+              f"- trial folder `{search['trial_dir']}`, rank {card['rank']} by best validation accuracy",
+              f"- exported {card['exported']['at']} with nas {card['exported']['nas']}, torch "
+              f"{card['exported']['torch']}", ""]
+    return "\n".join(lines)
+
+
+def _markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+
+    def cell(value):
+        if isinstance(value, float):
+            return f"{value:.6g}"
+        if isinstance(value, list):
+            inner = [cell(v) for v in value]
+            return "[" + ", ".join(inner[:8]) + (", …" if len(inner) > 8 else "") + "]"
+        return "" if value is None else str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, value) -> None:
+    path.write_text(json.dumps(_plain(value), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+__all__ = ["export_run", "export_trial", "load", "select_trials", "dataset_options", "random_ops", "FORMAT"]

@@ -1,0 +1,600 @@
+"""Leaderboards over search runs: which schemes and which coefficients work (pandas only, no torch).
+
+A run folder (``results/<name>/``, written by ``nas.search``) holds ``trials.csv`` with one row per trial
+(scheme family, one ``coef_*`` column per coefficient, noise schedule, architecture, status, metrics,
+scheme diagnostics) and ``trials/<trial_id>/`` with the trial's ``spec.json`` and best weights.
+
+``load(runs)`` reads one or many runs into one DataFrame and adds, per row:
+
+- ``run_dir``    absolute path of the run folder (trial folders are relative to it);
+- ``finished``   status is ``completed`` or ``stopped`` (ASHA): the trial has best-validation weights;
+- ``vs_resnet``  ``best_val_acc`` minus that of the best ResNet baseline (``euler``, ``baseline=True``)
+                 trained in the same run with the same budget: > 0 reads "better than ResNet".
+
+The rest are views of that frame: ``family_summary``, ``pareto_front``, ``coefficient_correlations``
+(Spearman and Pearson), ``coefficient_bins``, ``learned_coefficients`` (read from the weights with
+``safetensors``' numpy backend, so this module never imports torch) and ``write_plots``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path
+
+FINISHED_STATUSES = ("completed", "stopped")
+STATUSES = ("completed", "stopped", "diverged", "error")
+METRIC = "best_val_acc"  # the ranking metric: accuracy of the best-validation epoch (the exported weights)
+RESNET_SCHEME = "euler"
+DEFAULT_RESULTS_ROOT = Path("results")
+
+# Natural sort direction: metrics where lower is better sort ascending, everything else descending.
+LOWER_IS_BETTER = frozenset({"val_loss", "params", "flops", "wall_time", "epochs_run", "error_constant",
+                             "error_norm", "test_loss"})
+# Compact column set of the printed table; files (csv, parquet) get every column.
+TABLE_COLUMNS = ("run", "trial_id", "family", "scheme_name", "noise_kind", "status", "best_val_acc", "vs_resnet",
+                 "val_acc", "params", "flops", "order", "zero_stable", "epochs_run")
+FORMATS = ("table", "csv", "markdown", "parquet")
+VIEWS = ("trials", "families", "coefficients", "bins")
+
+
+# ------------------------------------------------------------------------------------------- loading
+def resolve_run(run, results_root=DEFAULT_RESULTS_ROOT) -> Path:
+    """The run folder of ``run``: a path to it, or a run name under ``results_root``."""
+    candidates = [Path(run)]
+    if not Path(run).is_absolute():
+        candidates.append(Path(results_root) / run)
+    for candidate in candidates:
+        if candidate.is_dir():
+            if not (candidate / "trials.csv").is_file():
+                raise ValueError(f"run {str(run)!r}: {candidate} is not a run folder (no trials.csv)")
+            return candidate.resolve()
+    looked = " or ".join(str(c) for c in dict.fromkeys(candidates))
+    raise ValueError(f"run {str(run)!r}: no such run folder (looked for {looked})")
+
+
+def read_search_config(run_dir) -> dict:
+    """The resolved search configuration of a run (``search.json``), ``{}`` when the run has none."""
+    path = Path(run_dir) / "search.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+
+
+def _as_bool(value):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no", ""):
+            return False
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return pd.NA
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return bool(value)
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+def _read_trials(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / "trials.csv"
+    try:
+        frame = pd.read_csv(path, dtype={"trial_id": str, "trial_dir": str, "scheme": str})
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame()
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read trials table ({exc})") from None
+    for column in ("trial_id", "status"):
+        if len(frame) and column not in frame.columns:
+            raise ValueError(f"{path}: missing column {column!r}")
+    return frame
+
+
+def load(runs, *, results_root=DEFAULT_RESULTS_ROOT) -> pd.DataFrame:
+    """Every trial of the given runs (names under ``results_root`` or folders) as one DataFrame.
+
+    A run may be given once only; a missing folder or one without ``trials.csv`` is a ``ValueError``.
+    """
+    if isinstance(runs, (str, Path)):
+        runs = [runs]
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs: give at least one run folder or name")
+    folders = [resolve_run(run, results_root) for run in runs]
+    seen = set()
+    for run, folder in zip(runs, folders):
+        if folder in seen:
+            raise ValueError(f"run {str(run)!r}: given twice ({folder})")
+        seen.add(folder)
+    frames = []
+    for folder in folders:
+        frame = _read_trials(folder)
+        if "run" not in frame.columns:
+            frame.insert(0, "run", folder.name)
+        frame["run_dir"] = str(folder)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return _normalise(frame)
+
+
+def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in ("status", "family", "scheme_name", "run", "trial_id"):
+        if column not in frame.columns:
+            frame[column] = pd.Series(dtype="str")
+        frame[column] = frame[column].astype("str")
+    for column in ("baseline", "feasible", "zero_stable", "share_stage_weights"):
+        if column in frame.columns:
+            frame[column] = frame[column].map(_as_bool).astype("boolean")
+    if "baseline" not in frame.columns:
+        frame["baseline"] = pd.array([False] * len(frame), dtype="boolean")
+    frame["baseline"] = frame["baseline"].fillna(False)
+    if METRIC not in frame.columns:
+        frame[METRIC] = np.nan
+    frame["finished"] = frame["status"].isin(FINISHED_STATUSES)
+    frame["vs_resnet"] = frame[METRIC] - _resnet_reference(frame)
+    return frame
+
+
+def _resnet_reference(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the best ``best_val_acc`` of a finished ResNet baseline of the same run (NaN if none)."""
+    is_resnet = frame["baseline"].astype(bool) & (frame["scheme_name"] == RESNET_SCHEME) & frame["finished"]
+    best = frame[is_resnet].groupby("run_dir")[METRIC].max()
+    return frame["run_dir"].map(best).astype("float64")
+
+
+def finished_trials(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame["finished"]]
+
+
+def check_runs_have_finished_trials(frame: pd.DataFrame) -> None:
+    """A ``ValueError`` naming every run without a single finished trial (nothing to rank or export)."""
+    for run_dir, group in frame.groupby("run_dir", sort=False):
+        if not group["finished"].any():
+            counts = group["status"].value_counts()
+            statuses = ", ".join(f"{status} {count}" for status, count in counts.items()) or "no trials"
+            raise ValueError(f"run {run_dir}: no finished trial (completed or stopped); trials: {statuses}")
+    if frame.empty:
+        raise ValueError("runs: no trials at all")
+
+
+# ------------------------------------------------------------------------------------ filters, order
+def filter_family(frame: pd.DataFrame, family: str | Sequence[str] | None) -> pd.DataFrame:
+    """Rows of the given family (or families); an unknown family is a ``ValueError`` listing the known."""
+    if family is None:
+        return frame
+    wanted = [family] if isinstance(family, str) else list(family)
+    known = sorted(frame["family"].dropna().unique())
+    unknown = [f for f in wanted if f not in known]
+    if unknown:
+        raise ValueError(f"family: no trials of family {', '.join(map(repr, unknown))}; "
+                         f"families in these runs: {', '.join(known) or 'none'}")
+    return frame[frame["family"].isin(wanted)]
+
+
+def check_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: unknown column {', '.join(map(repr, missing))}; "
+                         f"columns: {', '.join(frame.columns)}")
+
+
+def descending(column: str) -> bool:
+    return column not in LOWER_IS_BETTER
+
+
+def sort_trials(frame: pd.DataFrame, column: str = METRIC, ascending: bool | None = None) -> pd.DataFrame:
+    """Sorted by ``column`` in its natural direction (accuracies descending, costs ascending), NaN last."""
+    check_columns(frame, [column], "sort")
+    if ascending is None:
+        ascending = not descending(column)
+    keys = [column] + ([METRIC] if column != METRIC else [])
+    return frame.sort_values(keys, ascending=[ascending] + [False] * (len(keys) - 1), na_position="last",
+                             kind="stable")
+
+
+# -------------------------------------------------------------------------------------- summaries
+def family_summary(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
+    """Per family: trials, finished, best / median / mean ``metric`` of the finished ones, the best trial.
+
+    Baselines form their own rows (``family`` suffixed `` (baseline)``) so they never lift a family.
+    """
+    check_columns(frame, [metric], "metric")
+    rows = []
+    labels = frame["family"].where(~frame["baseline"].astype(bool), frame["family"] + " (baseline)")
+    for label, group in frame.groupby(labels, sort=True):
+        done = group[group["finished"] & group[metric].notna()]
+        best = done.loc[done[metric].idxmax()] if descending(metric) and len(done) else (
+            done.loc[done[metric].idxmin()] if len(done) else None)
+        rows.append({
+            "family": label,
+            "trials": len(group),
+            "finished": int(group["finished"].sum()),
+            "best": np.nan if best is None else best[metric],
+            "median": done[metric].median() if len(done) else np.nan,
+            "mean": done[metric].mean() if len(done) else np.nan,
+            "best_vs_resnet": np.nan if best is None else best["vs_resnet"],
+            "best_trial": None if best is None else best["trial_id"],
+            "best_scheme": None if best is None else best["scheme_name"],
+            "best_run": None if best is None else best["run"],
+        })
+    out = pd.DataFrame(rows)
+    return out.sort_values("best", ascending=not descending(metric), na_position="last", kind="stable") \
+        .reset_index(drop=True) if len(out) else out
+
+
+def parse_objectives(text: str | Sequence[str]) -> list[tuple[str, bool]]:
+    """``"val_acc,params"`` → [("val_acc", maximise), ("params", minimise)]; ``col:max`` / ``col:min`` force
+    a direction."""
+    if not isinstance(text, str) and all(isinstance(item, tuple) for item in text):
+        return list(text)  # already parsed
+    items = [s.strip() for s in text.split(",")] if isinstance(text, str) else [str(s).strip() for s in text]
+    objectives = []
+    for item in items:
+        name, _, direction = item.partition(":")
+        if not name:
+            raise ValueError(f"pareto: empty objective in {text!r}; expected e.g. val_acc,params")
+        if direction not in ("", "max", "min"):
+            raise ValueError(f"pareto: direction of {name!r} must be max or min, got {direction!r}")
+        objectives.append((name, descending(name) if not direction else direction == "max"))
+    if len(objectives) < 2:
+        raise ValueError(f"pareto: need at least two objectives, got {text!r}")
+    return objectives
+
+
+def pareto_mask(values: np.ndarray) -> np.ndarray:
+    """Non-dominated rows of ``values`` (n × m, every column to be maximised).
+
+    Row i is dominated when some row j is ≥ in every objective and > in at least one (Deb 2001, §2.4).
+    """
+    values = np.asarray(values, dtype=float)
+    at_least = (values[None, :, :] >= values[:, None, :]).all(axis=2)  # [i, j]: j ≥ i everywhere
+    better = (values[None, :, :] > values[:, None, :]).any(axis=2)     # [i, j]: j > i somewhere
+    return ~(at_least & better).any(axis=1)
+
+
+def pareto_front(frame: pd.DataFrame, objectives="best_val_acc,params") -> pd.DataFrame:
+    """The finished trials on the Pareto front of ``objectives``, sorted by the first objective."""
+    objectives = parse_objectives(objectives)
+    names = [name for name, _ in objectives]
+    check_columns(frame, names, "pareto")
+    candidates = frame[frame["finished"]].dropna(subset=names)
+    if candidates.empty:
+        return candidates
+    signs = np.array([1.0 if maximise else -1.0 for _, maximise in objectives])
+    mask = pareto_mask(candidates[names].to_numpy(dtype=float) * signs)
+    front = candidates[mask]
+    first, maximise = objectives[0]
+    return front.sort_values(first, ascending=not maximise, kind="stable")
+
+
+# ---------------------------------------------------------------------------- coefficient analysis
+def coefficient_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``coef_*`` columns that hold at least one number."""
+    return [c for c in frame.columns if c.startswith("coef_")
+            and pd.to_numeric(frame[c], errors="coerce").notna().any()]
+
+
+def _varying(frame: pd.DataFrame, metric: str):
+    """(family, coefficient, sub-frame of [value, metric]) for every coefficient that varies in a family."""
+    done = frame[frame["finished"] & frame[metric].notna()]
+    for family, group in done.groupby("family", sort=True):
+        for column in coefficient_columns(group):
+            pairs = pd.DataFrame({"value": pd.to_numeric(group[column], errors="coerce"),
+                                  "metric": group[metric].astype(float)}).dropna()
+            if pairs["value"].nunique() >= 2:
+                yield family, column, pairs
+
+
+def coefficient_correlations(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
+    """Per family and coefficient: n, Spearman's rank and Pearson's correlation with ``metric``.
+
+    Only finished trials, and only coefficients that take at least two values within the family.
+    """
+    check_columns(frame, [metric], "metric")
+    rows = []
+    for family, column, pairs in _varying(frame, metric):
+        constant_metric = pairs["metric"].nunique() < 2  # a correlation with a constant is undefined
+        rows.append({
+            "family": family, "coefficient": column.removeprefix("coef_"), "n": len(pairs),
+            "spearman": np.nan if constant_metric else pairs["value"].corr(pairs["metric"], method="spearman"),
+            "pearson": np.nan if constant_metric else pairs["value"].corr(pairs["metric"], method="pearson"),
+            "min": pairs["value"].min(), "max": pairs["value"].max(),
+        })
+    columns = ["family", "coefficient", "n", "spearman", "pearson", "min", "max"]
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values(["family", "spearman"], key=lambda s: s.abs() if s.name == "spearman" else s,
+                           ascending=[True, False], na_position="last", kind="stable").reset_index(drop=True)
+
+
+def coefficient_bins(frame: pd.DataFrame, metric: str = METRIC, bins: int = 4) -> pd.DataFrame:
+    """``metric`` per coefficient bin (equal-count bins; one bin per value when there are few values)."""
+    check_columns(frame, [metric], "metric")
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins: must be a positive integer, got {bins!r}")
+    rows = []
+    for family, column, pairs in _varying(frame, metric):
+        if pairs["value"].nunique() <= bins:
+            groups = pairs.groupby("value", sort=True)
+            labels = {value: f"{value:g}" for value in pairs["value"].unique()}
+        else:
+            binned = pd.qcut(pairs["value"], q=bins, duplicates="drop")
+            groups = pairs.groupby(binned, sort=True, observed=True)
+            labels = {interval: f"[{interval.left:.4g}, {interval.right:.4g}]" for interval in binned.cat.categories}
+        for key, group in groups:
+            rows.append({"family": family, "coefficient": column.removeprefix("coef_"), "bin": labels[key],
+                         "n": len(group), "mean": group["metric"].mean(), "median": group["metric"].median(),
+                         "best": group["metric"].max() if descending(metric) else group["metric"].min()})
+    return pd.DataFrame(rows, columns=["family", "coefficient", "bin", "n", "mean", "median", "best"])
+
+
+# Learned coefficients are parameters named stages.<stage>.learned_<name>.<j> (nas.networks.stages).
+_LEARNED_KEY = re.compile(r"^stages\.(\d+)\.learned_(\w+?)\.(\d+)$")
+
+
+def trial_folder(row) -> Path:
+    trial_dir = row.get("trial_dir") if hasattr(row, "get") else None
+    if trial_dir is None or (isinstance(trial_dir, float) and math.isnan(trial_dir)):
+        trial_dir = Path("trials") / str(row["trial_id"])
+    return Path(row["run_dir"]) / trial_dir
+
+
+def read_learned_coefficients(trial_dir) -> pd.DataFrame:
+    """Learned per-step coefficients of one trial, read from its weights without torch.
+
+    One row per learned tensor: stage, index within the stage, global ``depth`` (scheme step number; the
+    learned tensors belong to the last steps of each stage, e.g. LM-ResNet steps 1…S−1), name, mean, min, max
+    (min = max = value for a scalar; per-channel values give the spread).
+    """
+    from safetensors import safe_open
+
+    trial_dir = Path(trial_dir)
+    spec = json.loads((trial_dir / "spec.json").read_text())
+    steps_per_stage = int(spec.get("steps_per_stage", 1))
+    rows = []
+    with safe_open(str(trial_dir / "weights.safetensors"), framework="numpy") as weights:
+        for key in weights.keys():
+            match = _LEARNED_KEY.match(key)
+            if match:
+                value = np.asarray(weights.get_tensor(key), dtype=float)
+                rows.append({"stage": int(match[1]), "name": match[2], "index": int(match[3]),
+                             "mean": float(value.mean()), "min": float(value.min()), "max": float(value.max())})
+    columns = ["stage", "name", "index", "depth", "mean", "min", "max"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame(rows)
+    owned = out.groupby(["stage", "name"])["index"].transform("max") + 1
+    out["depth"] = out["stage"] * steps_per_stage + (steps_per_stage - owned) + out["index"]
+    return out.sort_values(["name", "depth"]).reset_index(drop=True)[columns]
+
+
+def learned_coefficients(frame: pd.DataFrame, top: int = 5) -> pd.DataFrame:
+    """Learned coefficients against depth for the first ``top`` finished rows of ``frame`` that have any."""
+    parts = []
+    for _, row in frame[frame["finished"]].iterrows():
+        if len(parts) >= top:
+            break
+        folder = trial_folder(row)
+        if not (folder / "weights.safetensors").is_file() or not (folder / "spec.json").is_file():
+            continue
+        values = read_learned_coefficients(folder)
+        if len(values):
+            parts.append(values.assign(run=row["run"], trial_id=row["trial_id"], scheme_name=row["scheme_name"],
+                                       **{METRIC: row[METRIC]}))
+    if not parts:
+        return pd.DataFrame(columns=["run", "trial_id", "scheme_name", METRIC, "stage", "name", "index", "depth",
+                                     "mean", "min", "max"])
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------- output
+def render(frame: pd.DataFrame, fmt: str = "table", *, float_digits: int = 4) -> str:
+    """``frame`` as text: ``table`` (aligned plain text), ``csv`` or ``markdown`` (GitHub pipe table)."""
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    shown = frame.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            signed = column.startswith("vs_") or column.endswith("vs_resnet") or column in ("spearman", "pearson")
+            pattern = f"{{:+.{float_digits}f}}" if signed else f"{{:.{float_digits}g}}"
+            if not signed and column.endswith(("acc", "best", "median", "mean")):
+                pattern = f"{{:.{float_digits}f}}"
+            shown[column] = shown[column].map(lambda v, p=pattern: "" if pd.isna(v) else p.format(v))
+    shown = shown.astype(object).where(shown.notna(), "")
+    if fmt == "markdown":
+        return shown.to_markdown(index=False) + "\n"
+    if fmt == "table":
+        return shown.to_string(index=False) + "\n"
+    raise ValueError(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+
+
+def write_table(frame: pd.DataFrame, path, fmt: str) -> Path:
+    """Write ``frame`` atomically as ``fmt`` (parquet keeps dtypes; text formats go through ``render``)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    with atomic_path(path) as temporary:
+        if fmt == "parquet":
+            frame.reset_index(drop=True).to_parquet(temporary, index=False)
+        else:
+            temporary.write_text(render(frame, fmt), encoding="utf-8")
+    return Path(path)
+
+
+def display_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The printed view: a rank column, baselines marked in ``scheme_name``, the chosen columns."""
+    if columns is None:  # the default set, minus what these runs do not record
+        columns = [c for c in TABLE_COLUMNS if c in frame.columns]
+    check_columns(frame, columns, "columns")
+    out = frame[list(columns)].copy()
+    if "scheme_name" in out.columns:
+        marked = frame["baseline"].astype(bool).to_numpy()
+        out["scheme_name"] = [f"{name} [baseline]" if is_baseline else name
+                              for name, is_baseline in zip(out["scheme_name"].astype(str), marked)]
+    out.insert(0, "rank", range(1, len(out) + 1))
+    return out.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------- plots
+def _figure(width=6.4, height=4.8):
+    # The object-oriented API with an Agg canvas: no pyplot global state, no display needed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path) -> Path:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110)
+    return Path(path)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "unnamed"
+
+
+def plot_coefficients(frame: pd.DataFrame, folder, metric: str = METRIC) -> list[Path]:
+    """One PNG per family: ``metric`` against each varying coefficient (baselines as stars, ResNet line)."""
+    varying: dict[str, list] = {}
+    for family, column, pairs in _varying(frame, metric):
+        varying.setdefault(family, []).append((column, pairs))
+    paths = []
+    resnet = frame[metric] - frame["vs_resnet"]
+    resnet_level = resnet.dropna().max() if resnet.notna().any() else None
+    for family, panels in varying.items():
+        columns = min(3, len(panels))
+        rows = math.ceil(len(panels) / columns)
+        figure = _figure(4.0 * columns, 3.2 * rows)
+        axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+        group = frame[(frame["family"] == family) & frame["finished"]]
+        for ax, (column, pairs) in zip(axes, panels):
+            is_baseline = group.loc[pairs.index, "baseline"].astype(bool)
+            ax.scatter(pairs["value"][~is_baseline], pairs["metric"][~is_baseline], s=18, alpha=0.8,
+                       label="searched")
+            if is_baseline.any():
+                ax.scatter(pairs["value"][is_baseline], pairs["metric"][is_baseline], marker="*", s=120,
+                           color="tab:red", label="baseline")
+            if resnet_level is not None:
+                ax.axhline(resnet_level, color="tab:gray", linestyle="--", linewidth=1, label="ResNet")
+            ax.set_xlabel(column.removeprefix("coef_"))
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+        for ax in axes[len(panels):]:
+            ax.set_visible(False)
+        axes[0].legend(fontsize="small")
+        figure.suptitle(f"{family}: {metric} against each coefficient")
+        paths.append(_save(figure, Path(folder) / f"coefficients_{_safe_name(family)}.png"))
+    return paths
+
+
+def plot_pareto(frame: pd.DataFrame, path, objectives="best_val_acc,params") -> Path:
+    """All finished trials and the Pareto front of two objectives (first on y, second on x)."""
+    objectives = parse_objectives(objectives)
+    (y_name, _), (x_name, _) = objectives[:2]
+    check_columns(frame, [x_name, y_name], "pareto")
+    done = frame[frame["finished"]].dropna(subset=[x_name, y_name])
+    front = pareto_front(frame, objectives)
+    figure = _figure()
+    ax = figure.subplots()
+    for family, group in done.groupby("family"):
+        ax.scatter(group[x_name], group[y_name], s=18, alpha=0.7, label=family)
+    baselines = done[done["baseline"].astype(bool)]
+    if len(baselines):
+        ax.scatter(baselines[x_name], baselines[y_name], marker="*", s=140, color="tab:red", label="baseline")
+    if len(front):
+        ordered = front.sort_values(x_name)
+        ax.step(ordered[x_name], ordered[y_name], where="post", color="black", linewidth=1.2,
+                label="Pareto front")
+    if x_name in ("params", "flops"):
+        ax.set_xscale("log")
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(f"Pareto front: {y_name} vs {x_name}")
+    return _save(figure, path)
+
+
+def plot_learned(frame: pd.DataFrame, path, top: int = 5) -> Path | None:
+    """Learned coefficients (mean, and min–max band for per-channel ones) against depth for the top rows."""
+    values = learned_coefficients(frame, top)
+    if values.empty:
+        return None
+    figure = _figure()
+    ax = figure.subplots()
+    for (run, trial_id, name), group in values.groupby(["run", "trial_id", "name"], sort=False):
+        label = f"{group['scheme_name'].iloc[0]} {trial_id} ({run}): {name}"
+        line, = ax.plot(group["depth"], group["mean"], marker="o", label=label)
+        if (group["max"] > group["min"]).any():
+            ax.fill_between(group["depth"], group["min"], group["max"], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("depth (scheme step)")
+    ax.set_ylabel("learned coefficient")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
+    ax.set_title("Learned coefficients against depth")
+    return _save(figure, path)
+
+
+def _top_schemes(frame: pd.DataFrame, top: int) -> list:
+    """(label, scheme object) of the first ``top`` distinct schemes among the finished rows."""
+    from .schemes import from_dict
+
+    seen, schemes = set(), []
+    for _, row in frame[frame["finished"]].iterrows():
+        text = row.get("scheme")
+        if not isinstance(text, str) or text in seen:
+            continue
+        seen.add(text)
+        schemes.append((f"{row['scheme_name']} ({row['trial_id']})", from_dict(json.loads(text))))
+        if len(schemes) >= top:
+            break
+    return schemes
+
+
+def plot_stability(frame: pd.DataFrame, path, top: int = 5) -> Path | None:
+    """Stability regions of the top distinct schemes overlaid (``nas.diagnostics`` draws them)."""
+    schemes = _top_schemes(frame, top)
+    if not schemes:
+        return None
+    from .diagnostics import plot_stability_regions  # lazy: sympy-heavy, only needed for this plot
+
+    figure = _figure()
+    ax = figure.subplots()
+    plot_stability_regions([scheme for _, scheme in schemes], labels=[label for label, _ in schemes], ax=ax)
+    return _save(figure, path)
+
+
+def write_plots(frame: pd.DataFrame, folder, *, objectives="best_val_acc,params", top: int = 5,
+                metric: str = METRIC) -> list[Path]:
+    """Every leaderboard plot as PNG in ``folder``; ``frame`` should be sorted (the top rows are "best")."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"plots: {folder} exists and is not a folder")
+    parse_objectives(objectives)
+    paths = plot_coefficients(frame, folder, metric)
+    paths.append(plot_pareto(frame, folder / "pareto.png", objectives))
+    for plot, name in ((plot_learned, "learned_coefficients.png"), (plot_stability, "stability_regions.png")):
+        written = plot(frame, folder / name, top)
+        if written is not None:
+            paths.append(written)
+    return paths
+
+
+__all__ = ["load", "resolve_run", "read_search_config", "finished_trials", "check_runs_have_finished_trials",
+           "filter_family", "sort_trials", "family_summary", "pareto_front", "pareto_mask", "parse_objectives",
+           "coefficient_columns", "coefficient_correlations", "coefficient_bins", "learned_coefficients",
+           "read_learned_coefficients", "render", "write_table", "display_frame", "plot_coefficients",
+           "plot_pareto", "plot_learned", "plot_stability", "write_plots", "FINISHED_STATUSES", "METRIC",
+           "TABLE_COLUMNS", "FORMATS", "VIEWS"]

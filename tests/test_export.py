@@ -1,0 +1,229 @@
+"""nas.export: torch.export programs that run without nas, nas.load round trips, cards, atomic folders."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from run_folders import DATA, make_run, set_metric
+from safetensors.torch import load_file
+
+import nas
+from nas.data import load_dataset
+from nas.export import MODEL_FILES, export_run, export_trial, random_ops
+from nas.networks import NetworkSpec, build_network
+from nas.schemes.noise import NoiseSchedule
+
+NOISE = NoiseSchedule(kind="stochastic_depth", shape="linear", p_L=0.5)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    run_dir = make_run(tmp_path_factory.mktemp("results"), "search", [
+        {"scheme": "euler", "baseline": True},  # search_00000
+        {"scheme": "rk4"},                      # search_00001
+        {"scheme": "lm_resnet"},                # search_00002: k learned per layer
+        {"scheme": "euler", "noise": NOISE},    # search_00003
+        {"scheme": "heun", "status": "diverged"},
+    ])
+    # A known ranking (one epoch on 160 samples leaves near-ties): lm_resnet, rk4, noisy, ResNet.
+    for trial_id, acc in (("search_00002", 0.75), ("search_00001", 0.5), ("search_00003", 0.375),
+                          ("search_00000", 0.25), ("search_00004", 0.875)):
+        set_metric(run_dir, trial_id, best_val_acc=acc)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def exported(run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("exports") / "best"
+    return out, export_run(run, out, top=3)
+
+
+def _trained_model(run_dir, trial_id):
+    """The in-memory model of a trial, rebuilt from the run's own files (not from the export)."""
+    folder = run_dir / "trials" / trial_id
+    model = build_network(NetworkSpec.from_dict(json.loads((folder / "spec.json").read_text())))
+    model.load_state_dict(load_file(str(folder / "weights.safetensors")))
+    return model.eval()
+
+
+def test_export_run_writes_the_ranked_finished_trials(exported):
+    out, folders = exported
+    # the diverged trial has the best accuracy on paper but is not finished: it is never exported
+    assert [f.name for f in folders] == ["search_00002", "search_00001", "search_00003"]
+    index = json.loads((out / "index.json").read_text())
+    assert [(m["rank"], m["trial_id"]) for m in index["models"]] == [
+        (1, "search_00002"), (2, "search_00001"), (3, "search_00003")]
+    for folder in folders:
+        assert set(MODEL_FILES) <= {p.name for p in folder.iterdir()}
+    # nothing left over beside the target (the staging folder was renamed into place)
+    assert [p.name for p in out.parent.iterdir()] == ["best"]
+
+
+_LOAD_WITHOUT_NAS = textwrap.dedent("""
+    import sys
+    sys.path.extend(sys.argv[1:3])   # site-packages only: no .pth files, so no editable nas install
+    import importlib.util
+    assert importlib.util.find_spec("nas") is None, "nas must not be importable here"
+    import numpy as np, torch
+    program = torch.export.load("model.pt2").module()
+    inputs = np.load("inputs.npz")
+    with torch.no_grad():
+        outputs = {name: program(torch.from_numpy(inputs[name])).numpy() for name in inputs.files}
+    np.savez("outputs.npz", **outputs)
+    print("nas" in sys.modules)
+""")
+
+
+def test_exported_program_matches_the_model_in_a_process_without_nas(run, exported, tmp_path):
+    out, folders = exported
+    work = tmp_path / "elsewhere"  # cwd outside the repository
+    work.mkdir()
+    generator = torch.Generator().manual_seed(0)
+    inputs = {f"batch_{n}": torch.randn(n, 1, 40, generator=generator).numpy() for n in (1, 7, 64)}
+    np.savez(work / "inputs.npz", **inputs)
+    (work / "model.pt2").write_bytes((folders[0] / "model.pt2").read_bytes())
+    paths = sysconfig.get_paths()
+    # -I: no user site, no PYTHONPATH, no cwd on sys.path; -S: no site (its .pth files would add the repo)
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", _LOAD_WITHOUT_NAS, paths["purelib"], paths["platlib"]],
+                          cwd=work, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    outputs = np.load(work / "outputs.npz")
+    model = _trained_model(run, "search_00002")
+    with torch.no_grad():
+        for name, x in inputs.items():
+            expected = model(torch.from_numpy(x)).numpy()
+            assert outputs[name].shape == expected.shape
+            assert np.abs(outputs[name] - expected).max() <= 1e-5, name
+
+
+def test_nas_load_round_trip_is_identical_and_trainable(run, exported):
+    out, folders = exported
+    model = nas.load(folders[0])
+    original = _trained_model(run, "search_00002")
+    x = torch.randn(5, 1, 40, generator=torch.Generator().manual_seed(1))
+    assert not model.training
+    with torch.no_grad():
+        assert torch.equal(model(x), original(x))
+        assert torch.equal(nas.load(out)(x), model(x))  # an export_run folder loads its rank-1 model
+    learned = [p for name, p in model.named_parameters() if "learned_k" in name]
+    assert learned, "the LM-ResNet trial should have learned k parameters"
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    data = load_dataset(**DATA)
+    xb, yb = next(iter(data.train.batches(32)))
+    loss = torch.nn.functional.cross_entropy(model(xb), yb)
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert changed == set(before)  # every parameter, learned k included, received a gradient step
+
+
+def test_card_records_coefficients_diagnostics_and_metrics(run, exported):
+    out, folders = exported
+    lm_card = json.loads((folders[0] / "card.json").read_text())
+    model = _trained_model(run, "search_00002")
+    learned = [row["k"] for row in lm_card["scheme"]["per_step"] if "k" in row]
+    expected = [p.item() for name, p in model.named_parameters() if "learned_k" in name]
+    assert learned == pytest.approx(expected, abs=0)
+    # test accuracy computed at export, on the test split of the run's data set
+    test = load_dataset(**DATA).test
+    with torch.no_grad():
+        correct = (model(test.x).argmax(1) == test.y).sum().item() / len(test)
+    assert lm_card["metrics"]["test_acc"] == pytest.approx(correct, abs=1e-12)
+    assert lm_card["metrics"]["test_samples"] == len(test)
+    assert lm_card["metrics"]["params"] == sum(p.numel() for p in model.parameters())
+    assert lm_card["metrics"]["best_val_acc"] == 0.75
+    assert lm_card["metrics"]["vs_resnet"] == pytest.approx(0.75 - 0.25)
+    assert lm_card["data"]["options"]["num_samples"] == DATA["num_samples"]
+    assert lm_card["search"]["run"] == "search"
+
+    rk4_card = json.loads((folders[1] / "card.json").read_text())
+    assert rk4_card["scheme"]["coefficients"]["b"] == ["1/6", "1/3", "1/3", "1/6"]
+    assert rk4_card["diagnostics"]["available"] is True
+    assert rk4_card["diagnostics"]["report"]["order"] == 4
+    markdown = (folders[1] / "card.md").read_text()
+    assert markdown.startswith("# rk4 (trial search_00001 of run search)")
+    assert rk4_card["diagnostics"]["modified_equation"]["latex"] in markdown
+    for name in rk4_card["files"]:
+        assert (folders[1] / name).stat().st_size > 0
+
+    noisy_card = json.loads((folders[2] / "card.json").read_text())
+    assert noisy_card["noise"]["schedule"] == NOISE.to_dict()
+    assert noisy_card["noise"]["total_variance"] == pytest.approx(NOISE.total_variance(4, 1.0))
+
+
+def test_noisy_scheme_exports_a_deterministic_program(run, exported):
+    out, folders = exported
+    program = torch.export.load(str(folders[2] / "model.pt2"))
+    assert random_ops(program) == []
+    model = _trained_model(run, "search_00003")
+    x = torch.randn(16, 1, 40, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        first, second = program.module()(x), program.module()(x)
+        assert torch.equal(first, second)
+        assert torch.allclose(first, model(x), atol=1e-5, rtol=0)  # the eval step: the expectation
+        model.train()  # the same network in training mode does sample noise: the check above is not vacuous
+        torch.manual_seed(0)
+        noisy_a = model(x)
+        noisy_b = model(x)
+    assert not torch.equal(noisy_a, noisy_b)
+
+
+def test_random_ops_finds_random_operators_in_a_program():
+    class Noisy(torch.nn.Module):
+        def forward(self, x):
+            return x + torch.randn_like(x)
+
+    program = torch.export.export(Noisy(), (torch.zeros(2, 3),))
+    assert any("randn" in name for name in random_ops(program))
+
+
+def test_export_trial_writes_one_model_folder(run, tmp_path):
+    folder = export_trial(run, "search_00000", tmp_path / "resnet")
+    card = json.loads((folder / "card.json").read_text())
+    assert card["baseline"] is True and card["rank"] == 4
+    assert card["metrics"]["vs_resnet"] == 0
+
+
+def test_interrupted_export_leaves_no_folder(run, tmp_path, monkeypatch):
+    import nas.export
+
+    def interrupt(card):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nas.export, "_card_markdown", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        export_run(run, tmp_path / "out", top=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"trial": "nope"}, "no trial 'nope'"),
+    ({"trial": "search_00004"}, "status diverged"),
+    ({"top": 0}, "top: must be a positive integer"),
+])
+def test_bad_choices_are_value_errors_and_write_nothing(run, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        export_run(run, tmp_path / "out", **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_target_is_refused_unless_replaced(run, tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="already exists"):
+        export_run(run, target, trial="search_00001")
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+    export_run(run, target, trial="search_00001", replace=True)
+    assert sorted(p.name for p in target.iterdir()) == ["index.json", "search_00001"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
