@@ -1,0 +1,40 @@
+"""``nas search SPACE``: run an architecture search (Ray Tune + Optuna) and print the leaderboard."""
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("space", nargs="?", default=None,
+                        help="search-space YAML file (default: the embedded quick.yaml)")
+    parser.add_argument("--name", help="run name: outputs go to RESULTS_DIR/NAME (default: the space's name)")
+    parser.add_argument("--trials", type=int, help="number of trials")
+    parser.add_argument("--sampler", choices=("tpe", "cmaes", "nsga2", "gp", "random", "qmc"),
+                        help="Optuna sampler")
+    parser.add_argument("--scheduler", choices=("asha", "none"), help="early stopping of bad trials")
+    parser.add_argument("--objectives", help="comma-separated: val_acc, val_loss, params, flops "
+                                             "(several: multi-objective, writes pareto.csv)")
+    parser.add_argument("--address", help="join a running Ray cluster: auto or ray://HOST:PORT "
+                                          "(default: an embedded local Ray)")
+    parser.add_argument("--cpus-per-trial", type=float, help="CPUs per trial")
+    parser.add_argument("--gpus-per-trial", help="GPUs per trial, fractional allowed, or auto "
+                                                 "(a GPU only when the cluster has one)")
+    parser.add_argument("--time-budget", type=float, help="stop starting and running trials after S seconds")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run NAME (finished trials are kept); starts it if it does not exist")
+    parser.add_argument("--seed", type=int, help="sampler and training seed")
+    parser.add_argument("--results-dir", default="results", help="folder of run folders (default: results)")
+
+
+def run(args) -> int:
+    from nas.search import run as run_search
+
+    gpus = args.gpus_per_trial
+    if gpus is not None and gpus != "auto":
+        try:
+            gpus = float(gpus)
+        except ValueError:
+            raise ValueError(f"--gpus-per-trial: expected a number or auto, got {gpus!r}") from None
+    run_search(args.space, name=args.name, trials=args.trials, sampler=args.sampler, scheduler=args.scheduler,
+               objectives=args.objectives, address=args.address, cpus_per_trial=args.cpus_per_trial,
+               gpus_per_trial=gpus, time_budget=args.time_budget, resume=args.resume, seed=args.seed,
+               results_dir=args.results_dir)
+    return 0

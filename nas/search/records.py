@@ -1,0 +1,263 @@
+"""Trial records: the per-trial folder, the rows of ``trials.csv`` and the Pareto front ``pareto.csv``.
+
+Every trial owns ``results/<run>/trials/<trial_id>/``:
+
+    spec.json              NetworkSpec.to_dict()
+    train_config.json      TrainConfig.to_dict() of the trial
+    weights.safetensors    model.state_dict() at the best-validation epoch (absent when no epoch finished)
+    metrics.json           status, final and best metrics, diagnostics, constraints, history
+
+The folder appears atomically (built beside its final name, then renamed) once the trial has something
+to say, and each file is replaced atomically afterwards, so a reader (``nas export``) never sees half a
+trial and never depends on Ray's checkpoint layout. The columns of ``trials.csv`` are documented in
+``results/README.md``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from nas import atomic
+
+TRIALS_FOLDER = "trials"
+STATUSES = ("completed", "stopped", "diverged", "error")
+# Statuses whose metrics are a real (possibly early-stopped) training result.
+SCORED_STATUSES = ("completed", "stopped")
+
+# The documented column order of trials.csv; coefficient columns (coef_*) follow "scheme", extra columns
+# (option, best_epoch, ..., constraint_*) come last.
+LEADING_COLUMNS = ("trial_id", "run", "family", "scheme_name", "scheme")
+ARCHITECTURE_COLUMNS = ("noise_kind", "noise_shape", "noise_param", "macro", "widths", "steps_per_stage", "h",
+                       "share_stage_weights")
+RESULT_COLUMNS = ("status", "val_acc", "val_loss", "best_val_acc", "params", "flops", "epochs_run", "wall_time")
+DIAGNOSTIC_COLUMNS = ("order", "zero_stable", "error_constant", "error_norm", "real_stability_interval")
+TRAILING_COLUMNS = ("feasible", "baseline", "seed", "trial_dir")
+EXTRA_COLUMNS = ("option", "best_val_loss", "best_epoch", "node", "message")
+
+
+def finite_or_none(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# ------------------------------------------------------------------------------------ trial folder
+class TrialFolder:
+    """Writes one trial's folder (see the module docstring)."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    @property
+    def exists(self) -> bool:
+        return (self.path / "metrics.json").is_file()
+
+    def publish(self, spec: dict, train_config: dict, metrics: dict, weights: dict | None = None) -> None:
+        """Write all files; the first time the whole folder appears at once."""
+        if not self.exists:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic.atomic_directory(self.path, replace=self.path.exists()) as tmp:
+                self._write(Path(tmp), spec, train_config, metrics, weights)
+            return
+        self._write(self.path, spec, train_config, metrics, weights)
+
+    @staticmethod
+    def _write(folder: Path, spec, train_config, metrics, weights) -> None:
+        atomic.write_json(folder / "spec.json", spec)
+        atomic.write_json(folder / "train_config.json", train_config)
+        if weights is not None:
+            save_weights(folder / "weights.safetensors", weights)
+        atomic.write_json(folder / "metrics.json", metrics)  # last: its presence marks a complete folder
+
+    def update_metrics(self, metrics: dict, weights: dict | None = None) -> None:
+        if weights is not None:
+            save_weights(self.path / "weights.safetensors", weights)
+        atomic.write_json(self.path / "metrics.json", metrics)
+
+
+def save_weights(path: Path, state_dict: dict) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
+    with atomic.atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
+
+
+def read_trial(folder) -> dict | None:
+    """spec, train_config and metrics of a trial folder (None when the folder is incomplete)."""
+    folder = Path(folder)
+    try:
+        return {name: json.loads((folder / f"{name}.json").read_text())
+                for name in ("spec", "train_config", "metrics")}
+    except (OSError, ValueError):
+        return None
+
+
+# -------------------------------------------------------------------------------------- trials.csv
+def coefficient_columns(scheme: dict) -> dict:
+    """One column per coefficient of a scheme's JSON form (exact values written as floats)."""
+    family = scheme.get("family")
+    out = {}
+    value = lambda v: None if v is None else float(_fraction(v))  # noqa: E731
+    if family == "runge_kutta":
+        for i, row in enumerate(scheme["A"]):
+            for j in range(i):
+                out[f"coef_A_{i}_{j}"] = value(row[j])
+        for i, v in enumerate(scheme["b"]):
+            out[f"coef_b_{i}"] = value(v)
+        for i, v in enumerate(scheme.get("c") or []):
+            out[f"coef_c_{i}"] = value(v)
+    elif family == "multistep":
+        for j, v in enumerate(scheme["alpha"]):
+            out[f"coef_alpha_{j}"] = value(v)
+        for j, v in enumerate(scheme["beta"]):
+            out[f"coef_beta_{j}"] = value(v)
+    elif family == "lm_resnet":
+        out["coef_k"] = value(scheme.get("k"))
+    else:  # other families (reversible, ...): every numeric entry of their JSON form
+        for key, v in scheme.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[f"coef_{key}"] = float(v)
+    return out
+
+
+def _fraction(v):
+    from fractions import Fraction
+
+    return Fraction(v) if isinstance(v, str) else v
+
+
+def trial_row(folder, run_dir) -> dict | None:
+    """The trials.csv row of one trial folder."""
+    record = read_trial(folder)
+    if record is None:
+        return None
+    spec, metrics = record["spec"], record["metrics"]
+    scheme = spec["scheme"]
+    noise = spec.get("noise") or {"kind": "none"}
+    noise_param = next((noise[k] for k in ("p_L", "a", "sigma_max") if k in noise), None)
+    final, best = metrics.get("final") or {}, metrics.get("best") or {}
+    row = {
+        "trial_id": metrics["trial_id"],
+        "run": metrics["run"],
+        "family": scheme.get("family"),
+        "scheme_name": metrics.get("scheme_name") or scheme.get("name") or scheme.get("family"),
+        "scheme": json.dumps(scheme, sort_keys=True),
+        **coefficient_columns(scheme),
+        "noise_kind": noise.get("kind", "none"),
+        "noise_shape": noise.get("shape") if noise.get("kind", "none") != "none" else None,
+        "noise_param": noise_param,
+        "macro": spec["macro"],
+        "widths": "-".join(str(w) for w in spec["widths"]),
+        "steps_per_stage": spec["steps_per_stage"],
+        "h": spec["h"],
+        "share_stage_weights": spec["share_stage_weights"],
+        "status": metrics["status"],
+        "val_acc": final.get("val_acc"),
+        "val_loss": final.get("val_loss"),
+        "best_val_acc": best.get("val_acc"),
+        "params": metrics.get("params"),
+        "flops": metrics.get("flops"),
+        "epochs_run": metrics.get("epochs_run", 0),
+        "wall_time": metrics.get("wall_time"),
+        **{k: (metrics.get("diagnostics") or {}).get(k) for k in DIAGNOSTIC_COLUMNS},
+        "feasible": metrics.get("feasible"),
+        "baseline": bool(metrics.get("baseline", False)),
+        "seed": record["train_config"].get("seed"),
+        "trial_dir": str(Path(folder).resolve().relative_to(Path(run_dir).resolve())),
+        "option": metrics.get("option"),
+        "best_val_loss": best.get("val_loss"),
+        "best_epoch": best.get("epoch"),
+        "node": metrics.get("node_id"),
+        "message": metrics.get("message", ""),
+        **(metrics.get("constraints") or {}),
+    }
+    return row
+
+
+def ordered_columns(rows: list[dict]) -> list[str]:
+    coefficient = []
+    extra = []
+    for row in rows:
+        for key in row:
+            if key.startswith("coef_") and key not in coefficient:
+                coefficient.append(key)
+            elif key.startswith("constraint_") and key not in extra:
+                extra.append(key)
+    coefficient.sort(key=_coefficient_sort_key)
+    return [*LEADING_COLUMNS, *coefficient, *ARCHITECTURE_COLUMNS, *RESULT_COLUMNS, *DIAGNOSTIC_COLUMNS,
+            *TRAILING_COLUMNS, *EXTRA_COLUMNS, *sorted(extra)]
+
+
+def _coefficient_sort_key(name: str):
+    order = {"A": 0, "b": 1, "c": 2, "alpha": 3, "beta": 4, "k": 5}
+    parts = name.split("_")[1:]
+    head = parts[0]
+    numbers = tuple(int(p) for p in parts[1:] if p.isdigit())
+    return (order.get(head, 9), head, numbers)
+
+
+def collect_rows(run_dir, missing: dict | None = None) -> list[dict]:
+    """Rows of every trial folder of a run (sorted by trial id), plus ``missing``: trial_id -> row for
+    trials Ray knows about that never wrote a folder (e.g. a trial that errored before its first epoch)."""
+    run_dir = Path(run_dir)
+    rows = []
+    seen = set()
+    folders = sorted((run_dir / TRIALS_FOLDER).glob("*")) if (run_dir / TRIALS_FOLDER).is_dir() else []
+    for folder in folders:
+        if folder.name.startswith("."):
+            continue
+        row = trial_row(folder, run_dir)
+        if row is not None:
+            rows.append(row)
+            seen.add(row["trial_id"])
+    for trial_id, row in sorted((missing or {}).items()):
+        if trial_id not in seen:
+            rows.append(row)
+    return rows
+
+
+def write_trials_csv(run_dir, rows: list[dict]):
+    """Write ``trials.csv`` (atomically); returns the DataFrame."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=ordered_columns(rows))
+    with atomic.atomic_path(Path(run_dir) / "trials.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    return frame
+
+
+def pareto_front(frame, objectives: dict):
+    """The non-dominated scored, feasible trials for ``objectives`` (name -> "max" | "min").
+
+    A trial dominates another when it is at least as good in every objective and better in one.
+    """
+    import numpy as np
+
+    candidates = frame[frame["status"].isin(SCORED_STATUSES)]
+    if "feasible" in candidates:
+        candidates = candidates[candidates["feasible"].fillna(True).astype(bool)]
+    candidates = candidates.dropna(subset=list(objectives))
+    # Turn every objective into "smaller is better".
+    values = np.column_stack([(-1.0 if mode == "max" else 1.0) * candidates[name].to_numpy(dtype=float)
+                              for name, mode in objectives.items()]) if len(candidates) else np.zeros((0, 0))
+    keep = []
+    for i in range(len(values)):
+        dominated = np.any(np.all(values <= values[i], axis=1) & np.any(values < values[i], axis=1))
+        keep.append(not dominated)
+    front = candidates[np.array(keep, dtype=bool)] if len(candidates) else candidates
+    first, mode = next(iter(objectives.items()))
+    return front.sort_values(first, ascending=mode == "min")
+
+
+def write_pareto_csv(run_dir, frame, objectives: dict):
+    front = pareto_front(frame, objectives)
+    with atomic.atomic_path(Path(run_dir) / "pareto.csv") as tmp:
+        front.to_csv(tmp, index=False)
+    return front
+
+
+__all__ = ["TrialFolder", "read_trial", "trial_row", "collect_rows", "write_trials_csv", "pareto_front",
+           "write_pareto_csv", "coefficient_columns", "save_weights", "STATUSES", "TRIALS_FOLDER"]

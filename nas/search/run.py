@@ -1,0 +1,374 @@
+"""The search driver: Ray Tune runs the trials, Optuna's sampler proposes them, ASHA stops bad ones early.
+
+``run(space, ...)`` (and ``nas search``) does, in this order:
+
+1. read and validate the space (a bad file is a ``ValueError`` and nothing is written);
+2. build the data set once (it reaches every trial through Ray's object store, ``tune.with_parameters``);
+3. start an embedded Ray (all local CPUs, no dashboard) or join ``address``; GPUs are requested only when
+   the cluster has them;
+4. write ``results/<name>/search.json`` (the resolved configuration) and run a ``tune.Tuner`` with
+   ``OptunaSearch`` (study ``<name>`` in ``optuna.db``; constraints passed to Optuna on completion) and
+   ASHA on the primary objective;
+5. write ``trials.csv`` (and ``pareto.csv`` for several objectives) and print the leaderboard.
+
+``resume=True`` continues the run of that name (``Tuner.restore(..., resume_errored=True)``): finished
+trials are kept, unfinished ones continue from their last checkpoint, the Optuna study is reloaded.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from nas import atomic
+
+from .records import collect_rows, write_pareto_csv, write_trials_csv
+from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name, load_space,
+                    parse_gpus, parse_objectives)
+from .trainable import TrialSetup, threads_for, train_trial
+
+FORMAT = "nas.search/1"
+EXPERIMENT_FOLDER = "tune"
+CONFIG_FILE = "search.json"
+STUDY_FILE = "optuna.db"
+# Flags that may differ when a run is resumed (they do not change what the trials compute).
+RESUMABLE_FLAGS = ("address",)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Where a finished (or interrupted) search wrote its outputs."""
+
+    name: str
+    run_dir: Path
+    trials: object  # pandas DataFrame of trials.csv
+    pareto: object | None = None
+
+    @property
+    def trials_csv(self) -> Path:
+        return self.run_dir / "trials.csv"
+
+
+def make_sampler(name: str, seed: int):
+    """The Optuna sampler for ``--sampler`` (seeded)."""
+    import optuna
+
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+    if name == "cmaes":  # CMA-ES samples the continuous coefficients; categorical ones fall back to random
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed)
+    raise ValueError(f"--sampler: must be one of {', '.join(SAMPLERS)}, got {name!r}")
+
+
+def constrained_search_class():
+    """OptunaSearch that hands the trial's constraint values to Optuna before telling the result.
+
+    Ray's OptunaSearch does not pass constraints through (STACK.md); the trainable reports them as
+    ``constraint_<name>`` metrics and they are set here with ``trial.set_constraint`` (≤ 0: feasible).
+    """
+    from ray.tune.search.optuna import OptunaSearch
+
+    class ConstrainedOptunaSearch(OptunaSearch):
+        def __init__(self, *args, constraint_names=(), baselines=(), **kwargs):
+            super().__init__(*args, **kwargs)
+            self._constraint_names = tuple(constraint_names)
+            # Baseline trials are queued first and recognised by the define-by-run function through their
+            # user attribute (a fresh searcher only: a restored one is unpickled, not constructed).
+            for label in baselines:
+                self._ot_study.enqueue_trial({}, user_attrs={"baseline": label})
+
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            ot_trial = self._ot_trials.get(trial_id)
+            if ot_trial is not None and trial_id not in self._completed_trials:
+                result = result or {}
+                ot_trial.set_user_attr("tune_trial_id", trial_id)
+                if "status" in result:
+                    ot_trial.set_user_attr("status", str(result["status"]))
+                for name in self._constraint_names:
+                    value = result.get(f"constraint_{name}")
+                    # A trial that never reported its constraints is counted as infeasible.
+                    ot_trial.set_constraint(name, 1.0 if value is None else float(value))
+            super().on_trial_complete(trial_id, result=result, error=error)
+
+    return ConstrainedOptunaSearch
+
+
+def _settings(space: SearchSpace, **flags) -> SearchSettings:
+    """The space's ``search`` section with command-line values applied (None: keep the space's)."""
+    settings = space.search
+    changes = {}
+    if flags.get("trials") is not None:
+        if isinstance(flags["trials"], bool) or not isinstance(flags["trials"], int) or flags["trials"] < 1:
+            raise ValueError(f"--trials: must be a positive integer, got {flags['trials']!r}")
+        changes["trials"] = flags["trials"]
+    if flags.get("sampler") is not None:
+        if flags["sampler"] not in SAMPLERS:
+            raise ValueError(f"--sampler: must be one of {', '.join(SAMPLERS)}, got {flags['sampler']!r}")
+        changes["sampler"] = flags["sampler"]
+    if flags.get("scheduler") is not None:
+        if flags["scheduler"] not in SCHEDULERS:
+            raise ValueError(f"--scheduler: must be one of {', '.join(SCHEDULERS)}, got {flags['scheduler']!r}")
+        changes["scheduler"] = flags["scheduler"]
+    if flags.get("objectives") is not None:
+        changes["objectives"] = parse_objectives(flags["objectives"], "--objectives")
+    if flags.get("cpus_per_trial") is not None:
+        value = flags["cpus_per_trial"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"--cpus-per-trial: must be a positive number, got {value!r}")
+        changes["cpus_per_trial"] = float(value)
+    if flags.get("gpus_per_trial") is not None:
+        changes["gpus_per_trial"] = parse_gpus(flags["gpus_per_trial"], "--gpus-per-trial")
+    if flags.get("time_budget") is not None:
+        value = flags["time_budget"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"--time-budget: must be a positive number of seconds, got {value!r}")
+        changes["time_budget"] = float(value)
+    if flags.get("seed") is not None:
+        if isinstance(flags["seed"], bool) or not isinstance(flags["seed"], int) or flags["seed"] < 0:
+            raise ValueError(f"--seed: must be an integer >= 0, got {flags['seed']!r}")
+        changes["seed"] = flags["seed"]
+    return replace(settings, **changes)
+
+
+def _check_resume_flags(saved: SearchSettings, wanted: SearchSettings) -> None:
+    changed = [k for k, v in wanted.to_dict().items() if saved.to_dict()[k] != v]
+    if changed:
+        raise ValueError(f"--resume: the run was started with different {', '.join(changed)} "
+                         f"({', '.join(f'{k}={saved.to_dict()[k]!r}' for k in changed)}); "
+                         "a resumed run keeps its settings")
+
+
+def _start_ray(address: str | None):
+    """Join ``address`` or start an embedded Ray on all local CPUs; returns True when we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if address:
+        try:
+            ray.init(address=address, **options)
+        except ConnectionError as exc:
+            raise ValueError(f"--address: cannot join a Ray cluster at {address!r}: {exc}") from None
+    else:
+        ray.init(num_cpus=os.cpu_count() or 1, **options)
+    return True
+
+
+def _resources(settings: SearchSettings) -> dict:
+    """Per-trial resources; a GPU is requested only when the cluster has one."""
+    import ray
+
+    gpus_available = ray.cluster_resources().get("GPU", 0)
+    gpus = settings.gpus_per_trial
+    if gpus == "auto":
+        gpus = 1.0 if gpus_available >= 1 else 0.0
+    elif gpus > 0 and gpus_available == 0:
+        raise ValueError(f"--gpus-per-trial: {gpus} requested but the Ray cluster has no GPU")
+    elif gpus > gpus_available:
+        raise ValueError(f"--gpus-per-trial: {gpus} requested but the Ray cluster has {gpus_available} GPU(s)")
+    cpus = settings.cpus_per_trial
+    cpus_available = ray.cluster_resources().get("CPU", 0)
+    if cpus > cpus_available:
+        raise ValueError(f"--cpus-per-trial: {cpus} requested but the Ray cluster has {cpus_available} CPU(s)")
+    return {"cpu": cpus, "gpu": gpus}
+
+
+def _concurrency(settings: SearchSettings, resources: dict) -> int:
+    """Trials run at once: what the cluster fits. Tune would otherwise ask the sampler for many trials
+    before any result exists, which turns a model-based sampler into random search."""
+    import ray
+
+    total = ray.cluster_resources()
+    fits = int(total.get("CPU", 1) // resources["cpu"])
+    if resources["gpu"] > 0:
+        fits = min(fits, int(total.get("GPU", 0) // resources["gpu"]))
+    limit = max(1, fits)
+    if settings.max_concurrent is not None:
+        limit = min(limit, settings.max_concurrent)
+    return min(limit, settings.trials)
+
+
+def _primary(objectives) -> tuple[str, str]:
+    return objectives[0], OBJECTIVES[objectives[0]]
+
+
+def run(space=None, *, name: str | None = None, trials: int | None = None, sampler: str | None = None,
+        scheduler: str | None = None, objectives=None, address: str | None = None,
+        cpus_per_trial: float | None = None, gpus_per_trial=None, time_budget: float | None = None,
+        resume: bool = False, seed: int | None = None, results_dir="results", progress: bool = True,
+        leaderboard: bool = True) -> SearchResult:
+    """Run (or with ``resume=True`` continue) a search; see the module docstring.
+
+    ``space``: a YAML path, a mapping or a ``SearchSpace`` (None: the embedded ``quick.yaml``). The other
+    arguments override the space's ``search`` section. Outputs go to ``<results_dir>/<name>/``.
+    """
+    flags = dict(trials=trials, sampler=sampler, scheduler=scheduler, objectives=objectives,
+                 cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, time_budget=time_budget, seed=seed)
+    loaded = load_space(space)
+    name = check_run_name(name or loaded.name)
+    run_dir = Path(results_dir).resolve() / name
+    config_path = run_dir / CONFIG_FILE
+    restoring = resume and config_path.is_file()
+    if restoring:
+        saved = json.loads(config_path.read_text())
+        space_obj = SearchSpace.from_dict(saved["space"], source=saved["source"])
+        settings = _settings(space_obj, **{k: saved["settings"][k] for k in SearchSettings.__dataclass_fields__})
+        given = {k: v for k, v in flags.items() if v is not None}
+        if given:
+            _check_resume_flags(settings, _settings(space_obj, **{**settings.to_dict(), **given}))
+    else:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ValueError(f"--name: {run_dir} already holds a run; continue it with --resume or choose "
+                             "another --name")
+        space_obj = loaded
+        settings = _settings(space_obj, **flags)
+
+    from nas.data import load_dataset
+
+    data_args = dict(space_obj.data)
+    data = load_dataset(data_args.pop("name"), **data_args)
+
+    started_ray = _start_ray(address)
+    try:
+        resources = _resources(settings)
+        return _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, leaderboard,
+                          address)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _quiet_libraries() -> None:
+    """Our progress view replaces Tune's status tables; Optuna's per-trial log lines are left out."""
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter prints nothing at verbose=0
+    # Each epoch's checkpoint forces a (cheap) experiment snapshot, which is what makes --resume exact.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir: Path, data, resources: dict,
+               restoring: bool, progress: bool, leaderboard: bool, address) -> SearchResult:
+    _quiet_libraries()
+    import optuna
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    from .progress import ProgressView, print_leaderboard
+
+    objectives = settings.objectives
+    metric, mode = _primary(objectives)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not restoring:
+        atomic.write_json(run_dir / CONFIG_FILE, {
+            "format": FORMAT, "run": name, "source": space.source, "space": space.to_dict(),
+            "settings": settings.to_dict(), "data": data.spec, "data_sizes": data.sizes(), "train": space.train,
+            "objectives": {o: OBJECTIVES[o] for o in objectives}, "resources": resources,
+            "address": address, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "versions": {"ray": ray.__version__, "optuna": optuna.__version__},
+        })
+
+    setup = TrialSetup(run=name, run_dir=str(run_dir), space=space, train=space.train, seed=settings.seed,
+                       threads=threads_for(resources["cpu"]))
+    trainable = tune.with_resources(tune.with_parameters(train_trial, data=data, setup=setup), resources)
+    experiment = run_dir / EXPERIMENT_FOLDER
+
+    if restoring and tune.Tuner.can_restore(str(experiment)):
+        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_errored=True)
+    else:
+        storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / STUDY_FILE}")
+        searcher = constrained_search_class()(
+            space=space.sampler_function(),
+            metric=list(objectives) if len(objectives) > 1 else metric,
+            mode=[OBJECTIVES[o] for o in objectives] if len(objectives) > 1 else mode,
+            sampler=make_sampler(settings.sampler, settings.seed),
+            study_name=name, storage=storage,
+            constraint_names=space.constraints.names, baselines=space.baseline_labels(),
+        )
+        if settings.scheduler == "asha":
+            trial_scheduler = ASHAScheduler(time_attr="epoch", metric=metric, mode=mode,
+                                            max_t=space.train["epochs"], grace_period=settings.grace_period,
+                                            reduction_factor=settings.reduction_factor)
+        else:
+            trial_scheduler = FIFOScheduler()
+        callbacks = [ProgressView(settings.trials, metric, mode)] if progress else []
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=trial_scheduler,
+                                        num_samples=settings.trials,
+                                        max_concurrent_trials=_concurrency(settings, resources),
+                                        time_budget_s=settings.time_budget,
+                                        trial_dirname_creator=_trial_dirname),
+            run_config=tune.RunConfig(
+                name=EXPERIMENT_FOLDER, storage_path=str(run_dir), verbose=0, callbacks=callbacks,
+                failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+    if progress:
+        per_trial = f"{resources['cpu']:g} CPU" + (f" + {resources['gpu']:g} GPU" if resources["gpu"] else "")
+        print(f"nas search: run {name!r}: {settings.trials} trials of {space.source} ({settings.sampler} sampler, "
+              f"scheduler {settings.scheduler}, objectives {','.join(objectives)}, {per_trial} per trial) "
+              f"-> {run_dir}", flush=True)
+    grid = tuner.fit()
+    result = write_outputs(run_dir, grid, name, objectives)
+    if progress and leaderboard:
+        print_leaderboard(run_dir)
+    return result
+
+
+def _trial_dirname(trial) -> str:
+    return f"trial_{trial.trial_id}"
+
+
+def write_outputs(run_dir: Path, grid, name: str, objectives) -> SearchResult:
+    """trials.csv (one row per Tune trial) and pareto.csv (several objectives)."""
+    known, missing = set(), {}
+    for result in grid:
+        trial_id = _trial_id(result)
+        if trial_id is None:
+            continue
+        known.add(trial_id)
+        if not (run_dir / "trials" / trial_id / "metrics.json").is_file():
+            missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "error", "epochs_run": 0,
+                                 "message": _error_text(result.error), "trial_dir": None}
+    rows = [row for row in collect_rows(run_dir, missing) if row["trial_id"] in known]
+    frame = write_trials_csv(run_dir, rows)
+    pareto = None
+    if len(objectives) > 1:
+        pareto = write_pareto_csv(run_dir, frame, {o: OBJECTIVES[o] for o in objectives})
+    return SearchResult(name=name, run_dir=run_dir, trials=frame, pareto=pareto)
+
+
+def _trial_id(result) -> str | None:
+    trial_id = (result.metrics or {}).get("trial_id")
+    if trial_id:
+        return trial_id
+    path = getattr(result, "path", None)  # a trial that never reported: its folder is "trial_<id>"
+    name = Path(path).name if path else ""
+    return name[len("trial_"):] if name.startswith("trial_") else None
+
+
+def _error_text(error) -> str:
+    if error is None:
+        return ""
+    text = str(error).strip().splitlines()
+    return text[-1] if text else type(error).__name__
+
+
+__all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs"]

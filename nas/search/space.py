@@ -1,0 +1,696 @@
+"""Search spaces: YAML file -> validated ``SearchSpace`` -> Optuna define-by-run function -> trial plan.
+
+A space file (loaded with ``yaml.safe_load``) has these sections; everything but ``scheme`` has defaults:
+
+    name: quick                  default run name
+    description: ...
+    data: {name: mnist1d, seed: 0, num_samples: 4000, ...}      arguments of nas.data.load_dataset
+    train: {epochs: 12, lr: 0.05, ...}                          fields of nas.train.TrainConfig (constants)
+    search: {trials: 14, sampler: tpe, scheduler: asha, objectives: [val_acc], grace_period: 3, ...}
+    network: {widths: [8, 16, 32], steps_per_stage: [1, 2], h: 1.0, share_stage_weights: false}
+    scheme:  one family block, or a list of them (the block is then a categorical choice "scheme")
+    noise:   one noise block, or a list of them (categorical choice "noise"); default: no noise
+    constraints: {min_order: 2, zero_stable: true, max_params: 50000}
+    baselines: true              first train the hand-designed references euler and lm_resnet (ResNet and
+                                 LM-ResNet as published), then sample
+
+Scheme family blocks (``label`` names the block; default: its family):
+
+    {family: named, names: [euler, heun, rk4]}            registered schemes (nas.schemes.names())
+    {family: runge_kutta, stages: {low: 1, high: 4}, coefficients: {low: -1, high: 1}}
+    {family: multistep, steps: [2, 3], coefficients: {low: -1, high: 1}}
+    {family: lm_resnet, k: {low: -0.5, high: 0.9}, learn: [fixed, layer]}
+
+Consistency by construction (Hairer, Nørsett, Wanner I, §II.1 and §III.2): a Runge-Kutta block samples the
+strictly lower entries of A and b_0 … b_{s−2}; b_{s−1} = 1 − Σ b_i (order ≥ 1) and c = A·1 are derived.
+A k-step block samples α_1 … α_{k−1} and β_0 … β_{k−2}; α_k = 1, α_0 = −Σ_{j≥1} α_j (ρ(1) = 0) and
+β_{k−1} = ρ'(1) − Σ_{j<k−1} β_j (ρ'(1) = σ(1)) are derived. Zero-stability, a minimum order and a parameter
+budget are not built in: they are Optuna constraints (``nas.search.constraints``), so the sampler learns them.
+
+The define-by-run function (``SpaceSampler``) only calls ``trial.suggest_*`` and returns the constants;
+``SearchSpace.plan(config, ...)`` turns a trial's config into the scheme, noise schedule and NetworkSpec.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .domains import Domain, SpaceError, check_mapping, check_scalar, fail, parse_domain, parse_int_list
+
+SAMPLERS = ("tpe", "cmaes", "nsga2", "gp", "random", "qmc")
+SCHEDULERS = ("asha", "none")
+# objective -> Optuna direction; the first objective is the primary one (ASHA, progress, leaderboard)
+OBJECTIVES = {"val_acc": "max", "val_loss": "min", "params": "min", "flops": "min"}
+FAMILIES = ("named", "runge_kutta", "multistep", "lm_resnet")
+MAX_RK_STAGES = 4
+MAX_MULTISTEP_STEPS = 3
+DEFAULT_COEFFICIENTS = {"low": -1.0, "high": 1.0}
+BASELINES = ("baseline_euler", "baseline_lm_resnet")
+EMBEDDED_DEFAULT = "quick.yaml"
+
+
+# ----------------------------------------------------------------------------------------- run defaults
+@dataclass(frozen=True)
+class SearchSettings:
+    """The ``search`` section: driver defaults that command-line flags override."""
+
+    trials: int = 10
+    sampler: str = "tpe"
+    scheduler: str = "asha"
+    objectives: tuple[str, ...] = ("val_acc",)
+    grace_period: int = 1
+    reduction_factor: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: Any = "auto"
+    max_failures: int = 2
+    max_concurrent: int | None = None
+    time_budget: float | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {"trials": self.trials, "sampler": self.sampler, "scheduler": self.scheduler,
+                "objectives": list(self.objectives), "grace_period": self.grace_period,
+                "reduction_factor": self.reduction_factor, "cpus_per_trial": self.cpus_per_trial,
+                "gpus_per_trial": self.gpus_per_trial, "max_failures": self.max_failures,
+                "max_concurrent": self.max_concurrent, "time_budget": self.time_budget, "seed": self.seed}
+
+
+def parse_objectives(raw, path: str) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list) and not isinstance(items, tuple) or not items:
+        raise fail(path, f"expected a list of objectives ({', '.join(OBJECTIVES)}), got {raw!r}")
+    out = []
+    for i, item in enumerate(items):
+        item = item.strip() if isinstance(item, str) else item
+        check_scalar(item, f"{path}[{i}]", "str", choices=tuple(OBJECTIVES))
+        if item in out:
+            raise fail(path, f"objective {item!r} listed twice")
+        out.append(item)
+    return tuple(out)
+
+
+def parse_gpus(raw, path: str):
+    if raw == "auto":
+        return "auto"
+    return check_scalar(raw, path, "float", low=0)
+
+
+def _parse_settings(raw, path: str = "search") -> SearchSettings:
+    raw = {} if raw is None else raw
+    names = set(SearchSettings.__dataclass_fields__)
+    check_mapping(raw, path, names)
+    d = SearchSettings()
+    get = lambda key: raw.get(key, getattr(d, key))  # noqa: E731
+    max_concurrent = raw.get("max_concurrent")
+    time_budget = raw.get("time_budget")
+    return SearchSettings(
+        trials=check_scalar(get("trials"), f"{path}.trials", "int", low=1),
+        sampler=check_scalar(get("sampler"), f"{path}.sampler", "str", choices=SAMPLERS),
+        scheduler=check_scalar(get("scheduler"), f"{path}.scheduler", "str", choices=SCHEDULERS),
+        objectives=parse_objectives(get("objectives"), f"{path}.objectives"),
+        grace_period=check_scalar(get("grace_period"), f"{path}.grace_period", "int", low=1),
+        reduction_factor=check_scalar(get("reduction_factor"), f"{path}.reduction_factor", "int", low=2),
+        cpus_per_trial=check_scalar(get("cpus_per_trial"), f"{path}.cpus_per_trial", "float", low=0.01),
+        gpus_per_trial=parse_gpus(get("gpus_per_trial"), f"{path}.gpus_per_trial"),
+        max_failures=check_scalar(get("max_failures"), f"{path}.max_failures", "int", low=0),
+        max_concurrent=None if max_concurrent is None else check_scalar(
+            max_concurrent, f"{path}.max_concurrent", "int", low=1),
+        time_budget=None if time_budget is None else check_scalar(time_budget, f"{path}.time_budget", "float",
+                                                                  low=1),
+        seed=check_scalar(get("seed"), f"{path}.seed", "int", low=0),
+    )
+
+
+# ------------------------------------------------------------------------------------- scheme blocks
+@dataclass(frozen=True)
+class NamedBlock:
+    """Registered schemes by name (``nas.schemes.names()``)."""
+
+    label: str
+    names: Domain
+    family: str = "named"
+
+    def suggest(self, trial, constants: dict) -> None:
+        _suggest(self.names, trial, f"{self.label}.name", constants)
+
+    def build(self, config: dict):
+        from nas import schemes
+
+        return schemes.get(config[f"{self.label}.name"])
+
+    def max_steps(self) -> int:
+        from nas import schemes
+
+        return max(getattr(schemes.get(n), "steps", 1) for n in self.names.values())
+
+
+@dataclass(frozen=True)
+class RungeKuttaBlock:
+    """Free explicit tableaux with ``stages`` stages; c and the last b derived (consistent by construction)."""
+
+    label: str
+    stages: Domain
+    low: float
+    high: float
+    family: str = "runge_kutta"
+
+    def suggest(self, trial, constants: dict) -> None:
+        s = _suggest(self.stages, trial, f"{self.label}.stages", constants)
+        for i in range(1, s):
+            for j in range(i):
+                trial.suggest_float(f"{self.label}.A_{i}_{j}", self.low, self.high)
+        for i in range(s - 1):
+            trial.suggest_float(f"{self.label}.b_{i}", self.low, self.high)
+
+    def build(self, config: dict):
+        from nas.schemes import ButcherTableau
+
+        s = int(config[f"{self.label}.stages"])
+        A = [[config[f"{self.label}.A_{i}_{j}"] if j < i else 0.0 for j in range(s)] for i in range(s)]
+        b = [config[f"{self.label}.b_{i}"] for i in range(s - 1)]
+        b.append(1.0 - sum(b))  # Σ b = 1: order ≥ 1 by construction
+        return ButcherTableau(A=A, b=b, name=f"{self.label}_s{s}")
+
+    def max_steps(self) -> int:
+        return 1
+
+
+@dataclass(frozen=True)
+class MultistepBlock:
+    """Free explicit k-step methods; α_0 and β_{k−1} derived so that ρ(1) = 0 and ρ'(1) = σ(1)."""
+
+    label: str
+    steps: Domain
+    low: float
+    high: float
+    family: str = "multistep"
+
+    def suggest(self, trial, constants: dict) -> None:
+        k = _suggest(self.steps, trial, f"{self.label}.steps", constants)
+        for j in range(1, k):
+            trial.suggest_float(f"{self.label}.alpha_{j}", self.low, self.high)
+        for j in range(k - 1):
+            trial.suggest_float(f"{self.label}.beta_{j}", self.low, self.high)
+
+    def build(self, config: dict):
+        from nas.schemes import LinearMultistep
+
+        k = int(config[f"{self.label}.steps"])
+        free_alpha = [config[f"{self.label}.alpha_{j}"] for j in range(1, k)]
+        alpha = [-1.0 - sum(free_alpha), *free_alpha, 1.0]  # ρ(1) = Σ α_j = 0
+        rho_prime = sum(j * a for j, a in enumerate(alpha))
+        beta = [config[f"{self.label}.beta_{j}"] for j in range(k - 1)]
+        beta.append(rho_prime - sum(beta))  # σ(1) = ρ'(1)
+        beta.append(0.0)  # explicit: β_k = 0
+        return LinearMultistep(alpha=alpha, beta=beta, name=f"{self.label}_k{k}")
+
+    def max_steps(self) -> int:
+        return max(self.steps.values())
+
+
+@dataclass(frozen=True)
+class LMResNetBlock:
+    """LM-ResNet (Lu et al. 2018) with k fixed or learned (k is then the initial value; none: the paper's)."""
+
+    label: str
+    k: Domain | None
+    learn: Domain
+    family: str = "lm_resnet"
+
+    def suggest(self, trial, constants: dict) -> None:
+        _suggest(self.learn, trial, f"{self.label}.learn", constants)
+        if self.k is not None:
+            _suggest(self.k, trial, f"{self.label}.k", constants)
+
+    def build(self, config: dict):
+        from nas.schemes import LMResNet
+
+        return LMResNet(k=config.get(f"{self.label}.k"), learn=config[f"{self.label}.learn"])
+
+    def max_steps(self) -> int:
+        return 2
+
+
+def _suggest(domain: Domain, trial, name: str, constants: dict):
+    value = domain.suggest(trial, name)
+    if domain.is_constant:
+        constants[name] = value
+    return value
+
+
+def _parse_label(raw, path: str, default: str) -> str:
+    label = raw.get("label", default)
+    check_scalar(label, f"{path}.label", "str")
+    if not label or not label.replace("_", "").isalnum():
+        raise fail(f"{path}.label", f"must be letters, digits and _, got {label!r}")
+    return label
+
+
+def _parse_coefficient_range(raw, path: str) -> tuple[float, float]:
+    raw = DEFAULT_COEFFICIENTS if raw is None else raw
+    check_mapping(raw, path, {"low", "high"}, {"low", "high"})
+    low = check_scalar(raw["low"], f"{path}.low", "float", -10, 10)
+    high = check_scalar(raw["high"], f"{path}.high", "float", -10, 10)
+    if not low < high:
+        raise fail(path, f"low must be below high, got low {low} and high {high}")
+    return low, high
+
+
+def _parse_scheme_block(raw, path: str):
+    from nas import schemes
+    from nas.schemes.multistep import LEARN_MODES
+
+    if not isinstance(raw, dict):
+        raise fail(path, f"expected a scheme block (a mapping with a family key), got {raw!r}")
+    family = raw.get("family")
+    if family not in FAMILIES:
+        raise fail(f"{path}.family", f"must be one of {', '.join(FAMILIES)}, got {family!r}")
+    label = _parse_label(raw, path, family)
+    if family == "named":
+        check_mapping(raw, path, {"family", "label", "names"}, {"names"})
+        names = parse_domain(raw["names"], f"{path}.names", "str", choices=tuple(schemes.names()))
+        return NamedBlock(label, names)
+    if family == "runge_kutta":
+        check_mapping(raw, path, {"family", "label", "stages", "coefficients"}, {"stages"})
+        stages = parse_domain(raw["stages"], f"{path}.stages", "int")
+        for v in stages.values():
+            if not 1 <= v <= MAX_RK_STAGES:
+                raise fail(f"{path}.stages", f"must be 1..{MAX_RK_STAGES}, got {v}")
+        if stages.mode == "range" and (stages.log or stages.step not in (None, 1)):
+            raise fail(f"{path}.stages", "a stage range takes only low and high")
+        return RungeKuttaBlock(label, stages, *_parse_coefficient_range(raw.get("coefficients"),
+                                                                       f"{path}.coefficients"))
+    if family == "multistep":
+        check_mapping(raw, path, {"family", "label", "steps", "coefficients"}, {"steps"})
+        steps = parse_domain(raw["steps"], f"{path}.steps", "int")
+        for v in steps.values():
+            if not 1 <= v <= MAX_MULTISTEP_STEPS:
+                raise fail(f"{path}.steps", f"must be 1..{MAX_MULTISTEP_STEPS}, got {v}")
+        if steps.mode == "range":
+            steps = Domain("int", "choice", choices=tuple(range(int(steps.low), int(steps.high) + 1)))
+        return MultistepBlock(label, steps, *_parse_coefficient_range(raw.get("coefficients"),
+                                                                     f"{path}.coefficients"))
+    check_mapping(raw, path, {"family", "label", "k", "learn"})
+    learn = parse_domain(raw.get("learn", "layer"), f"{path}.learn", "str", choices=LEARN_MODES)
+    k = None if raw.get("k") is None else parse_domain(raw["k"], f"{path}.k", "float", -2.0, 2.0)
+    if k is None and "fixed" in learn.values():
+        raise fail(f"{path}.k", "learn: fixed needs a value (or range) of k")
+    return LMResNetBlock(label, k, learn)
+
+
+def _baseline_blocks() -> tuple:
+    """The hand-designed references: ResNet (forward Euler) and the published LM-ResNet (learned k)."""
+    return (NamedBlock(BASELINES[0], Domain("str", "constant", value="euler")),
+            LMResNetBlock(BASELINES[1], None, Domain("str", "constant", value="layer")))
+
+
+# -------------------------------------------------------------------------------------------- noise
+@dataclass(frozen=True)
+class NoiseBlock:
+    """One noise option: a kind of ``nas.schemes.noise.NoiseSchedule`` with its shape and strength."""
+
+    label: str
+    kind: str
+    shape: Domain
+    strength: Domain | None
+
+    def suggest(self, trial, constants: dict) -> None:
+        if self.kind == "none":
+            return
+        _suggest(self.shape, trial, f"noise.{self.label}.shape", constants)
+        _suggest(self.strength, trial, f"noise.{self.label}.{self._parameter}", constants)
+
+    @property
+    def _parameter(self) -> str:
+        from nas.schemes.noise import PARAMETER
+
+        return PARAMETER[self.kind]
+
+    def build(self, config: dict):
+        from nas.schemes.noise import NoiseSchedule
+
+        if self.kind == "none":
+            return None
+        return NoiseSchedule(kind=self.kind, shape=config[f"noise.{self.label}.shape"],
+                             **{self._parameter: config[f"noise.{self.label}.{self._parameter}"]})
+
+
+# strength bounds per parameter (NoiseSchedule's own ranges)
+_NOISE_BOUNDS = {"p_L": (0.01, 1.0), "a": (0.0, 1.0), "sigma_max": (0.0, 10.0)}
+
+
+def _parse_noise_block(raw, path: str) -> NoiseBlock:
+    from nas.schemes.noise import KINDS, PARAMETER, SHAPES
+
+    if not isinstance(raw, dict):
+        raise fail(path, f"expected a noise block (a mapping with a kind key), got {raw!r}")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise fail(f"{path}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+    parameter = PARAMETER[kind]
+    allowed = {"kind", "label"} | (set() if parameter is None else {"shape", parameter})
+    check_mapping(raw, path, allowed, set() if parameter is None else {parameter})
+    label = _parse_label(raw, path, kind)
+    if parameter is None:
+        return NoiseBlock(label, kind, Domain("str", "constant", value="constant"), None)
+    shape = parse_domain(raw.get("shape", "linear"), f"{path}.shape", "str", choices=SHAPES)
+    strength = parse_domain(raw[parameter], f"{path}.{parameter}", "float", *_NOISE_BOUNDS[parameter])
+    if parameter == "p_L" and 0.0 in strength.values():
+        raise fail(f"{path}.p_L", "a keep probability must be > 0")
+    return NoiseBlock(label, kind, shape, strength)
+
+
+# ------------------------------------------------------------------------------------------ network
+@dataclass(frozen=True)
+class NetworkSpace:
+    macro: str | None
+    widths: Domain  # constant or choice over "8-16-32" strings
+    steps_per_stage: Domain
+    h: Domain
+    share_stage_weights: Domain
+    residual: str = "preact"
+
+    def suggest(self, trial, constants: dict) -> None:
+        for name in ("widths", "steps_per_stage", "h", "share_stage_weights"):
+            _suggest(getattr(self, name), trial, name, constants)
+
+
+def widths_key(widths) -> str:
+    return "-".join(str(w) for w in widths)
+
+
+def widths_from_key(key: str) -> tuple[int, ...]:
+    return tuple(int(w) for w in str(key).split("-"))
+
+
+def _parse_network(raw, path: str = "network") -> NetworkSpace:
+    from nas.networks.blocks import MACROS, RESIDUAL_FORMS
+
+    raw = {} if raw is None else raw
+    check_mapping(raw, path, {"macro", "widths", "steps_per_stage", "h", "share_stage_weights", "residual"})
+    macro = raw.get("macro")
+    if macro is not None:
+        check_scalar(macro, f"{path}.macro", "str", choices=MACROS)
+    widths_raw = raw.get("widths", [16, 32, 64])
+    if isinstance(widths_raw, dict):
+        check_mapping(widths_raw, f"{path}.widths", {"choices"}, {"choices"})
+        options = widths_raw["choices"]
+        if not isinstance(options, list) or not options:
+            raise fail(f"{path}.widths.choices", f"expected a list of width lists, got {options!r}")
+        keys = tuple(widths_key(parse_int_list(o, f"{path}.widths.choices[{i}]")) for i, o in enumerate(options))
+        widths = Domain("str", "choice", choices=keys) if len(set(keys)) > 1 else Domain("str", "constant",
+                                                                                         value=keys[0])
+    else:
+        widths = Domain("str", "constant", value=widths_key(parse_int_list(widths_raw, f"{path}.widths")))
+    residual = raw.get("residual", "preact")
+    check_scalar(residual, f"{path}.residual", "str", choices=tuple(RESIDUAL_FORMS))
+    return NetworkSpace(
+        macro=macro,
+        widths=widths,
+        steps_per_stage=parse_domain(raw.get("steps_per_stage", 2), f"{path}.steps_per_stage", "int", 1, 64),
+        h=parse_domain(raw.get("h", 1.0), f"{path}.h", "float", 1e-3, 10.0),
+        share_stage_weights=parse_domain(raw.get("share_stage_weights", False), f"{path}.share_stage_weights",
+                                         "bool"),
+        residual=residual,
+    )
+
+
+# -------------------------------------------------------------------------------------- constraints
+@dataclass(frozen=True)
+class Constraints:
+    """Feasibility rules handed to Optuna as constraints (value ≤ 0 is feasible)."""
+
+    min_order: int | None = None
+    zero_stable: bool = False
+    max_params: int | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        out = []
+        if self.min_order is not None:
+            out.append("min_order")
+        if self.zero_stable:
+            out.append("zero_stable")
+        if self.max_params is not None:
+            out.append("max_params")
+        return tuple(out)
+
+
+def _parse_constraints(raw, path: str = "constraints") -> Constraints:
+    raw = {} if raw is None else raw
+    check_mapping(raw, path, {"min_order", "zero_stable", "max_params"})
+    min_order = raw.get("min_order")
+    max_params = raw.get("max_params")
+    return Constraints(
+        min_order=None if min_order is None else check_scalar(min_order, f"{path}.min_order", "int", 0, 8),
+        zero_stable=check_scalar(raw.get("zero_stable", False), f"{path}.zero_stable", "bool"),
+        max_params=None if max_params is None else check_scalar(max_params, f"{path}.max_params", "int", low=1),
+    )
+
+
+# ------------------------------------------------------------------------------------------- data
+def _parse_data(raw, path: str = "data") -> dict:
+    from nas.data import DATASETS
+
+    raw = {"name": "mnist1d"} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise fail(path, f"expected a mapping, got {raw!r}")
+    out = dict(raw)
+    out["name"] = check_scalar(raw.get("name", "mnist1d"), f"{path}.name", "str", choices=DATASETS)
+    if "seed" in raw:
+        check_scalar(raw["seed"], f"{path}.seed", "int", low=0)
+    if raw.get("num_samples") is not None:
+        check_scalar(raw["num_samples"], f"{path}.num_samples", "int", low=2)
+    if "val_fraction" in raw:
+        check_scalar(raw["val_fraction"], f"{path}.val_fraction", "float", 0.0, 1.0)
+    if raw.get("root") is not None:
+        check_scalar(raw["root"], f"{path}.root", "str")
+    return out
+
+
+def _parse_train(raw, path: str = "train") -> dict:
+    from nas.train import TrainConfig
+
+    raw = {} if raw is None else raw
+    check_mapping(raw, path, set(TrainConfig.__dataclass_fields__))
+    try:
+        return TrainConfig(**raw).to_dict()
+    except ValueError as exc:
+        raise SpaceError(f"{path}.{exc}") from None
+
+
+# --------------------------------------------------------------------------------------- the space
+@dataclass(frozen=True)
+class TrialPlan:
+    """What one trial trains: built from the trial's config by ``SearchSpace.plan``."""
+
+    option: str
+    baseline: bool
+    scheme: Any
+    noise: Any
+    spec: Any  # nas.networks.NetworkSpec
+
+
+TOP_LEVEL = {"name", "description", "data", "train", "search", "network", "scheme", "noise", "constraints",
+             "baselines"}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated search space. ``to_dict`` gives back the mapping it was read from (exact round trip)."""
+
+    source: str
+    raw: dict = field(repr=False)
+    name: str
+    description: str
+    data: dict
+    train: dict
+    search: SearchSettings
+    network: NetworkSpace
+    schemes: tuple
+    noise: tuple
+    constraints: Constraints
+    baselines: bool
+
+    # ---------------------------------------------------------------------------- reading
+    @classmethod
+    def from_dict(cls, raw, source: str = "<space>") -> "SearchSpace":
+        """Validate ``raw``; errors are ``SpaceError("<source>: <key path>: <problem>")``."""
+        try:
+            return cls._parse(raw, source)
+        except SpaceError as exc:
+            raise SpaceError(f"{source}: {exc}") from None
+
+    @classmethod
+    def _parse(cls, raw, source: str) -> "SearchSpace":
+        if not isinstance(raw, dict):
+            raise SpaceError(f"top level: expected a mapping of sections, got {type(raw).__name__}")
+        check_mapping(raw, "", TOP_LEVEL, {"scheme"})
+        name = raw.get("name", Path(source).stem)
+        check_scalar(name, "name", "str")
+        check_run_name(name, "name")
+        description = raw.get("description", "")
+        check_scalar(description, "description", "str")
+        baselines = check_scalar(raw.get("baselines", False), "baselines", "bool")
+
+        scheme_raw = raw["scheme"]
+        items = scheme_raw if isinstance(scheme_raw, list) else [scheme_raw]
+        if not items:
+            raise fail("scheme", "an empty list; give at least one scheme block")
+        paths = [f"scheme[{i}]" for i in range(len(items))] if isinstance(scheme_raw, list) else ["scheme"]
+        blocks = [_parse_scheme_block(item, p) for item, p in zip(items, paths)]
+        for block, path in zip(blocks, paths):
+            if block.label in BASELINES:
+                raise fail(f"{path}.label", f"{block.label!r} is reserved for the baselines")
+        _check_unique_labels([b.label for b in blocks], paths)
+
+        noise_raw = raw.get("noise")
+        noise_items = [] if noise_raw is None else (noise_raw if isinstance(noise_raw, list) else [noise_raw])
+        noise_paths = [f"noise[{i}]" for i in range(len(noise_items))] if isinstance(noise_raw, list) else ["noise"]
+        if isinstance(noise_raw, list) and not noise_raw:
+            raise fail("noise", "an empty list; leave noise out for no noise")
+        noise = [_parse_noise_block(item, p) for item, p in zip(noise_items, noise_paths)]
+        _check_unique_labels([b.label for b in noise], noise_paths)
+
+        network = _parse_network(raw.get("network"))
+        most_steps = max(network.steps_per_stage.values())
+        for block, path in zip(blocks, paths):
+            k = block.max_steps()
+            if k > most_steps and isinstance(block, MultistepBlock):
+                raise fail(f"{path}.steps", f"a {k}-step method needs steps_per_stage >= {k} to take a single "
+                                            f"multistep step; network.steps_per_stage allows at most {most_steps}")
+
+        return cls(source=str(source), raw=copy.deepcopy(raw), name=name, description=description,
+                   data=_parse_data(raw.get("data")), train=_parse_train(raw.get("train")),
+                   search=_parse_settings(raw.get("search")), network=network, schemes=tuple(blocks),
+                   noise=tuple(noise), constraints=_parse_constraints(raw.get("constraints")), baselines=baselines)
+
+    def to_dict(self) -> dict:
+        return copy.deepcopy(self.raw)
+
+    # ---------------------------------------------------------------------------- sampling
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(b.label for b in self.schemes)
+
+    def sampler_function(self) -> "SpaceSampler":
+        return SpaceSampler(self)
+
+    def baseline_labels(self) -> tuple[str, ...]:
+        """Labels of the baseline trials, queued first (as trial user attribute ``baseline``) when
+        ``baselines: true``. They are not options of the sampled ``scheme`` choice, so the sampler never
+        spends trials re-drawing them."""
+        return BASELINES if self.baselines else ()
+
+    def suggest(self, trial) -> dict:
+        """The define-by-run body: only ``trial.suggest_*``; returns the constants of this trial."""
+        constants: dict = {}
+        baseline = trial.user_attrs.get("baseline") if self.baselines else None
+        if baseline in BASELINES:
+            label = constants["scheme"] = baseline
+        elif len(self.schemes) > 1:
+            label = trial.suggest_categorical("scheme", list(self.labels))
+        else:
+            label = constants["scheme"] = self.schemes[0].label
+        self._block(label).suggest(trial, constants)
+        if len(self.noise) > 1:
+            noise_label = trial.suggest_categorical("noise", [b.label for b in self.noise])
+        else:
+            noise_label = constants["noise"] = self.noise[0].label if self.noise else "none"
+        if self.noise:
+            self._noise_block(noise_label).suggest(trial, constants)
+        self.network.suggest(trial, constants)
+        return constants
+
+    def _block(self, label: str):
+        for block in (*self.schemes, *(_baseline_blocks() if self.baselines else ())):
+            if block.label == label:
+                return block
+        raise ValueError(f"scheme: no block labelled {label!r} in this space; labels: {', '.join(self.labels)}")
+
+    def _noise_block(self, label: str):
+        for block in self.noise:
+            if block.label == label:
+                return block
+        raise ValueError(f"noise: no option labelled {label!r} in this space")
+
+    # ---------------------------------------------------------------------------- building
+    def plan(self, config: dict, *, macro: str, in_channels: int, num_classes: int) -> TrialPlan:
+        """The scheme, noise schedule and NetworkSpec of a trial's config (ValueError if it cannot be built)."""
+        from nas.networks import NetworkSpec
+
+        label = config["scheme"]
+        scheme = self._block(label).build(config)
+        noise_label = config.get("noise", "none")
+        noise = None if not self.noise else self._noise_block(noise_label).build(config)
+        spec = NetworkSpec(scheme=scheme, macro=self.network.macro or macro, in_channels=in_channels,
+                           num_classes=num_classes, widths=widths_from_key(config["widths"]),
+                           steps_per_stage=int(config["steps_per_stage"]), h=float(config["h"]),
+                           share_stage_weights=bool(config["share_stage_weights"]), noise=noise,
+                           residual=self.network.residual)
+        return TrialPlan(option=label, baseline=label in BASELINES, scheme=scheme, noise=noise, spec=spec)
+
+
+@dataclass(frozen=True)
+class SpaceSampler:
+    """The define-by-run function given to OptunaSearch (a picklable callable: Tune saves the searcher)."""
+
+    space: SearchSpace
+
+    def __call__(self, trial) -> dict:
+        return self.space.suggest(trial)
+
+
+def _check_unique_labels(labels, paths) -> None:
+    seen = {}
+    for label, path in zip(labels, paths):
+        if label in seen:
+            raise fail(f"{path}.label", f"label {label!r} is already used by {seen[label]}; give each block its "
+                                        "own label")
+        seen[label] = path
+
+
+def check_run_name(name: str, where: str = "--name") -> str:
+    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
+        raise ValueError(f"{where}: a run name is letters, digits, '-', '_' and '.', got {name!r}")
+    return name
+
+
+# ------------------------------------------------------------------------------------------ loading
+def load_space(source=None) -> SearchSpace:
+    """A ``SearchSpace`` from a YAML path (None: the embedded ``quick.yaml``), a mapping or a SearchSpace."""
+    import yaml
+
+    if isinstance(source, SearchSpace):
+        return source
+    if isinstance(source, dict):
+        return SearchSpace.from_dict(source)
+    if source is None:
+        text = resources.files("nas.search").joinpath(EMBEDDED_DEFAULT).read_text(encoding="utf-8")
+        label = EMBEDDED_DEFAULT
+    else:
+        path = Path(source)
+        label = path.name
+        if not path.is_file():
+            raise ValueError(f"{source}: no such search-space file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{label}: cannot read the file: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpaceError(f"{label}: not valid YAML: {where}{problem}") from None
+    if raw is None:
+        raise SpaceError(f"{label}: the file is empty")
+    return SearchSpace.from_dict(raw, source=label)
+
+
+__all__ = ["SearchSpace", "SearchSettings", "SpaceSampler", "TrialPlan", "Constraints", "SpaceError", "load_space",
+           "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "BASELINES", "widths_key", "widths_from_key", "check_run_name"]

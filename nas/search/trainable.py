@@ -1,0 +1,159 @@
+"""The Ray Tune function trainable: one trial = build the trial's network, ``fit`` it, report every epoch.
+
+Per epoch the trial (1) keeps the best-validation weights, (2) rewrites its trial folder (``records``) with
+the status it would have if Tune stopped it right there (``stopped``, or ``completed`` after the last
+epoch), then (3) calls ``ray.tune.report(metrics, checkpoint=...)``. Tune may end the trial inside that
+call (ASHA, time budget), so everything worth keeping is written before it. The Ray checkpoint holds
+``fit``'s resumable state plus the best weights: a trial whose worker dies is retried by Tune
+(``FailureConfig.max_failures``) from its last epoch, and a resumed run continues unfinished trials.
+
+A diverged trial (non-finite loss; ``fit`` stops it) reports val_acc 0 and val_loss inf, so the sampler
+learns to avoid it; its folder keeps the last finite metrics as ``best``. A trial whose config cannot be
+built (e.g. a degenerate sampled scheme) is recorded with status ``error`` and reported once.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .constraints import constraint_values, feasible, scheme_diagnostics
+from .records import TRIALS_FOLDER, TrialFolder, finite_or_none
+
+CHECKPOINT_FILE = "trial_state.pt"
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """Run-level settings every trial needs (passed once through the object store with the data)."""
+
+    run: str
+    run_dir: str  # absolute
+    space: object  # nas.search.space.SearchSpace
+    train: dict  # TrainConfig fields shared by all trials
+    seed: int
+    threads: int = 1
+
+
+def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> None:
+    """Tune entry point (wrapped with ``tune.with_parameters(train_trial, data=..., setup=...)``)."""
+    import ray
+    import torch
+    from ray import tune
+
+    from nas.networks import build_network
+    from nas.train import TrainConfig, count_parameters, fit, seeded
+
+    torch.set_num_threads(setup.threads)
+    started = time.time()
+    trial_id = tune.get_context().get_trial_id()
+    folder = TrialFolder(Path(setup.run_dir) / TRIALS_FOLDER / trial_id)
+    train_config = TrainConfig.from_dict({**setup.train, "seed": setup.seed})
+    base = {"trial_id": trial_id, "run": setup.run, "node_id": ray.get_runtime_context().get_node_id(),
+            "config": {k: v for k, v in config.items()}}
+
+    try:
+        plan = setup.space.plan(config, macro=data.macro, in_channels=data.in_channels,
+                                num_classes=data.num_classes)
+        with seeded(setup.seed):
+            model = build_network(plan.spec)
+    except ValueError as exc:  # deterministic: retrying cannot help
+        metrics = {**base, "status": "error", "message": f"cannot build the trial: {exc}", "epochs_run": 0,
+                   "wall_time": time.time() - started}
+        spec = {"error": str(exc), "config": base["config"]}
+        folder.publish(spec, train_config.to_dict(), metrics)
+        tune.report({"epoch": 0, "val_acc": 0.0, "val_loss": math.inf, "params": 0, "flops": 0,
+                     "status": "error", "feasible": False})
+        return
+
+    params = count_parameters(model)
+    diagnostics = scheme_diagnostics(plan.scheme)
+    constraints = constraint_values(setup.space.constraints, plan.scheme, params, diagnostics)
+    is_feasible = feasible(constraints)
+    spec_dict = plan.spec.to_dict()
+    base.update(option=plan.option, baseline=plan.baseline, scheme_name=_scheme_name(plan), params=params,
+                diagnostics=diagnostics, constraints=constraints, feasible=is_feasible)
+
+    # State carried across retries: fit's checkpoint, the best epoch's weights, the wall time so far.
+    resume, best, previous_time = None, {"epoch": None, "val_acc": None, "val_loss": None}, 0.0
+    best_weights = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            saved = torch.load(Path(directory) / CHECKPOINT_FILE, weights_only=False)
+        resume, best, best_weights = saved["train"], saved["best"], saved["best_weights"]
+        previous_time = saved["wall_time"]
+
+    flops_holder = {"flops": None}
+
+    def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None) -> dict:
+        metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
+                   "epochs_run": epochs_run, "flops": flops_holder["flops"],
+                   "wall_time": previous_time + time.time() - started}
+        folder.publish(spec_dict, train_config.to_dict(), metrics, weights)
+        return metrics
+
+    def report(metrics: dict, status: str, fit_state=None) -> None:
+        values = {"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "val_loss": metrics["val_loss"],
+                  "train_loss": metrics.get("train_loss", math.nan), "best_val_acc": best["val_acc"] or 0.0,
+                  "params": params, "flops": flops_holder["flops"] or 0, "status": status,
+                  "feasible": is_feasible, **constraints}
+        if fit_state is None:
+            tune.report(values)
+            return
+        with tempfile.TemporaryDirectory(prefix="nas-ckpt-") as directory:
+            torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
+                        "wall_time": previous_time + time.time() - started},
+                       Path(directory) / CHECKPOINT_FILE)
+            tune.report(values, checkpoint=tune.Checkpoint.from_directory(directory))
+
+    def on_epoch(metrics: dict, checkpoint_fn) -> bool:
+        nonlocal best_weights
+        state = checkpoint_fn()
+        if flops_holder["flops"] is None:
+            flops_holder["flops"] = _flops(model, data)
+        improved = best["val_acc"] is None or metrics["val_acc"] > best["val_acc"]
+        if improved:
+            best.update(epoch=metrics["epoch"], val_acc=metrics["val_acc"], val_loss=metrics["val_loss"])
+            best_weights = state["model"]
+        status = "completed" if metrics["epoch"] >= train_config.epochs else "stopped"
+        final = {k: metrics[k] for k in ("epoch", "val_acc", "val_loss", "train_loss", "train_acc")}
+        record(status, final, metrics["epoch"], weights=best_weights if improved else None)
+        report(metrics, status, fit_state=state)
+        return True
+
+    try:
+        result = fit(model, data, train_config, callback=on_epoch, resume=resume)
+    except Exception as exc:
+        # Unexpected: record it, then let Tune retry the trial from its last checkpoint (max_failures).
+        record("error", None, best["epoch"] or 0, message=f"{type(exc).__name__}: {exc}")
+        raise
+
+    if result.status == "diverged":
+        final = {"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": None}
+        record("diverged", final, result.epochs_run, message=result.message)
+        report({"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": math.inf}, "diverged")
+
+
+def _scheme_name(plan) -> str:
+    name = getattr(plan.scheme, "name", "") or str(plan.scheme)
+    return "lm_resnet" if plan.scheme.family == "lm_resnet" and plan.baseline else name
+
+
+def _flops(model, data) -> int:
+    from nas.train import forward_flops
+
+    device = next(model.parameters()).device
+    example, _ = next(iter(data.val.batches(2, device=device)))
+    return forward_flops(model, example)
+
+
+def threads_for(cpus_per_trial: float) -> int:
+    """torch threads inside a trial: its CPU share (at least 1), so concurrent trials do not oversubscribe."""
+    return max(1, min(int(cpus_per_trial), os.cpu_count() or 1))
+
+
+__all__ = ["TrialSetup", "train_trial", "threads_for", "finite_or_none"]
