@@ -10,8 +10,9 @@ from nas import schemes as _schemes
 from nas.schemes.noise import NoiseSchedule
 
 from .multistep import analyze_lm_resnet, analyze_multistep
+from .network import analyze_network
 from .noise import analyze_noise
-from .report import (ModifiedEquation, MultistepReport, NoiseReport, Report, ReversibleReport, RungeKuttaReport,
+from .report import (ModifiedEquation, MultistepReport, NetworkReport, NoiseReport, Report, ReversibleReport, RungeKuttaReport,
                      Term, report_from_dict)
 from .reversible import analyze_hamiltonian, analyze_leapfrog2
 from .runge_kutta import analyze_runge_kutta
@@ -53,6 +54,6 @@ def analyze(scheme, tolerance: float = 1e-9, *, depth: int | None = None, h: flo
     return analysis(scheme, tolerance=tolerance)
 
 
-__all__ = ["ModifiedEquation", "MultistepReport", "NoiseReport", "Report", "ReversibleReport", "RungeKuttaReport", "Term",
-           "accepted", "analyze", "analyze_hamiltonian", "analyze_leapfrog2", "analyze_lm_resnet",
+__all__ = ["ModifiedEquation", "MultistepReport", "NetworkReport", "NoiseReport", "Report", "ReversibleReport", "RungeKuttaReport", "Term",
+           "accepted", "analyze", "analyze_hamiltonian", "analyze_network", "analyze_leapfrog2", "analyze_lm_resnet",
            "analyze_multistep", "analyze_noise", "analyze_runge_kutta", "report_from_dict"]

@@ -487,4 +487,51 @@ class NoiseReport(Report):
         return super().to_latex() + "\n" + "\n".join(table)
 
 
-__all__ = ["ModifiedEquation", "MultistepReport", "NoiseReport", "ReversibleReport", "Report", "RungeKuttaReport", "Term", "report_from_dict"]
+@dataclass(frozen=True)
+class NetworkReport(Report):
+    """Per-layer diagnostics of a built (possibly trained) network, from its ``coefficients()`` rows.
+
+    ``rows`` has one entry per step with the ``columns``: stage, step, startup (plain residual start-up
+    step), k (mean over channels for per-channel k), k_min, k_max, the per-layer modified-equation
+    coefficients u_dot = Σ α_j (j − r) and h_u_ddot = Σ α_j (j − r)²/2 about the step r where f is
+    evaluated (for LM-ResNet (1 + k) and (1 − k)/2), consistent, zero_stable (LM-ResNet: −1 < k ≤ 1 for
+    every channel) and order. ``order`` is the smallest order over the non-start-up steps.
+    """
+
+    kind: ClassVar[str] = "network"
+    columns: tuple = field(default=(), metadata=_codec("strings"))
+    rows: tuple = field(default=(), metadata=_codec("tuple"))
+    all_zero_stable: Any = None
+    unstable_steps: tuple = field(default=(), metadata=_codec("tuple"))
+    k_range: Any = None
+    _table_fields: ClassVar[tuple] = ("columns", "rows")
+
+    def column(self, name: str) -> list:
+        """One column of ``rows`` as a list."""
+        index = self.columns.index(name)
+        return [row[index] for row in self.rows]
+
+    def __str__(self) -> str:
+        def cell(v):
+            if isinstance(v, float):
+                return f"{v:>10.4g}"
+            return f"{'-' if v is None else str(v):>10}"
+        lines = [super().__str__(), "  per step:", "    " + " ".join(f"{c:>10}" for c in self.columns)]
+        lines.extend("    " + " ".join(cell(v) for v in row) for row in self.rows)
+        return "\n".join(lines)
+
+    def to_latex(self) -> str:
+        def cell(v):
+            if isinstance(v, bool):
+                return "yes" if v else "no"
+            if isinstance(v, float):
+                return f"{v:.4g}"
+            return "--" if v is None else str(v)
+        header = " & ".join(_latex_escape(c.replace("_", " ")) for c in self.columns)
+        rows = [" & ".join(cell(v) for v in row) + " \\\\" for row in self.rows]
+        table = ["\\begin{tabular}{" + "r" * len(self.columns) + "}", header + " \\\\", "\\hline", *rows,
+                 "\\end{tabular}"]
+        return super().to_latex() + "\n" + "\n".join(table)
+
+
+__all__ = ["ModifiedEquation", "MultistepReport", "NetworkReport", "NoiseReport", "ReversibleReport", "Report", "RungeKuttaReport", "Term", "report_from_dict"]
