@@ -104,15 +104,22 @@ def boundary_locus(alpha, beta, points: int = 65) -> list:
 
 def amplification_grid(kind: str, coefficients, re: np.ndarray, im: np.ndarray) -> np.ndarray:
     """Amplification on a grid of z (for plots): |R(z)| (``kind="runge_kutta"``, coefficients of R lowest
-    first) or the largest root modulus of ρ − zσ (``kind="multistep"``, coefficients = (α, β))."""
+    first) or the largest root modulus of ρ − zσ (``kind="multistep"``, coefficients = (α, β)), the roots
+    being the eigenvalues of the companion matrices of all grid points at once."""
     z = re[None, :] + 1j * im[:, None]
     if kind == "runge_kutta":
         return np.abs(np.polynomial.polynomial.polyval(z, np.asarray(coefficients, dtype=float)))
     alpha, beta = (np.asarray(c, dtype=float) for c in coefficients)
-    out = np.empty(z.shape)
-    for index, value in np.ndenumerate(z):
-        out[index] = np.max(np.abs(multistep_roots(alpha, beta, value)))
-    return out
+    k = len(alpha) - 1
+    flat = z.ravel()
+    # monic (α_k = 1, β_k = 0): ζ^k + Σ_{j<k} (α_j − z β_j) ζ^j
+    lower = alpha[None, :k] - flat[:, None] * beta[None, :k]
+    companion = np.zeros((flat.size, k, k), dtype=complex)
+    companion[:, 0, :] = -lower[:, ::-1]
+    if k > 1:
+        companion[:, np.arange(1, k), np.arange(k - 1)] = 1.0
+    roots = np.linalg.eigvals(companion)
+    return np.max(np.abs(roots), axis=1).reshape(z.shape)
 
 
 __all__ = ["ROOT_TOLERANCE", "amplification_grid", "boundary_locus", "multistep_roots", "multistep_stable",
