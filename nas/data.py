@@ -195,6 +195,8 @@ def load_dataset(name: str = "mnist1d", *, seed: int = 0, root=None, num_samples
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, Real) or not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction: must be a number in (0, 1), got {val_fraction!r}")
     val_fraction = float(val_fraction)
+    if name in CIFAR_FILES:  # recorded resolved: Ray Tune trials run in their own working directories
+        root = default_data_root() if root is None else Path(root).expanduser().resolve()
     spec = {"name": name, "seed": seed, "root": None if root is None else str(root), "num_samples": num_samples,
             "val_fraction": val_fraction, **options}
     if name == "mnist1d":
@@ -375,7 +377,6 @@ def _load_cifar(name, seed, root, num_samples, val_fraction, *, num_workers=None
                 **options) -> DataSplits:
     _check_options(name, options, set())
     folder_name, files = CIFAR_FILES[name]
-    root = default_data_root() if root is None else Path(root).expanduser().resolve()
     folder = root / folder_name
     missing = [f for f in files if not (folder / f).is_file()]
     if missing:

@@ -107,6 +107,7 @@ def test_toy2d_splits(kind):
     assert (splits.num_classes, splits.in_channels, splits.input_shape, splits.macro) == (2, 2, (2,), "mlp")
     _assert_disjoint(splits)
     _assert_same(splits, load_dataset("toy2d", kind=kind, num_samples=200, noise=0.05, seed=3))
+    _assert_same(splits, load_dataset(**splits.spec))  # the recorded spec rebuilds the splits
     x = splits.train.x.double()
     torch.testing.assert_close(x.mean(0), torch.zeros(2, dtype=torch.float64), atol=1e-6, rtol=0)
     torch.testing.assert_close(x.std(0, unbiased=False), torch.ones(2, dtype=torch.float64), atol=1e-6, rtol=0)
@@ -141,6 +142,7 @@ def test_toy2d_noise_has_the_requested_standard_deviation():
 def test_cifar_reads_a_synthetic_folder(cifar_folder, name):
     root, train_labels, test_labels = cifar_folder(name)
     splits = load_dataset(name, root=root, num_workers=0, val_fraction=0.2, seed=0)
+    assert splits.spec["root"] == str(root.resolve())
     assert splits.sizes() == {"train": 24, "val": 6, "test": 8}
     assert (splits.num_classes, splits.in_channels, splits.input_shape, splits.macro) == (
         10 if name == "cifar10" else 100, 3, (3, 32, 32), "image")
