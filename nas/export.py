@@ -173,8 +173,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     test = evaluate(model, data.test, _eval_batch_size(trial_dir))
     card = _card(record, run_dir, search, data, spec, model, test,
                  params=count_parameters(model), flops=forward_flops(model, example))
-    stability = _stability_plot(spec.scheme, folder / "stability.png")
-    card["files"] = sorted([*MODEL_FILES, *(["stability.png"] if stability else [])])
+    card["files"] = sorted([*MODEL_FILES, *_plots(spec, model, card["scheme"]["per_step"], folder)])
     _write_json(folder / "card.json", card)
     (folder / "card.md").write_text(_card_markdown(card), encoding="utf-8")
     return card
@@ -277,15 +276,13 @@ def _plain(value):
 
 
 def _diagnostics(spec, model) -> dict:
-    """The scheme's diagnostics report and, when the diagnostics support it, the per-layer table."""
-    try:
-        from . import diagnostics
-    except ImportError as exc:  # the diagnostics package is optional for an export
-        return {"available": False, "reason": str(exc)}
+    """The scheme's diagnostics report, the per-step table of the trained network, the noise's SDE terms."""
+    from . import diagnostics
+
     out = {"available": True}
     try:
         report = diagnostics.analyze(spec.scheme)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:  # a family the diagnostics do not cover: say so in the card
         return {"available": False, "reason": str(exc)}
     out["report"] = report.to_dict()
     out["text"] = str(report)
@@ -293,10 +290,13 @@ def _diagnostics(spec, model) -> dict:
     equation = getattr(report, "modified_equation", None)
     if equation is not None:
         out["modified_equation"] = {"text": equation.text(), "latex": equation.latex()}
-    analyze_network = getattr(diagnostics, "analyze_network", None)
-    if analyze_network is not None:
-        network_report = analyze_network(model)
-        out["network"] = network_report.to_dict() if hasattr(network_report, "to_dict") else network_report
+    network = diagnostics.analyze_network(model)
+    out["network"] = network.to_dict()
+    out["network_text"] = str(network)
+    if spec.noise is not None and spec.noise.kind != "none":
+        noise = diagnostics.analyze(spec.noise, depth=spec.total_steps, h=spec.h)
+        out["noise"] = noise.to_dict()
+        out["noise_text"] = str(noise)
     return out
 
 
@@ -309,23 +309,44 @@ def _noise(spec) -> dict | None:
             "per_step": spec.noise.sde_terms(steps, spec.h)}
 
 
-def _stability_plot(scheme, path: Path) -> bool:
-    """Draw the scheme's stability region with the diagnostics' plotting function, if there is one."""
-    try:
-        from . import diagnostics
-    except ImportError:
-        return False
-    draw = getattr(diagnostics, "plot_stability_regions", None)
-    if draw is None:
-        return False
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+MAX_REGIONS = 6  # learned per-step coefficients: at most this many regions overlaid in one plot
 
-    figure = Figure(figsize=(5, 4.5), layout="constrained")
-    FigureCanvasAgg(figure)
-    draw([scheme], labels=[str(scheme)], ax=figure.subplots())
-    figure.savefig(path, dpi=110)
-    return True
+
+def stability_schemes(scheme, per_step: list[dict]) -> list:
+    """The schemes whose stability regions describe a trained network.
+
+    A fixed scheme is itself; a learned LM-ResNet has one scheme per learned k_n (its per-channel mean),
+    at most ``MAX_REGIONS`` of them spread over depth. Families without a linear stability region
+    (reversible schemes) give none.
+    """
+    from .schemes import ButcherTableau, LinearMultistep, LMResNet
+
+    if isinstance(scheme, (ButcherTableau, LinearMultistep)) or (isinstance(scheme, LMResNet) and not scheme.learned):
+        return [scheme]
+    if not isinstance(scheme, LMResNet):
+        return []
+    learned = [(row["depth"], row["k"]) for row in per_step if row.get("k") is not None]
+    if len(learned) > MAX_REGIONS:
+        learned = [learned[round(i * (len(learned) - 1) / (MAX_REGIONS - 1))] for i in range(MAX_REGIONS)]
+    return [LMResNet(k=round(float(np.mean(k)), 4), learn="fixed", name=f"step {depth}: lm_resnet")
+            for depth, k in learned]
+
+
+def _plots(spec, model, per_step, folder: Path) -> list[str]:
+    """``stability.png`` (regions of the scheme, or of each learned step) and ``coefficients.png``
+    (learned coefficients against depth) when they apply; returns the file names written."""
+    from . import diagnostics
+
+    written = []
+    schemes = stability_schemes(spec.scheme, per_step)
+    if schemes:
+        diagnostics.plot_stability_regions(schemes, folder / "stability.png",
+                                           title=f"Stability region: {spec.scheme}")
+        written.append("stability.png")
+    if any(row.get("k") is not None for row in per_step) and getattr(spec.scheme, "learned", False):
+        diagnostics.plot_coefficients(model, folder / "coefficients.png")
+        written.append("coefficients.png")
+    return written
 
 
 def _card(record, run_dir, search, data, spec, model, test, *, params, flops) -> dict:
@@ -421,6 +442,12 @@ def _card_markdown(card: dict) -> str:
         lines += ["```", diagnostics["text"], "```", ""]
         if "stability.png" in card.get("files", []):
             lines += ["![stability region](stability.png)", ""]
+        if "coefficients.png" in card.get("files", []):
+            lines += ["![learned coefficients against depth](coefficients.png)", ""]
+        if diagnostics.get("network_text"):
+            lines += ["Per-step table of the trained network:", "", "```", diagnostics["network_text"], "```", ""]
+        if diagnostics.get("noise_text"):
+            lines += ["Noise schedule as an SDE:", "", "```", diagnostics["noise_text"], "```", ""]
     else:
         lines += [f"Not available: {diagnostics.get('reason')}", ""]
     noise = card["noise"]

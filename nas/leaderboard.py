@@ -547,33 +547,54 @@ def plot_learned(frame: pd.DataFrame, path, top: int = 5) -> Path | None:
     return _save(figure, path)
 
 
-def _top_schemes(frame: pd.DataFrame, top: int) -> list:
-    """(label, scheme object) of the first ``top`` distinct schemes among the finished rows."""
-    from .schemes import from_dict
+def _plottable_scheme(row):
+    """The scheme of a row as something with a stability region, or None.
 
-    seen, schemes = set(), []
-    for _, row in frame[frame["finished"]].iterrows():
-        text = row.get("scheme")
-        if not isinstance(text, str) or text in seen:
-            continue
-        seen.add(text)
-        schemes.append((f"{row['scheme_name']} ({row['trial_id']})", from_dict(json.loads(text))))
-        if len(schemes) >= top:
-            break
-    return schemes
+    A learned LM-ResNet is drawn with the mean of its learned k (read from the weights); reversible
+    schemes have no linear stability region to draw.
+    """
+    from .schemes import ButcherTableau, LinearMultistep, LMResNet, from_dict
+
+    text = row.get("scheme")
+    if not isinstance(text, str):
+        return None
+    scheme = from_dict(json.loads(text))
+    label = f"{row['scheme_name']} {row['trial_id']}"
+    if isinstance(scheme, ButcherTableau):
+        return ButcherTableau(A=scheme.A, b=scheme.b, c=scheme.c, name=label)
+    if isinstance(scheme, LinearMultistep):
+        return LinearMultistep(alpha=scheme.alpha, beta=scheme.beta, name=label)
+    if isinstance(scheme, LMResNet):
+        k = scheme.k
+        if scheme.learned:
+            folder = trial_folder(row)
+            if not (folder / "weights.safetensors").is_file():
+                return None
+            learned = read_learned_coefficients(folder)
+            if learned.empty:
+                return None
+            k = round(float(learned["mean"].mean()), 4)
+            label += " (mean learned k)"
+        return LMResNet(k=k, learn="fixed", name=label)
+    return None
 
 
 def plot_stability(frame: pd.DataFrame, path, top: int = 5) -> Path | None:
-    """Stability regions of the top distinct schemes overlaid (``nas.diagnostics`` draws them)."""
-    schemes = _top_schemes(frame, top)
+    """Stability regions of the top finished trials' schemes overlaid (drawn by ``nas.diagnostics``)."""
+    schemes, seen = [], set()
+    for _, row in frame[frame["finished"]].iterrows():
+        if len(schemes) >= top:
+            break
+        key = (row.get("scheme"), row["run_dir"], row["trial_id"])
+        scheme = _plottable_scheme(row) if key not in seen else None
+        seen.add(key)
+        if scheme is not None:
+            schemes.append(scheme)
     if not schemes:
         return None
     from .diagnostics import plot_stability_regions  # lazy: sympy-heavy, only needed for this plot
 
-    figure = _figure()
-    ax = figure.subplots()
-    plot_stability_regions([scheme for _, scheme in schemes], labels=[label for label, _ in schemes], ax=ax)
-    return _save(figure, path)
+    return Path(plot_stability_regions(schemes, path, title=f"Stability regions of the top {len(schemes)} schemes"))
 
 
 def write_plots(frame: pd.DataFrame, folder, *, objectives="best_val_acc,params", top: int = 5,
