@@ -37,13 +37,13 @@ def _report(item) -> Report:
     return analyze(item)
 
 
-def _check_plottable(report: Report) -> None:
+def check_plottable(report: Report) -> None:
     if isinstance(report, RungeKuttaReport):
         return
     if isinstance(report, MultistepReport):
         if report.arithmetic == "symbolic":
             raise ValueError(f"{report.name}: symbolic coefficients (k) have no stability region to draw; "
-                             "pass a scheme with a numeric k, e.g. LMResNet(k=0.3, learn='fixed')")
+                             "give k a value (API: LMResNet(k=0.3, learn='fixed'); CLI: --k 0.3)")
         return
     raise ValueError(f"{report.name}: stability regions are drawn for Runge-Kutta and multistep schemes "
                      f"only, not for {report.kind} reports")
@@ -69,7 +69,7 @@ def plot_stability_regions(schemes, path, *, resolution: int = 301, title: str |
     if not reports:
         raise ValueError("schemes: give at least one scheme to plot")
     for report in reports:
-        _check_plottable(report)
+        check_plottable(report)
     plt = _figure()
     from matplotlib.lines import Line2D
 
@@ -150,4 +150,4 @@ def _save(fig, path) -> None:
         fig.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
 
 
-__all__ = ["plot_coefficients", "plot_stability_regions", "stability_extent"]
+__all__ = ["check_plottable", "plot_coefficients", "plot_stability_regions", "stability_extent"]

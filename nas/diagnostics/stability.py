@@ -89,7 +89,7 @@ def ray_extent(stable, direction: complex, limit: float = 20.0, samples: int = 2
     return limit
 
 
-def boundary_locus(alpha, beta, points: int = 65) -> list:
+def boundary_locus(alpha, beta, points: int = 33) -> list:
     """Sampled z(θ) = ρ(e^{iθ})/σ(e^{iθ}) for θ in [0, 2π] as [re, im] pairs (points where σ = 0 dropped)."""
     result = []
     for theta in np.linspace(0.0, 2 * math.pi, points):
