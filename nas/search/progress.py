@@ -24,6 +24,7 @@ class ProgressView(Callback):
         self._start = time.monotonic()
         self._last = self._start
         self._best = None  # (value, label)
+        self._finished: set = set()  # trial ids; a trial's status changes only after the callbacks ran
 
     def __getstate__(self):  # Tune pickles callbacks with the experiment; streams do not pickle
         state = dict(self.__dict__)
@@ -37,9 +38,9 @@ class ProgressView(Callback):
         print(text, file=self.stream or sys.stdout, flush=True)
 
     def _counts(self, trials) -> tuple[int, int]:
-        done = sum(t.status in ("TERMINATED", "ERROR") for t in trials)
-        running = sum(t.status == "RUNNING" for t in trials)
-        return done, running
+        done = {t.trial_id for t in trials if t.status in ("TERMINATED", "ERROR")} | self._finished
+        running = sum(t.status == "RUNNING" and t.trial_id not in done for t in trials)
+        return len(done), running
 
     def _line(self, trials, event: str = "") -> str:
         done, running = self._counts(trials)
@@ -57,11 +58,13 @@ class ProgressView(Callback):
                 self._best = (float(value), f"{label}, trial {trial.trial_id}")
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self._finished.add(trial.trial_id)
         status = (trial.last_result or {}).get("status", "done")
         self._write(self._line(trials, f"trial {trial.trial_id} {status}"))
         self._last = time.monotonic()
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self._finished.add(trial.trial_id)
         self._write(self._line(trials, f"trial {trial.trial_id} failed"))
         self._last = time.monotonic()
 

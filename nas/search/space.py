@@ -529,9 +529,12 @@ class SearchSpace:
         if not isinstance(raw, dict):
             raise SpaceError(f"top level: expected a mapping of sections, got {type(raw).__name__}")
         check_mapping(raw, "", TOP_LEVEL, {"scheme"})
-        name = raw.get("name", Path(source).stem)
+        name = raw.get("name", Path(source).stem if source.endswith((".yaml", ".yml")) else "search")
         check_scalar(name, "name", "str")
-        check_run_name(name, "name")
+        try:
+            check_run_name(name, "name")
+        except ValueError as exc:
+            raise SpaceError(str(exc)) from None
         description = raw.get("description", "")
         check_scalar(description, "description", "str")
         baselines = check_scalar(raw.get("baselines", False), "baselines", "bool")

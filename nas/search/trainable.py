@@ -139,8 +139,10 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
 
 
 def _scheme_name(plan) -> str:
-    name = getattr(plan.scheme, "name", "") or str(plan.scheme)
-    return "lm_resnet" if plan.scheme.family == "lm_resnet" and plan.baseline else name
+    scheme = plan.scheme
+    if scheme.family == "lm_resnet":
+        return "lm_resnet" if scheme.learned else f"lm_resnet(k={float(scheme.k):.3g})"
+    return getattr(scheme, "name", "") or str(scheme)
 
 
 def _flops(model, data) -> int:
