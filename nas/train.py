@@ -279,7 +279,8 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
     "epoch_time", "samples_per_s"}`` (``lr`` at the epoch's start; ``samples_per_s`` over the training
     phase). Then ``callback(metrics, checkpoint_fn)`` is called; ``checkpoint_fn()`` returns a dict (model,
     optimizer, scheduler, generators, history) that ``fit(..., resume=that_dict)`` continues from exactly;
-    a callback returning ``False`` or ``"stop"`` ends the run with status ``stopped``.
+    a callback returning ``False`` or ``"stop"`` ends the run with status ``stopped``. The checkpoint holds
+    only tensors (on the CPU) and plain Python values: ``torch.save`` it, ``torch.load(weights_only=True)`` it.
 
     A non-finite training or validation loss ends the run at once with status ``diverged``: that epoch is
     not recorded, the result keeps the last finite metrics, and nothing is raised.

@@ -174,11 +174,12 @@ def test_resume_from_a_checkpoint_continues_exactly(small_mnist1d):
             return "stop"
 
     fit(small_conv(), small_mnist1d, config, callback=stop_after_two)
-    # What a Ray Tune checkpoint does: a round trip through torch.save / torch.load.
+    # What a Ray Tune checkpoint does: a round trip through torch.save / torch.load (tensors and plain
+    # Python values only, so the safe weights_only loader reads it).
     buffer = io.BytesIO()
     torch.save(saved, buffer)
     buffer.seek(0)
-    checkpoint = torch.load(buffer, weights_only=False)
+    checkpoint = torch.load(buffer, weights_only=True)
 
     torch.manual_seed(99)  # unrelated global state must not matter
     resumed_model = small_conv(seed=7)  # different initial weights: all of them come from the checkpoint
