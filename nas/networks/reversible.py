@@ -37,7 +37,8 @@ from torch.nn import functional as F
 from ..schemes import Hamiltonian, Leapfrog2, LinearMultistep, LMResNet
 from ..stepper import as_floats, multistep_update
 from .blocks import RESIDUAL_FORMS
-from .reversible_autograd import local_vjp, reject_noise, run_memory_efficient, use_memory_efficient_path
+from .reversible_autograd import (frozen_batch_norm_statistics, local_vjp, reject_noise, run_memory_efficient,
+                                  use_memory_efficient_path)
 from .stages import STAGES, MultistepStage, _noise_layers
 
 # ---------------------------------------------------------------------------------------------- forms
@@ -205,6 +206,15 @@ class HamiltonianStage(nn.Module):
             gz = gz + g_drift
         return torch.cat((gy, gz), dim=1)
 
+    @torch.no_grad()
+    def reconstruct_input(self, states):
+        """The stage input recovered from ``forward_states`` by inverting every step (no gradients)."""
+        y, z = self._split(states[-1])
+        with frozen_batch_norm_statistics(self):
+            for f1, f2 in zip(reversed(self.drifts), reversed(self.kicks)):
+                y, z = self.scheme.inverse_step(f1, _negated(f2), y, z, self.h)
+        return torch.cat((y, z), dim=1)
+
     def coefficients(self) -> list[dict]:
         return [{"step": n, "h": self.h, "y_increment": self.h, "z_increment": -self.h}
                 for n in range(len(self.drifts))]
@@ -250,6 +260,15 @@ class Leapfrog2Stage(nn.Module):
         h2 = self.h * self.h
         return _two_step_backward(self.residuals, 2.0, -1.0, -h2, -h2 / 2, x, *states, grad_output, accumulate)
 
+    @torch.no_grad()
+    def reconstruct_input(self, states):
+        """x_0 from (x_{N−1}, x_N) by ``Leapfrog2.inverse_step`` (no gradients)."""
+        x, x_next = states
+        with frozen_batch_norm_statistics(self):
+            for f in reversed(self.residuals[1:]):
+                x, x_next = self.scheme.inverse_step(_negated(f), x, x_next, self.h), x
+        return x
+
     def coefficients(self) -> list[dict]:
         h2 = self.h * self.h
         return [{"step": 0, "startup": True, "h": self.h, "alpha": [-1.0, 1.0], "force": h2 / 2}] + [
@@ -285,14 +304,15 @@ class ReversibleMultistepStage(MultistepStage):
     def __init__(self, scheme, spec, width: int, first_step: int, make_residual):
         super().__init__(scheme, spec, width, first_step, make_residual)
         self.memory_efficient = spec.memory_efficient
+        reason = _division_free_inverse(scheme)
+        if reason is None:  # x_{n+1} = a x_n + c x_{n−1} + d f_n(x_n)
+            alpha, beta = as_floats(scheme.alpha), as_floats(scheme.beta)
+            self._a, self._c, self._d = -alpha[1], -alpha[0], self.h * beta[1]
         if self.memory_efficient:
-            reason = _division_free_inverse(scheme)
             if reason is not None:
                 raise ValueError(f"memory_efficient: needs a reversible scheme; {scheme} cannot be inverted "
                                  f"step by step: {reason}")
             reject_noise(spec, str(scheme))
-            alpha, beta = as_floats(scheme.alpha), as_floats(scheme.beta)
-            self._a, self._c, self._d = -alpha[1], -alpha[0], self.h * beta[1]
 
     def forward(self, x):
         if use_memory_efficient_path(self):
@@ -314,6 +334,15 @@ class ReversibleMultistepStage(MultistepStage):
     def backward_states(self, x, states, grad_output, accumulate):
         return _two_step_backward(self.residuals, self._a, self._c, self._d, self.h, x, *states, grad_output,
                                   accumulate)
+
+    @torch.no_grad()
+    def reconstruct_input(self, states):
+        """x_0 from (x_{N−1}, x_N): x_{n−1} = −α_0 (x_{n+1} + α_1 x_n − h β_1 f_n(x_n)) (no gradients)."""
+        x, x_next = states
+        with frozen_batch_norm_statistics(self):
+            for f in reversed(self.residuals[1:]):
+                x, x_next = self._c * (x_next - self._a * x - self._d * f(x)), x
+        return x
 
 
 STAGES["hamiltonian"] = HamiltonianStage
