@@ -412,7 +412,8 @@ def render(frame: pd.DataFrame, fmt: str = "table", *, float_digits: int = 4) ->
             shown[column] = shown[column].map(lambda v, p=pattern: "" if pd.isna(v) else p.format(v))
     shown = shown.astype(object).where(shown.notna(), "")
     if fmt == "markdown":
-        return shown.to_markdown(index=False) + "\n"
+        # numbers are formatted above; tabulate must not re-parse "+0.0100" back into 0.01
+        return shown.to_markdown(index=False, disable_numparse=True) + "\n"
     if fmt == "table":
         return shown.to_string(index=False) + "\n"
     raise ValueError(f"format: must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -476,7 +477,7 @@ def plot_coefficients(frame: pd.DataFrame, folder, metric: str = METRIC) -> list
     for family, panels in varying.items():
         columns = min(3, len(panels))
         rows = math.ceil(len(panels) / columns)
-        figure = _figure(4.0 * columns, 3.2 * rows)
+        figure = _figure(max(5.5, 4.0 * columns), 3.4 * rows)
         axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
         group = frame[(frame["family"] == family) & frame["finished"]]
         for ax, (column, pairs) in zip(axes, panels):

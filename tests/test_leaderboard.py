@@ -1,0 +1,238 @@
+"""nas.leaderboard: loading runs, ResNet deltas, summaries, Pareto fronts, coefficient analysis, plots.
+
+Run folders here are written by hand (trials.csv, and safetensors weights through numpy), so these tests
+exercise the torch-free path the leaderboard promises.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors.numpy import save_file
+from scipy import stats
+
+from nas import leaderboard as lb
+
+EULER = {"family": "runge_kutta", "name": "euler", "A": [[0]], "b": [1], "c": [0]}
+HEUN = {"family": "runge_kutta", "name": "heun", "A": [[0, 0], [1, 0]], "b": ["1/2", "1/2"], "c": [0, 1]}
+LM = {"family": "lm_resnet", "name": "lm_resnet", "k": None, "learn": "layer"}
+
+
+def trial(trial_id, scheme, acc, *, params=1000, status="completed", baseline=False, **columns):
+    return {"trial_id": trial_id, "family": scheme["family"], "scheme_name": scheme["name"],
+            "scheme": json.dumps(scheme), "status": status, "best_val_acc": acc, "val_acc": acc,
+            "params": params, "baseline": baseline, "trial_dir": f"trials/{trial_id}", **columns}
+
+
+def write_run(root, name, rows):
+    folder = root / name
+    folder.mkdir(parents=True)
+    pd.DataFrame([{"run": name, **row} for row in rows]).to_csv(folder / "trials.csv", index=False)
+    return folder
+
+
+def write_learned_k(run_dir, trial_id, steps_per_stage, values):
+    """weights.safetensors with LM-ResNet parameters stages.<i>.learned_k.<j> (as nas.networks names them)."""
+    folder = run_dir / "trials" / trial_id
+    folder.mkdir(parents=True)
+    tensors = {f"stages.{i}.learned_k.{j}": np.asarray(v, dtype=np.float32)
+               for i, stage in enumerate(values) for j, v in enumerate(stage)}
+    tensors["stem.layer.weight"] = np.zeros((4, 1, 3), dtype=np.float32)
+    save_file(tensors, str(folder / "weights.safetensors"))
+    (folder / "spec.json").write_text(json.dumps({"scheme": LM, "steps_per_stage": steps_per_stage}))
+
+
+@pytest.fixture
+def runs(tmp_path):
+    first = write_run(tmp_path, "first", [
+        trial("f0", EULER, 0.5, baseline=True, coef_b_0=1.0),
+        trial("f1", HEUN, 0.75, params=3000, coef_A_1_0=1.0, coef_b_0=0.5, coef_b_1=0.5),
+        trial("f2", LM, 0.625, params=900, coef_k=-0.05),
+        trial("f3", HEUN, None, status="diverged", coef_A_1_0=2.0, coef_b_0=0.5, coef_b_1=0.5),
+    ])
+    second = write_run(tmp_path, "second", [
+        trial("s0", EULER, 0.25, baseline=True, coef_b_0=1.0),
+        trial("s1", LM, 0.375, params=800, coef_k=0.1),
+        trial("s2", LM, 0.125, params=700, status="stopped", coef_k=0.3),
+    ])
+    write_learned_k(first, "f2", 3, [[-0.1, -0.2], [[0.1, 0.3], [0.2, 0.2]]])
+    return first, second
+
+
+def test_load_reads_runs_into_one_frame_with_deltas_to_resnet(runs):
+    frame = lb.load(runs)
+    assert list(frame["trial_id"]) == ["f0", "f1", "f2", "f3", "s0", "s1", "s2"]
+    assert list(frame["finished"]) == [True, True, True, False, True, True, True]
+    assert frame["baseline"].dtype == "boolean"
+    # each row against the ResNet baseline of its own run (same budget): first 0.5, second 0.25
+    delta = dict(zip(frame["trial_id"], frame["vs_resnet"]))
+    assert delta["f1"] == 0.25 and delta["f2"] == 0.125 and delta["f0"] == 0
+    assert delta["s1"] == 0.125 and delta["s2"] == -0.125
+    assert np.isnan(delta["f3"])
+
+
+def test_run_names_resolve_under_the_results_root(runs, tmp_path):
+    frame = lb.load(["first"], results_root=tmp_path)
+    assert set(frame["run"]) == {"first"}
+
+
+@pytest.mark.parametrize("make_bad, message", [
+    (lambda root: root / "missing", "no such run folder"),
+    (lambda root: (root / "empty").mkdir() or root / "empty", "not a run folder"),
+])
+def test_bad_run_folders_are_value_errors(tmp_path, make_bad, message):
+    with pytest.raises(ValueError, match=message):
+        lb.load([make_bad(tmp_path)])
+
+
+def test_a_run_given_twice_is_an_error(runs):
+    with pytest.raises(ValueError, match="given twice"):
+        lb.load([runs[0], runs[0]])
+
+
+def test_runs_without_finished_trials_are_reported(tmp_path):
+    run = write_run(tmp_path, "broken", [trial("b0", HEUN, None, status="error"),
+                                         trial("b1", HEUN, None, status="diverged")])
+    with pytest.raises(ValueError, match="no finished trial.*error 1, diverged 1"):
+        lb.check_runs_have_finished_trials(lb.load([run]))
+
+
+def test_sort_uses_the_natural_direction_and_rejects_unknown_columns(runs):
+    frame = lb.finished_trials(lb.load(runs))
+    assert list(lb.sort_trials(frame)["trial_id"]) == ["f1", "f2", "f0", "s1", "s0", "s2"]
+    assert list(lb.sort_trials(frame, "params")["trial_id"])[:2] == ["s2", "s1"]  # cost: ascending
+    with pytest.raises(ValueError, match="sort: unknown column 'nope'"):
+        lb.sort_trials(frame, "nope")
+
+
+def test_family_filter(runs):
+    frame = lb.load(runs)
+    assert set(lb.filter_family(frame, "lm_resnet")["trial_id"]) == {"f2", "s1", "s2"}
+    with pytest.raises(ValueError, match="no trials of family 'rk'.*lm_resnet, runge_kutta"):
+        lb.filter_family(frame, "rk")
+
+
+def test_family_summary_separates_baselines(runs):
+    summary = lb.family_summary(lb.load(runs)).set_index("family")
+    assert summary.loc["lm_resnet", "trials"] == 3
+    assert summary.loc["lm_resnet", "best"] == 0.625
+    assert summary.loc["lm_resnet", "median"] == 0.375
+    assert summary.loc["lm_resnet", "best_trial"] == "f2"
+    assert summary.loc["runge_kutta", "trials"] == 2 and summary.loc["runge_kutta", "finished"] == 1
+    assert summary.loc["runge_kutta (baseline)", "best"] == 0.5
+
+
+def test_pareto_front_known_points(runs):
+    front = lb.pareto_front(lb.load(runs), "best_val_acc,params")
+    # f1 (0.75, 3000) f2 (0.625, 900) s1 (0.375, 800) s2 (0.125, 700) are non-dominated;
+    # f0 (0.5, 1000) is dominated by f2 and s0 (0.25, 1000) by f2
+    assert list(front["trial_id"]) == ["f1", "f2", "s1", "s2"]
+
+
+def test_pareto_mask_property_on_random_points():
+    values = np.random.default_rng(0).integers(0, 6, size=(60, 3)).astype(float)
+    mask = lb.pareto_mask(values)
+
+    def dominates(a, b):
+        return (a >= b).all() and (a > b).any()
+
+    for i in range(len(values)):
+        dominated = any(dominates(values[j], values[i]) for j in range(len(values)))
+        assert mask[i] == (not dominated)
+    assert 0 < mask.sum() < len(values)
+
+
+def test_pareto_objectives_are_checked():
+    with pytest.raises(ValueError, match="at least two"):
+        lb.parse_objectives("val_acc")
+    with pytest.raises(ValueError, match="must be max or min"):
+        lb.parse_objectives("val_acc:up,params")
+    assert lb.parse_objectives("val_acc,params") == [("val_acc", True), ("params", False)]
+
+
+def _coefficient_run(root):
+    k = np.linspace(-0.5, 0.9, 8)
+    acc = 0.5 + 0.3 * k ** 3  # monotone but not linear: Spearman 1, Pearson below 1
+    return write_run(root, "coefficients", [trial(f"c{i}", LM, a, coef_k=v) for i, (v, a) in enumerate(zip(k, acc))]), k, acc
+
+
+def test_coefficient_correlations_match_scipy(tmp_path):
+    run, k, acc = _coefficient_run(tmp_path)
+    table = lb.coefficient_correlations(lb.load([run]))
+    row = table.set_index("coefficient").loc["k"]
+    assert row["n"] == 8
+    assert row["spearman"] == pytest.approx(stats.spearmanr(k, acc).statistic)
+    assert row["pearson"] == pytest.approx(stats.pearsonr(k, acc).statistic)
+    assert row["spearman"] == pytest.approx(1.0)
+
+
+def test_coefficient_bins_have_equal_counts(tmp_path):
+    run, k, acc = _coefficient_run(tmp_path)
+    bins = lb.coefficient_bins(lb.load([run]), bins=4)
+    assert list(bins["n"]) == [2, 2, 2, 2]
+    assert list(bins["mean"]) == pytest.approx([acc[2 * i:2 * i + 2].mean() for i in range(4)])
+    few = lb.coefficient_bins(lb.load([run]), bins=8)  # as many bins as values: one per value
+    assert list(few["bin"]) == [f"{v:g}" for v in k]
+
+
+def test_learned_coefficients_against_depth_from_the_weights(runs):
+    values = lb.read_learned_coefficients(runs[0] / "trials" / "f2")
+    # three steps per stage, the learned k belong to steps 1 and 2 of each stage
+    assert list(values["depth"]) == [1, 2, 4, 5]
+    assert list(values["mean"]) == pytest.approx([-0.1, -0.2, 0.2, 0.2])
+    assert list(values["min"]) == pytest.approx([-0.1, -0.2, 0.1, 0.2])
+    assert list(values["max"]) == pytest.approx([-0.1, -0.2, 0.3, 0.2])
+    table = lb.learned_coefficients(lb.sort_trials(lb.load(runs)), top=3)
+    assert set(table["trial_id"]) == {"f2"}  # the only trial with learned coefficients on disk
+
+
+def test_render_formats(runs):
+    frame = lb.display_frame(lb.sort_trials(lb.load(runs)))
+    markdown = lb.render(frame, "markdown")
+    header, rule, *rows = markdown.splitlines()
+    assert [cell.strip() for cell in header.strip("|").split("|")][:3] == ["rank", "run", "trial_id"]
+    assert set(rule) <= set("|-: ") and len(rows) == len(frame)
+    assert "euler [baseline]" in markdown and "+0.2500" in markdown
+    assert "+0.2500" in lb.render(frame, "table")  # f1 reads as 0.25 better than ResNet
+    assert pd.read_csv(io.StringIO(lb.render(frame, "csv")))["trial_id"].tolist() == \
+        list(frame["trial_id"])
+    with pytest.raises(ValueError, match="format"):
+        lb.render(frame, "html")
+
+
+def test_parquet_round_trip(runs, tmp_path):
+    frame = lb.load(runs)
+    path = lb.write_table(frame, tmp_path / "out" / "board.parquet", "parquet")
+    back = pd.read_parquet(path)
+    assert list(back.columns) == list(frame.columns)
+    assert back["best_val_acc"].equals(frame["best_val_acc"])
+    assert [p.name for p in path.parent.iterdir()] == ["board.parquet"]
+
+
+_TORCH_FREE = """
+import sys
+from nas import leaderboard as lb
+frame = lb.sort_trials(lb.load(sys.argv[1:3]))
+paths = lb.write_plots(frame, sys.argv[3], top=3)
+print(sorted(p.name for p in paths))
+print("torch" in sys.modules)
+"""
+
+
+def test_plots_are_written_without_importing_torch(runs, tmp_path):
+    plots = tmp_path / "plots"
+    done = subprocess.run([sys.executable, "-c", _TORCH_FREE, *map(str, runs), str(plots)],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0, done.stderr
+    names, torch_loaded = done.stdout.strip().splitlines()
+    assert torch_loaded == "False"
+    assert eval(names) == ["coefficients_lm_resnet.png", "coefficients_runge_kutta.png", "learned_coefficients.png",
+                           "pareto.png", "stability_regions.png"]
+    for path in plots.iterdir():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
