@@ -2,6 +2,7 @@
 
 Example: ``nas train --scheme lm_resnet --k 0.3 --data mnist1d --epochs 30 --widths 16,32,64``.
 Options left out take the defaults of ``nas.train.TrainConfig`` and ``nas.networks.NetworkSpec``.
+Exit status 0 when training completes, 1 when it diverged, 2 on bad input.
 """
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
+# Input dimensions (without the batch) each macro-architecture takes: mlp (features), sequence (C, L), image (C, H, W)
+MACRO_INPUT_DIMS = {"mlp": 1, "sequence": 2, "image": 3}
 
 # CLI option -> TrainConfig field (options left at None keep the TrainConfig default)
 TRAIN_OPTIONS = {
@@ -114,7 +118,11 @@ def run(args) -> int:
 
     data = load_dataset(args.data, seed=args.data_seed, root=args.data_root, num_samples=args.num_samples,
                         val_fraction=args.val_fraction, **data_options)
-    spec = NetworkSpec(scheme=scheme, macro=args.macro or data.macro, in_channels=data.in_channels,
+    macro = args.macro or data.macro
+    if len(data.input_shape) != MACRO_INPUT_DIMS[macro]:
+        raise ValueError(f"macro: {macro!r} does not take {data.name} samples of shape {data.input_shape}; "
+                         f"use --macro {data.macro} (the default for {data.name})")
+    spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=data.in_channels,
                        num_classes=data.num_classes, **network_options)
     with seeded(config.seed):
         model = build_network(spec)
