@@ -14,6 +14,7 @@ from functools import lru_cache
 from itertools import product
 from math import factorial
 
+import numpy as np
 import sympy
 
 
@@ -84,8 +85,8 @@ def lie_terms(factors: tuple, degree: int) -> tuple:
             if not expansion:
                 continue
             column = [expansion.get(w, 0) for w in words]
-            trial = sympy.Matrix([*columns, column]).T
-            if trial.rank() > len(columns):
+            # integer entries of size ≤ 2^d: floating-point rank is exact enough to pick independent ones
+            if np.linalg.matrix_rank(np.array([*columns, column], dtype=float)) > len(columns):
                 basis.append(seq)
                 columns.append(column)
         matrix = sympy.Matrix(columns).T

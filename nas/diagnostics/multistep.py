@@ -78,15 +78,54 @@ def _order(C, arith: _Arithmetic):
     return p, (C[p + 1] if p + 1 < len(C) else None)
 
 
+def _zero_set(expression):
+    """The real k where ``expression`` (rational in k) vanishes, as a sympy set."""
+    numerator, _ = sympy.fraction(sympy.cancel(sympy.sympify(expression)))
+    if not numerator.has(values.K):
+        return sympy.S.Reals if numerator == 0 else sympy.S.EmptySet
+    if numerator.is_polynomial(values.K) and not numerator.has(sympy.I):
+        return sympy.FiniteSet(*sympy.real_roots(sympy.Poly(numerator, values.K)))
+    return sympy.solveset(sympy.Eq(numerator, 0), values.K, sympy.S.Reals)
+
+
+def _linear_in_k(expression):
+    """(a, b) with expression = a k + b for real rational a, b, or None."""
+    expression = sympy.expand(expression)
+    if expression.has(sympy.I) or not expression.is_polynomial(values.K):
+        return None
+    poly = sympy.Poly(expression, values.K)
+    if poly.degree() > 1 or not all(c.is_Rational for c in poly.all_coeffs()):
+        return None
+    b = poly.coeff_monomial(1)
+    a = poly.coeff_monomial(values.K) if poly.degree() == 1 else sympy.Integer(0)
+    return a, b
+
+
+def _modulus_at_most_one(root):
+    """{k real : |root(k)| ≤ 1}: closed form for roots linear in k, else sympy's solveset."""
+    linear = _linear_in_k(root)
+    if linear is None:
+        return sympy.solveset(sympy.Abs(root) <= 1, values.K, sympy.S.Reals)
+    a, b = linear
+    if a == 0:
+        return sympy.S.Reals if abs(b) <= 1 else sympy.S.EmptySet
+    low, high = sorted(((-1 - b) / a, (1 - b) / a))
+    return sympy.Interval(low, high)
+
+
+def _modulus_one(root):
+    """{k real : |root(k)| = 1}."""
+    linear = _linear_in_k(root)
+    if linear is None:
+        return sympy.solveset(sympy.Eq(sympy.Abs(root), 1), values.K, sympy.S.Reals)
+    return _zero_set(root - 1).union(_zero_set(root + 1))
+
+
 def _condition(expressions) -> object:
-    """The set of real k where every expression vanishes, as a sympy relational (or True/False)."""
+    """The set of real k where every expression vanishes."""
     solutions = sympy.S.Reals
     for expression in expressions:
-        expression = sympy.cancel(sympy.sympify(expression))
-        if expression == 0:
-            continue
-        numerator, _ = sympy.fraction(expression)
-        solutions = solutions.intersect(sympy.solveset(sympy.Eq(numerator, 0), values.K, sympy.S.Reals))
+        solutions = solutions.intersect(_zero_set(expression))
     return solutions
 
 
@@ -107,15 +146,13 @@ def _symbolic_zero_stability(rho_poly):
     stable = sympy.S.Reals
     items = list(roots.items())
     for root, multiplicity in items:
-        stable = stable.intersect(sympy.solveset(sympy.Abs(root) <= 1, values.K, sympy.S.Reals))
-        unit = sympy.solveset(sympy.Eq(sympy.Abs(root), 1), values.K, sympy.S.Reals)
+        stable = stable.intersect(_modulus_at_most_one(root))
         if multiplicity > 1:
-            stable = stable - unit
+            stable = stable - _modulus_one(root)
     for i in range(len(items)):
         for j in range(i + 1, len(items)):
-            coincide = sympy.solveset(sympy.Eq(items[i][0], items[j][0]), values.K, sympy.S.Reals)
-            unit = sympy.solveset(sympy.Eq(sympy.Abs(items[i][0]), 1), values.K, sympy.S.Reals)
-            stable = stable - coincide.intersect(unit)
+            coincide = _zero_set(items[i][0] - items[j][0])
+            stable = stable - coincide.intersect(_modulus_one(items[i][0]))
     listed = tuple(root for root, m in sorted(items, key=lambda item: sympy.default_sort_key(item[0]))
                    for _ in range(m))
     return _relational(stable), listed
@@ -342,10 +379,18 @@ def _linear_modified_equation(alpha, beta, P: int, arith: _Arithmetic, finish):
     S = [arith.tidy(v) for v in _taylor(beta, n, 0)]   # σ(e^w)
     if not arith.zero(R[0]) or arith.zero(S[0]) or arith.zero(R[1]):
         return None
-    R[0] = arith.one - arith.one
-    phi = series.multiply(R, series.reciprocal(S, n, arith.tidy), n, arith.tidy)
-    phi[0] = arith.one - arith.one
-    psi = series.revert(phi, n, arith.one, arith.tidy)
+    one, tidy = arith.one, arith.tidy
+    if arith.kind == values.SYMBOLIC:
+        # rational functions of k: the field QQ(k) keeps them canonical far faster than cancel()
+        field = sympy.QQ.frac_field(values.K)
+        R, S = [field.from_sympy(sympy.expand(x)) for x in R], [field.from_sympy(sympy.expand(x)) for x in S]
+        one, tidy = field.one, (lambda x: x)
+    R[0] = one - one
+    phi = series.multiply(R, series.reciprocal(S, n, tidy), n, tidy)
+    phi[0] = one - one
+    psi = series.revert(phi, n, one, tidy)
+    if arith.kind == values.SYMBOLIC:
+        psi = [field.to_sympy(x) for x in psi]
     lhs = (Term(sympy.Integer(1), 0, "u'", "\\dot u"),)
     rhs = tuple(Term(finish(e), q - 1, "lambda" + (f"^{q}" if q > 1 else "") + "*u",
                      "\\lambda" + (f"^{{{q}}}" if q > 1 else "") + " u")
