@@ -215,3 +215,28 @@ def test_step_follows_the_modified_equation(name, terms):
     defects = [_modified_flow_defect(name, h, terms) for h in hs]
     slope = np.polyfit(np.log(hs), np.log(defects), 1)[0]
     assert slope == pytest.approx(terms + 2, abs=0.3)
+
+
+# --- beyond the registry: orders 5 and 6 ------------------------------------------------------------------
+
+F = Fraction
+DOPRI5 = ButcherTableau(  # Dormand & Prince (1980), the order-5 weights
+    A=[[0] * 7, [F(1, 5)] + [0] * 6, [F(3, 40), F(9, 40)] + [0] * 5, [F(44, 45), F(-56, 15), F(32, 9)] + [0] * 4,
+       [F(19372, 6561), F(-25360, 2187), F(64448, 6561), F(-212, 729)] + [0] * 3,
+       [F(9017, 3168), F(-355, 33), F(46732, 5247), F(49, 176), F(-5103, 18656)] + [0] * 2,
+       [F(35, 384), 0, F(500, 1113), F(125, 192), F(-2187, 6784), F(11, 84), 0]],
+    b=[F(35, 384), 0, F(500, 1113), F(125, 192), F(-2187, 6784), F(11, 84), 0], name="dopri5")
+BUTCHER6 = ButcherTableau(  # Butcher (1964), 7 stages, order 6
+    A=[[0] * 7, [F(1, 3)] + [0] * 6, [0, F(2, 3)] + [0] * 5, [F(1, 12), F(1, 3), F(-1, 12)] + [0] * 4,
+       [F(-1, 16), F(9, 8), F(-3, 16), F(-3, 8)] + [0] * 3, [0, F(9, 8), F(-3, 8), F(-3, 4), F(1, 2)] + [0] * 2,
+       [F(9, 44), F(-9, 11), F(63, 44), F(18, 11), 0, F(-16, 11), 0]],
+    b=[F(11, 120), 0, F(27, 40), F(27, 40), F(-4, 15), F(-4, 15), F(11, 120)], name="butcher6")
+
+
+def test_order_five_and_six_methods():
+    dopri = analyze(DOPRI5)
+    assert dopri.order == 5 and dopri.conditions[5] == (6, 9, 20)
+    # Dormand & Prince (1980) quote A^(6) ≈ 3.99e-4 for the fifth-order weights
+    assert float(dopri.principal_error_norm) == pytest.approx(3.99e-4, rel=2e-3)
+    assert analyze(BUTCHER6).order == 6
+    assert len(analyze(BUTCHER6).principal_error_coefficients) == 48  # the trees of order 7
