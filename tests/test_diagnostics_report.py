@@ -76,3 +76,31 @@ def test_non_scheme_argument_is_a_type_error_naming_what_is_accepted(thing):
 def test_unknown_name_is_a_value_error():
     with pytest.raises(ValueError, match="unknown scheme"):
         analyze("rk99")
+
+
+def test_random_schemes_are_analysed_without_crashing():
+    # inconsistent, unstable, exact and float schemes alike: a report, never an exception
+    import random
+
+    from nas.schemes import LinearMultistep
+
+    rng = random.Random(11)
+
+    def number(exact):
+        return Fraction(rng.randint(-9, 9), rng.randint(1, 6)) if exact else rng.uniform(-2, 2)
+
+    for trial in range(40):
+        exact = trial % 2 == 0
+        if trial % 4 < 2:
+            s = rng.randint(1, 4)
+            A = [[number(exact) if j < i else 0 for j in range(s)] for i in range(s)]
+            b = [number(exact) for _ in range(s - 1)]
+            scheme = ButcherTableau(A=A, b=b + [1 - sum(b)])
+        else:
+            k = rng.randint(1, 3)
+            beta = [number(exact) for _ in range(k)]
+            beta[0] = beta[0] or 1
+            scheme = LinearMultistep(alpha=[number(exact) for _ in range(k)] + [1], beta=beta + [0])
+        report = analyze(scheme)
+        assert report.order >= 0 and report.arithmetic == ("exact" if scheme.is_exact else "float")
+        assert report_from_dict(json.loads(json.dumps(report.to_dict()))) == report

@@ -240,3 +240,17 @@ def test_order_five_and_six_methods():
     assert float(dopri.principal_error_norm) == pytest.approx(3.99e-4, rel=2e-3)
     assert analyze(BUTCHER6).order == 6
     assert len(analyze(BUTCHER6).principal_error_coefficients) == 48  # the trees of order 7
+
+
+@pytest.mark.parametrize("name", ["euler", "kutta3", "rk4"])
+def test_linear_modified_equation_matches_sympy_series_of_log_R(name):
+    report = analyze(name)
+    z = sympy.Symbol("z")
+    R_z = sum(c * z ** q for q, c in enumerate(report.stability_polynomial))
+    n = report.order + 1  # the report keeps h^0 … h^p
+    log_series = sympy.series(sympy.log(R_z), z, 0, n + 1).removeO()
+    assert report.linear_modified_equation.remainder == n
+    for q in range(n):
+        factor = "lambda" + (f"^{q + 1}" if q else "") + "*u"
+        expected = log_series.coeff(z, q + 1)
+        assert report.linear_modified_equation.coefficient("rhs", q, factor) == expected
