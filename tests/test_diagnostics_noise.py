@@ -3,8 +3,11 @@ moments of the actual torch noise layers against the report."""
 from __future__ import annotations
 
 import json
+import math
 
+import numpy as np
 import pytest
+import sympy
 import torch
 
 from nas.diagnostics import analyze, report_from_dict
@@ -21,13 +24,8 @@ def test_stochastic_depth_linear_known_values():
     assert [row[2] for row in report.steps] == pytest.approx([0.9, 0.8, 0.7, 0.6, 0.5])
     assert [row[3] for row in report.steps] == pytest.approx([0.09, 0.16, 0.21, 0.24, 0.25])
     assert report.total_injected_variance == pytest.approx(0.038)
-    assert report.weak_order == 1 and report.strong_order == sympy_half()
+    assert report.weak_order == 1 and report.strong_order == sympy.Rational(1, 2)
     assert report.sde == "dX = E[eta](t) F dt + sd(eta)(t) sqrt(h) F dW"
-
-
-def sympy_half():
-    import sympy
-    return sympy.Rational(1, 2)
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=str)
@@ -71,3 +69,30 @@ def test_options_are_checked():
         analyze(NoiseSchedule(), depth=0)
     with pytest.raises(ValueError, match="only used for noise"):
         analyze("rk4", depth=4)
+
+
+@pytest.mark.parametrize("schedule", [NoiseSchedule("stochastic_depth", "constant", p_L=0.7),
+                                      NoiseSchedule("shake", "constant", a=0.8),
+                                      NoiseSchedule("dropout", "constant", p_L=0.6)], ids=str)
+def test_noisy_steps_converge_weakly_at_the_reported_order(schedule):
+    # F(x) = λx: the exact first two moments of the noisy steps, E[(1 + hηλ)^m], against those of the
+    # reported SDE dX = drift λX dt + diffusion λX dW, for which d E[X²]/dt = (2 drift λ + diffusion² λ²) E[X²].
+    lam = -1.5
+    errors, hs = [], []
+    for depth in (20, 40, 80, 160):
+        h = 1.0 / depth
+        report = analyze(schedule, depth=depth, h=h)
+        c = report.columns
+        discrete_1 = discrete_2 = 1.0
+        exponent_1 = exponent_2 = 0.0
+        for row in report.steps:
+            mean, variance = row[c.index("mean")], row[c.index("variance")]
+            drift, diffusion = row[c.index("drift_scale")], row[c.index("diffusion_scale")]
+            discrete_1 *= 1 + h * lam * mean
+            discrete_2 *= 1 + 2 * h * lam * mean + h * h * lam * lam * (mean * mean + variance)
+            exponent_1 += h * drift * lam
+            exponent_2 += h * (2 * drift * lam + diffusion * diffusion * lam * lam)
+        errors.append(abs(discrete_1 - math.exp(exponent_1)) + abs(discrete_2 - math.exp(exponent_2)))
+        hs.append(h)
+    slope = np.polyfit(np.log(hs), np.log(errors), 1)[0]
+    assert slope == pytest.approx(analyze(schedule).weak_order, abs=0.1)

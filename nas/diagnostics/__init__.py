@@ -2,7 +2,18 @@
 discretises, its order and its stability.
 
 ``analyze(scheme)`` returns a :class:`Report` for any scheme object of :mod:`nas.schemes` (or a
-registered name, or a scheme's JSON dict); ``analyze_network(model)`` tabulates learned coefficients.
+registered name, or a scheme's JSON dict):
+
+* :class:`RungeKuttaReport`  (ButcherTableau): rooted-tree order conditions, error coefficients, R(z),
+  stability intervals, B-series modified equation;
+* :class:`MultistepReport`   (LinearMultistep, LMResNet — symbolic in k when k is learned): ρ, σ, order,
+  error constant, root condition, stability, Taylor-form and principal-root modified equations;
+* :class:`ReversibleReport`  (Hamiltonian, Leapfrog2): order, step bound h ω < 2, BCH modified field;
+* :class:`NoiseReport`       (NoiseSchedule, with ``depth`` and ``h``): SDE terms per step, total variance.
+
+``analyze_network(model)`` gives the per-layer table of a built network (:class:`NetworkReport`);
+``plot_stability_regions`` and ``plot_coefficients`` draw PNG figures. Every report has ``to_dict`` /
+``report_from_dict`` (exact JSON round trip), ``to_latex`` and a readable ``str``.
 """
 from __future__ import annotations
 

@@ -215,7 +215,7 @@ class Report:
         _KINDS[cls.kind] = cls
 
     def __post_init__(self):
-        if self.arithmetic not in values.ARITHMETICS + ("mixed",):
+        if self.arithmetic not in values.ARITHMETICS:
             raise ValueError(f"arithmetic: must be one of {', '.join(values.ARITHMETICS)}, got {self.arithmetic!r}")
 
     def to_dict(self) -> dict:

@@ -23,16 +23,13 @@ ARITHMETICS = (EXACT, SYMBOLIC, FLOAT)
 
 # LM-ResNet's coefficient k (real: it is a trained network weight).
 K = sympy.Symbol("k", real=True)
-# The variables of the symbolic outputs: z = hλ (stability), ζ (characteristic roots), h (step), λ.
-Z = sympy.Symbol("z")
+# ζ, the variable of characteristic polynomials.
 ZETA = sympy.Symbol("zeta")
-H = sympy.Symbol("h", positive=True)
-LAMBDA = sympy.Symbol("lambda")
 
 # μ = (hω)² for oscillatory test problems x'' = −ω² x (reversible schemes).
 MU = sympy.Symbol("mu", nonnegative=True)
 
-_SYMBOLS = {"k": K, "z": Z, "zeta": ZETA, "h": H, "lambda": LAMBDA, "mu": MU}
+_SYMBOLS = {"k": K, "zeta": ZETA, "mu": MU}
 _FUNCTIONS = {"sqrt": sympy.sqrt, "Abs": sympy.Abs, "Eq": sympy.Eq, "Ne": sympy.Ne, "And": sympy.And,
               "Or": sympy.Or, "Not": sympy.Not, "I": sympy.I, "oo": sympy.oo, "pi": sympy.pi,
               "Rational": sympy.Rational, "Integer": sympy.Integer, "Float": sympy.Float,
@@ -51,11 +48,6 @@ def to_sympy(value):
         value = Fraction(value)
         return sympy.Rational(value.numerator, value.denominator)
     return sympy.Float(float(value))
-
-
-def arithmetic_of(values) -> str:
-    """``"float"`` if any coefficient is a float, else ``"exact"`` (symbolic is decided by the caller)."""
-    return FLOAT if any(isinstance(v, float) for v in values) else EXACT
 
 
 def finish(value, arithmetic: str):
@@ -90,13 +82,6 @@ def is_zero(value, tolerance: float) -> bool:
             return abs(complex(sympy.N(value))) <= tolerance
         return value == 0
     return value == 0
-
-
-def to_float(value) -> float:
-    """A numeric value (exact or float) as a float; raises ValueError for symbolic values."""
-    if isinstance(value, sympy.Basic) and value.free_symbols:
-        raise ValueError(f"value {value} is symbolic")
-    return float(value)
 
 
 def encode(value):
@@ -155,5 +140,5 @@ def _is_exponent(name: str) -> bool:
     return re.fullmatch(r"e[0-9]*", name) is not None
 
 
-__all__ = ["ARITHMETICS", "EXACT", "FLOAT", "H", "K", "LAMBDA", "MU", "SYMBOLIC", "Z", "ZETA", "arithmetic_of",
-           "decode", "encode", "finish", "is_zero", "parse", "to_float", "to_sympy"]
+__all__ = ["ARITHMETICS", "EXACT", "FLOAT", "K", "MU", "SYMBOLIC", "ZETA", "decode", "encode", "finish", "is_zero",
+           "parse", "to_sympy"]
