@@ -540,6 +540,11 @@ def plot_learned(frame: pd.DataFrame, path, top: int = 5) -> Path | None:
         line, = ax.plot(group["depth"], group["mean"], marker="o", label=label)
         if (group["max"] > group["min"]).any():
             ax.fill_between(group["depth"], group["min"], group["max"], color=line.get_color(), alpha=0.2)
+    if "k" in set(values["name"]):
+        ax.axhline(0.0, color="tab:gray", linestyle=":", linewidth=1, label="k = 0 (ResNet step)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("depth (scheme step)")
     ax.set_ylabel("learned coefficient")
     ax.grid(alpha=0.3)
@@ -574,9 +579,10 @@ def _plottable_scheme(row):
             learned = read_learned_coefficients(folder)
             if learned.empty:
                 return None
-            k = round(float(learned["mean"].mean()), 4)
+            k = learned["mean"].mean()
             label += " (mean learned k)"
-        return LMResNet(k=k, learn="fixed", name=label)
+        # k rounded to 4 significant digits: it only labels and draws the region
+        return LMResNet(k=float(f"{float(k):.4g}"), learn="fixed", name=label)
     return None
 
 
