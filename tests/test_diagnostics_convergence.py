@@ -1,7 +1,7 @@
 """The diagnosed order is the order the stepper really converges with (one test over the registry).
 
 u' = λu, λ = −1, in float64 torch tensors, integrated to T = 1 with h = 1/N by ``nas.stepper.integrate``;
-the slope of log(error) against log(h) is the measured order. LM-ResNet with k ≠ 0 is inconsistent with
+the slope of log(error) against log(h) is the measured order (``nas.integrate``). LM-ResNet with k ≠ 0 is inconsistent with
 u' = f (diagnosed order 0); it converges to the solution of (1 + k) u' = f, at its ``effective_order``.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 
 from nas import schemes
 from nas.diagnostics import analyze
-from nas.stepper import integrate
+from nas import integrate  # the public API (nas.stepper.integrate)
 
 LAMBDA = -1.0
 STEPS = [16, 32, 64, 128]

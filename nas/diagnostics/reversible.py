@@ -48,7 +48,7 @@ def _leapfrog2_coefficients(scheme: Leapfrog2):
     x = sympy.symbols("x0 x1")
     x2 = sympy.expand(scheme.step(lambda v: L * v, x[0], x[1], h))
     alpha = [-sympy.diff(x2, xj).subs(L, 0) for xj in x] + [sympy.Integer(1)]
-    beta = [sympy.simplify(sympy.diff(x2, xj, L) / h ** 2) for xj in x] + [sympy.Integer(0)]
+    beta = [sympy.cancel(sympy.diff(x2, xj, L) / h ** 2) for xj in x] + [sympy.Integer(0)]
     return alpha, beta
 
 
