@@ -1,8 +1,10 @@
 """The diagnosed order is the order the stepper really converges with (one test over the registry).
 
-u' = λu, λ = −1, in float64 torch tensors, integrated to T = 1 with h = 1/N by ``nas.stepper.integrate``;
-the slope of log(error) against log(h) is the measured order (``nas.integrate``). LM-ResNet with k ≠ 0 is inconsistent with
+u' = λu, λ = −1, in float64 torch tensors, integrated to T = 1 with h = 1/N by ``nas.integrate``; the
+slope of log(error) against log(h) is the measured order. LM-ResNet with k ≠ 0 is inconsistent with
 u' = f (diagnosed order 0); it converges to the solution of (1 + k) u' = f, at its ``effective_order``.
+The reversible schemes integrate their own ODE forms (the harmonic oscillator as y' = z, z' = −y, or
+x'' = −x).
 """
 from __future__ import annotations
 
