@@ -69,3 +69,15 @@ def small_mnist1d():
     from nas.data import load_dataset
 
     return load_dataset("mnist1d", num_samples=300, seed=0)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One embedded Ray for every in-process search test (a cold ``ray.init`` costs 5-7 s; STACK.md)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             object_store_memory=100 * 1024**2, ignore_reinit_error=True)
+    yield ray
+    ray.shutdown()
