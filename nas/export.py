@@ -442,6 +442,9 @@ def _card_markdown(card: dict) -> str:
         lines += ["```", diagnostics["text"], "```", ""]
         if "stability.png" in card.get("files", []):
             lines += ["![stability region](stability.png)", ""]
+        else:
+            lines += [f"No stability-region plot: the {scheme['family']} family has no linear stability region "
+                      "of the form |R(hλ)| ≤ 1 to draw; its stability conditions are in the report above.", ""]
         if "coefficients.png" in card.get("files", []):
             lines += ["![learned coefficients against depth](coefficients.png)", ""]
         if diagnostics.get("network_text"):

@@ -233,3 +233,18 @@ def test_existing_target_is_refused_unless_replaced(run, tmp_path):
     export_run(run, target, trial="search_00000", replace=True)
     assert sorted(p.name for p in target.iterdir()) == ["index.json", "search_00000"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_memory_efficient_reversible_scheme_exports(tmp_path):
+    # A custom autograd.Function (recompute-by-inversion backward) is inlined by torch.export: the program
+    # computes the same forward, and the card says why there is no stability-region plot.
+    run_dir = make_run(tmp_path / "results", "reversible", [{"scheme": "hamiltonian", "memory_efficient": True}])
+    (folder,) = export_run(run_dir, tmp_path / "out")
+    program = torch.export.load(str(folder / "model.pt2")).module()
+    model = nas.load(folder)
+    x = torch.randn(3, 1, 40, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert (program(x) - model(x)).abs().max().item() <= 1e-5
+    card = json.loads((folder / "card.json").read_text())
+    assert "stability.png" not in card["files"]
+    assert "No stability-region plot: the hamiltonian family" in (folder / "card.md").read_text()
