@@ -60,6 +60,8 @@ SHAPES = ("constant", "linear", "cosine", "step")
 # kind -> the one strength parameter it takes (None: no parameter)
 PARAMETER = {"none": None, "stochastic_depth": "p_L", "dropout": "p_L", "shake": "a", "gaussian": "sigma_max"}
 _PARAMETERS = ("p_L", "sigma_max", "a")
+_RANGES = {"p_L": "a keep probability in (0, 1]", "sigma_max": "a standard deviation >= 0",
+           "a": "a half-width in [0, 1]"}
 _KEEP_PROBABILITY_KINDS = ("stochastic_depth", "dropout")
 # Kinds whose noise multiplies one whole sample's increment (vs. independent noise per element).
 PER_SAMPLE_KINDS = ("stochastic_depth", "shake")
@@ -164,7 +166,6 @@ class NoiseSchedule:
             return d * self.a
         if self.kind == "gaussian":
             return d * self.sigma_max
-        _check_step(n, N)
         return None
 
     def mean(self, n: int, N: int) -> float:
@@ -245,8 +246,5 @@ class NoiseSchedule:
             return "none"
         return f"{self.kind}({self.shape}, {own}={getattr(self, own):g})"
 
-
-_RANGES = {"p_L": "a keep probability in (0, 1]", "sigma_max": "a standard deviation >= 0",
-           "a": "a half-width in [0, 1]"}
 
 __all__ = ["NoiseSchedule", "KINDS", "SHAPES", "PARAMETER", "depth_profile"]
