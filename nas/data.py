@@ -179,7 +179,8 @@ def load_dataset(name: str = "mnist1d", *, seed: int = 0, root=None, num_samples
 
     name            one of ``mnist1d``, ``cifar10``, ``cifar100``, ``toy2d``
     seed            chooses the validation samples (and nothing else): same seed, identical splits
-    root            CIFAR folder holding ``cifar-10-batches-py`` / ``cifar-100-python`` (default ``./data``)
+    root            CIFAR folder holding ``cifar-10-batches-py`` / ``cifar-100-python`` (default
+                    ``$NAS_DATA_ROOT``, else ``./data``)
     num_samples     size of the train+validation pool (default: 4,000 mnist1d, 1,000 toy2d, 50,000 CIFAR)
     val_fraction    share of the pool held out for validation
     options         mnist1d: ``num_test_samples`` (default pool/4), ``generator_seed`` (default 42, the
