@@ -10,7 +10,9 @@ For every chosen trial (ranked by ``best_val_acc`` among finished trials), from 
                           diagnostics and modified equation, the noise schedule, the metrics (validation from
                           the search, test accuracy computed once here: the search never touches the test
                           split), params, FLOPs, the data set and the search it came from;
-- ``stability.png``       the scheme's region of absolute stability (when the diagnostics can draw it).
+- ``stability.png``       the scheme's region of absolute stability (one region per learned step for a
+                          learned LM-ResNet; none for families without a linear stability region);
+- ``coefficients.png``    learned coefficients against depth (learned LM-ResNet).
 
 Layout: ``export_run`` writes ``OUT/index.json`` (ranked list) and one folder ``OUT/<trial_id>/`` per
 trial; ``export_trial`` writes one model folder. Both build everything in a temporary folder beside the
@@ -46,8 +48,8 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
         raise ValueError("choose either --top K or --trial ID, not both")
     if trial is None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
         raise ValueError(f"top: must be a positive integer, got {top!r}")
-    frame = leaderboard.load([run], results_root=results_root)
-    run_dir = Path(frame["run_dir"].iloc[0]) if len(frame) else leaderboard.resolve_run(run, results_root)
+    run_dir = leaderboard.resolve_run(run, results_root)
+    frame = leaderboard.load([run_dir])
     leaderboard.check_runs_have_finished_trials(frame)
     ranked = leaderboard.sort_trials(leaderboard.finished_trials(frame))
     if trial is not None:
@@ -74,9 +76,7 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
 
 def dataset_options(search: dict) -> dict:
     """Arguments of ``nas.data.load_dataset`` that rebuild the run's data (``search.json`` key ``data``)."""
-    data = search.get("data", search.get("dataset"))
-    if isinstance(data, str):
-        data = {"name": data}
+    data = search.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         raise ValueError("search.json: no data set recorded (expected key 'data' with a 'name'); "
                          "cannot compute the test accuracy")

@@ -214,8 +214,9 @@ def family_summary(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
     labels = frame["family"].where(~frame["baseline"].astype(bool), frame["family"] + " (baseline)")
     for label, group in frame.groupby(labels, sort=True):
         done = group[group["finished"] & group[metric].notna()]
-        best = done.loc[done[metric].idxmax()] if descending(metric) and len(done) else (
-            done.loc[done[metric].idxmin()] if len(done) else None)
+        best = None
+        if len(done):
+            best = done.loc[done[metric].idxmax() if descending(metric) else done[metric].idxmin()]
         rows.append({
             "family": label,
             "trials": len(group),
