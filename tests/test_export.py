@@ -75,8 +75,21 @@ def test_export_run_writes_the_ranked_finished_trials(exported):
 _LOAD_WITHOUT_NAS = textwrap.dedent("""
     import sys
     sys.path.extend(sys.argv[1:3])   # site-packages only: no .pth files, so no editable nas install
-    import importlib.util
-    assert importlib.util.find_spec("nas") is None, "nas must not be importable here"
+
+
+    class NoNas:  # and should nas be installed into site-packages itself, it stays unimportable
+        def find_spec(self, name, path=None, target=None):
+            if name == "nas" or name.startswith("nas."):
+                raise ModuleNotFoundError(f"No module named {name!r}")
+
+
+    sys.meta_path.insert(0, NoNas())
+    try:
+        import nas
+    except ModuleNotFoundError:
+        pass
+    else:
+        raise AssertionError("nas must not be importable here")
     import numpy as np, torch
     program = torch.export.load("model.pt2").module()
     inputs = np.load("inputs.npz")
