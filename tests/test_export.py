@@ -184,6 +184,8 @@ def test_noisy_scheme_exports_a_deterministic_program(run, exported):
     out, folders = exported
     program = torch.export.load(str(folders[0] / "model.pt2"))
     assert random_ops(program) == []
+    # one symbolic dimension, the batch, valid from 1 up (a traced batch of 2 must not specialise it)
+    assert [(int(r.lower), str(r.upper)) for r in program.range_constraints.values()] == [(1, "int_oo")]
     model = _trained_model(run, "search_00002")
     x = torch.randn(16, 1, 40, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
