@@ -123,8 +123,9 @@ def load(runs, *, results_root=DEFAULT_RESULTS_ROOT) -> pd.DataFrame:
             frame.insert(0, "run", folder.name)
         frame["run_dir"] = str(folder)
         frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return _normalise(frame)
+    frame = _normalise(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+    frame.attrs["run_dirs"] = [str(folder) for folder in folders]  # runs without a single row stay known
+    return frame
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -158,11 +159,13 @@ def finished_trials(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_runs_have_finished_trials(frame: pd.DataFrame) -> None:
-    """A ``ValueError`` naming every run without a single finished trial (nothing to rank or export)."""
-    for run_dir, group in frame.groupby("run_dir", sort=False):
+    """A ``ValueError`` naming the first run without a single finished trial (nothing to rank or export)."""
+    run_dirs = dict.fromkeys([*frame.attrs.get("run_dirs", []), *frame["run_dir"].unique()])
+    for run_dir in run_dirs:
+        group = frame[frame["run_dir"] == run_dir]
         if not group["finished"].any():
             counts = group["status"].value_counts()
-            statuses = ", ".join(f"{status} {count}" for status, count in counts.items()) or "no trials"
+            statuses = ", ".join(f"{status} {count}" for status, count in counts.items()) or "none yet"
             raise ValueError(f"run {run_dir}: no finished trial (completed or stopped); trials: {statuses}")
     if frame.empty:
         raise ValueError("runs: no trials at all")

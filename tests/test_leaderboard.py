@@ -103,6 +103,15 @@ def test_runs_without_finished_trials_are_reported(tmp_path):
         lb.check_runs_have_finished_trials(lb.load([run]))
 
 
+def test_a_run_without_rows_is_named(runs, tmp_path):
+    empty = tmp_path / "fresh"
+    empty.mkdir()
+    (empty / "trials.csv").write_text("")  # a search that has not finished a trial yet
+    frame = lb.load([runs[0], empty])
+    with pytest.raises(ValueError, match=f"run {empty}: no finished trial.*none yet"):
+        lb.check_runs_have_finished_trials(frame)
+
+
 def test_sort_uses_the_natural_direction_and_rejects_unknown_columns(runs):
     frame = lb.finished_trials(lb.load(runs))
     assert list(lb.sort_trials(frame)["trial_id"]) == ["f1", "f2", "f0", "s1", "s0", "s2"]
