@@ -306,3 +306,11 @@ def test_noise_trains_in_plain_mode_and_is_rejected_in_memory_efficient_mode(nam
     with pytest.raises(ValueError, match=r"memory_efficient: cannot be combined with noise \(noise.kind = 'gaussian'\)"):
         build_network(reversible_spec(name, noise=noise, memory_efficient=True))
     build_network(reversible_spec(name, noise=NoiseSchedule(kind="none"), memory_efficient=True))
+
+
+def test_memory_efficient_mode_refuses_double_backward():
+    net = build_network(reversible_spec("leapfrog2", widths=(4,), memory_efficient=True)).double()
+    x = INPUTS["sequence"]().requires_grad_(True)
+    (grad,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice"):
+        grad.sum().backward()

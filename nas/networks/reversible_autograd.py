@@ -26,6 +26,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
@@ -69,6 +70,7 @@ class ReversibleStageFunction(torch.autograd.Function):
         return states[-1]
 
     @staticmethod
+    @once_differentiable  # the local graphs are dropped: a second derivative must fail loudly, not be wrong
     def backward(ctx, grad_output):
         x, *states = ctx.saved_tensors
         params = ctx.params
