@@ -16,6 +16,8 @@ from nas.networks import STAGES, NetworkSpec, build_network
 from nas.networks.noise import NoNoise, noise_layer
 from nas.schemes.noise import KINDS, SHAPES, NoiseSchedule, depth_profile
 
+pytestmark = pytest.mark.usefixtures("single_thread")  # tiny models: one thread is faster on a shared machine
+
 SAMPLES = 4000
 # One non-trivial schedule per noisy kind (linear: the value changes with every step).
 NOISY = {
