@@ -73,7 +73,8 @@ def table(rows: list[dict]) -> str:
     for name in SCHEDULES:
         group = [r for r in rows if r["noise"] == name]
         failed = sum(r["status"] != "completed" for r in group)
-        lines.append(f"{name:<18} {_mean_sd([r['train'] for r in group]):>13} {_mean_sd([r['test'] for r in group]):>13} "
+        lines.append(f"{name:<18} {_mean_sd([r['train'] for r in group]):>13} "
+                     f"{_mean_sd([r['test'] for r in group]):>13} "
                      f"{_mean_sd([r['train'] - r['test'] for r in group]):>16} "
                      f"{_mean_sd([r['test'] - baseline[r['seed']] for r in group]):>15} "
                      f"{group[0]['total_variance']:7.3f}  {len(group)}{f' ({failed} not completed)' if failed else ''}")

@@ -142,7 +142,7 @@ class NoiseSchedule:
         if own == "sigma_max" and not value >= 0:
             raise ValueError(f"sigma_max: standard deviation must be >= 0, got {value!r}")
         if own == "a" and not 0 <= value <= 1:
-            raise ValueError(f"a: shake half-width must be in [0, 1] (η ~ U(1 − a, 1 + a) stays ≥ 0), got {value!r}")
+            raise ValueError(f"a: shake half-width must be in [0, 1] (so η ~ U(1 − a, 1 + a) >= 0), got {value!r}")
         object.__setattr__(self, own, value)
 
     # ------------------------------------------------------------------------------------ per step
