@@ -2,22 +2,24 @@
 against the memory-efficient mode (backward by inversion), as the depth grows.
 
     .venv/bin/python benchmarks/reversible_memory.py [--families hamiltonian leapfrog leapfrog2]
-        [--depths 8 20 50 100 200] [--batch 64 --width 32 --length 128] [--repeats 3] [--drift]
+        [--depths 8 20 50 100 200] [--batch 64 --width 32 --length 256] [--repeats 5] [--drift]
 
 Every measurement runs in a fresh subprocess (one CPU thread) and reports two memory figures:
 
 - ``saved``: the peak of the activation bytes autograd holds (distinct storages saved for backward,
   parameters excluded, tracked live with ``torch.autograd.graph.saved_tensors_hooks`` through forward
   *and* backward, so the memory-efficient mode's per-step recomputation counts). Deterministic.
-- ``rss``: the process's peak resident set size (``getrusage(RUSAGE_SELF).ru_maxrss``) minus that of a
-  baseline subprocess of the same mode that does everything (imports, warm-up on a one-step network,
-  build, data) except the training step; glibc's mmap threshold is fixed so that RSS follows live memory.
+- ``rss``: the rise of the process's peak resident set size during the step over its RSS just before it
+  (``/proc/self/clear_refs`` resets the peak, VmHWM, first), after a warm-up step: the model, the data
+  and the gradient buffers are resident already. glibc's mmap threshold is fixed so that RSS follows live
+  memory. In memory-efficient mode this includes the stage's parameter gradients, which the custom
+  autograd Function returns all at once at the end of its backward (``param MB``, growing with depth).
 
 The step time ratio is measured in one more subprocess that builds both networks and interleaves their
-steps (the fastest of ``--repeats`` after a warm-up step each), so both see the same machine load. The network
-is one stage (widths = (width,)) of ``depth`` steps, MNIST-1D shaped input (batch, 1, length), the
-paper's residual form per family. Goals (issue 8): memory-efficient peak flat in depth (within 10% from depth 20 to 200), ≤ 25% of
-plain autograd at depth ≥ 100; step time ≤ 1.6× plain autograd.
+steps (the fastest of ``--repeats`` after a warm-up step each), so both see the same machine load. The
+network is one stage (widths = (width,)) of ``depth`` steps, MNIST-1D shaped input (batch, 1, length),
+the paper's residual form per family. Goals (issue 8): memory-efficient peak flat in depth (within 10%
+from depth 20 to 200), ≤ 25% of plain autograd at depth ≥ 100; step time ≤ 1.6× plain autograd.
 
 ``--drift`` instead prints the round-off drift of the inversion over 100 steps (float32 and float64):
 the relative error of the stage input reconstructed from the output, and the relative difference between
@@ -28,13 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 
 PAPER_FORMS = {"hamiltonian": "kernel_transpose", "leapfrog": "antisymmetric", "leapfrog2": "kernel_transpose"}
-MODES = ("baseline_plain", "plain", "baseline_efficient", "efficient", "time")
+MODES = ("plain", "efficient", "time")
 
 
 def _build(family, depth, mode, width, h=0.2):
@@ -93,7 +94,7 @@ class _Held:
 def _training_step(net, x, target):
     from torch.nn import functional as F
 
-    net.zero_grad(set_to_none=True)
+    net.zero_grad(set_to_none=False)
     F.cross_entropy(net(x), target).backward()
 
 
@@ -104,13 +105,28 @@ def _data(batch, length):
     return torch.randn(batch, 1, length), torch.randint(0, 10, (batch,))
 
 
+def _status_kb(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _reset_peak_rss():
+    """Reset the peak RSS (VmHWM, and with it ru_maxrss) to the current RSS (Linux ≥ 4.0, proc(5))."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
 def worker(family, depth, mode, batch, width, length, repeats):
     """One measurement in this (fresh) process; prints a JSON line.
 
-    ``plain``, ``efficient``: peak memory; ``baseline_plain``, ``baseline_efficient``: the same without
-    the training step;
+    ``plain``, ``efficient``: saved activation bytes and peak RSS of one training step;
     ``time``: both modes built here, their steps interleaved so that machine load hits both alike.
     """
+    import gc
+
     import torch
 
     torch.set_num_threads(1)
@@ -131,22 +147,21 @@ def worker(family, depth, mode, batch, width, length, repeats):
         # The minimum: on a shared machine, load only ever adds time to a step.
         result.update({f"seconds_{name}": min(t) for name, t in times.items()})
     else:
-        # Warm-up on a one-step network of the same mode, in the baseline too: the first steps JIT-compile
-        # oneDNN kernels and fill primitive caches (tens of MB, once, and more kernels in efficient mode,
-        # whose forward runs without grad); that is library set-up, not activation memory.
-        torch.manual_seed(0)
-        warm = _build(family, 1, mode.removeprefix("baseline_"), width).train()
-        _training_step(warm, x, target)
-        _training_step(warm, x, target)
-        del warm
         torch.manual_seed(0)
         net = _build(family, depth, mode, width).train()
-        if not mode.startswith("baseline"):
-            counter = SavedBytes(net.parameters())
-            with torch.autograd.graph.saved_tensors_hooks(counter.pack, counter.unpack):
-                _training_step(net, x, target)
-            result["saved_bytes"] = counter.peak
-    result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # Warm-up: oneDNN kernels and caches, and the gradient buffers, which stay allocated from here on
+        # (zero_grad keeps them), so the peak below is what the step adds to a model ready to train.
+        _training_step(net, x, target)
+        counter = SavedBytes(net.parameters())
+        with torch.autograd.graph.saved_tensors_hooks(counter.pack, counter.unpack):
+            _training_step(net, x, target)
+        result["saved_bytes"] = counter.peak
+        gc.collect()
+        _reset_peak_rss()
+        before = _status_kb("VmRSS")
+        _training_step(net, x, target)
+        result["rss_peak_kb"] = _status_kb("VmHWM") - before
+        result["stage_parameter_bytes"] = sum(p.numel() * p.element_size() for p in net.stages.parameters())
     print(json.dumps(result))
 
 
@@ -155,6 +170,7 @@ def measure(family, depth, mode, args):
                "--width", str(args.width), "--length", str(args.length), "--repeats", str(args.repeats)]
     # A fixed mmap threshold: large blocks are mapped and unmapped, so RSS follows live memory instead of
     # glibc heap fragmentation (the dynamic threshold would otherwise grow and keep freed blocks resident).
+    # Timing runs with the same setting in both modes.
     env = dict(os.environ, OMP_NUM_THREADS="1", MALLOC_MMAP_THRESHOLD_="131072")
     out = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -163,25 +179,27 @@ def measure(family, depth, mode, args):
 def memory_table(args):
     rows = []
     header = (f"{'family':<12}{'depth':>6} | {'saved MB plain':>14}{'efficient':>10}{'ratio':>7} | "
-              f"{'RSS MB plain':>12}{'efficient':>10}{'ratio':>7} | {'step s plain':>12}{'efficient':>10}{'ratio':>7}")
+              f"{'RSS MB plain':>12}{'efficient':>10}{'ratio':>7}{'param MB':>9} | "
+              f"{'step s plain':>12}{'efficient':>10}{'ratio':>7}")
     print(f"batch {args.batch}, width {args.width}, length {args.length}, one stage, one thread, "
           f"step time: fastest of {args.repeats} interleaved steps")
     print(header)
     print("-" * len(header))
     for family in args.families:
         for depth in args.depths:
-            base_plain, plain, base_eff, eff, timing = (measure(family, depth, mode, args) for mode in MODES)
+            plain, eff, timing = (measure(family, depth, mode, args) for mode in MODES)
             row = {
                 "family": family, "depth": depth,
                 "saved_plain": plain["saved_bytes"] / 2**20, "saved_eff": eff["saved_bytes"] / 2**20,
-                "rss_plain": (plain["maxrss_kb"] - base_plain["maxrss_kb"]) / 1024,
-                "rss_eff": (eff["maxrss_kb"] - base_eff["maxrss_kb"]) / 1024,
+                "rss_plain": plain["rss_peak_kb"] / 1024, "rss_eff": eff["rss_peak_kb"] / 1024,
+                "parameters": eff["stage_parameter_bytes"] / 2**20,
                 "t_plain": timing["seconds_plain"], "t_eff": timing["seconds_efficient"],
             }
             rows.append(row)
             print(f"{family:<12}{depth:>6} | {row['saved_plain']:>14.1f}{row['saved_eff']:>10.1f}"
                   f"{row['saved_eff'] / row['saved_plain']:>7.1%} | {row['rss_plain']:>12.1f}{row['rss_eff']:>10.1f}"
-                  f"{row['rss_eff'] / row['rss_plain']:>7.1%} | {row['t_plain']:>12.3f}{row['t_eff']:>10.3f}"
+                  f"{row['rss_eff'] / row['rss_plain']:>7.1%}{row['parameters']:>9.2f} | "
+                  f"{row['t_plain']:>12.3f}{row['t_eff']:>10.3f}"
                   f"{row['t_eff'] / row['t_plain']:>7.2f}", flush=True)
     print()
     for family in args.families:
@@ -238,8 +256,8 @@ def main():
     parser.add_argument("--depths", nargs="+", type=int, default=[8, 20, 50, 100, 200])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--width", type=int, default=32)
-    parser.add_argument("--length", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--drift", action="store_true", help="print the float32 / float64 inversion drift")
     parser.add_argument("--worker", nargs=3, metavar=("FAMILY", "DEPTH", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
