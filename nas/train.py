@@ -277,9 +277,10 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
 
     Per epoch, ``history`` gets ``{"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
     "epoch_time", "samples_per_s"}`` (``lr`` at the epoch's start; ``samples_per_s`` over the training
-    phase). Then ``callback(metrics, checkpoint_fn)`` is called; ``checkpoint_fn()`` returns a dict (model,
-    optimizer, scheduler, generators, history) that ``fit(..., resume=that_dict)`` continues from exactly;
-    a callback returning ``False`` or ``"stop"`` ends the run with status ``stopped``. The checkpoint holds
+    phase; ``train_loss`` is the objective, label smoothing included, on the augmented batches; validation
+    uses plain cross-entropy). Then ``callback(metrics, checkpoint_fn)`` is called; ``checkpoint_fn()``
+    returns a dict (model, optimizer, scheduler, generators, history) that ``fit(..., resume=that_dict)``
+    continues from exactly; a callback returning ``False`` or ``"stop"`` ends the run with status ``stopped``. The checkpoint holds
     only tensors (on the CPU) and plain Python values: ``torch.save`` it, ``torch.load(weights_only=True)`` it.
 
     A non-finite training or validation loss ends the run at once with status ``diverged``: that epoch is
@@ -290,8 +291,7 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
         raise ValueError(f"config: expected a TrainConfig, got {type(config).__name__}")
     device = resolve_device(config.device)
     model.to(device)
-    data = data.to(device)
-    train_split, val_split = data.train, data.val
+    train_split, val_split = data.train.to(device), data.val.to(device)
     if len(train_split) < 2 or len(val_split) == 0:
         raise ValueError(f"data: need >= 2 training and >= 1 validation samples, got {len(train_split)} and "
                          f"{len(val_split)}")
