@@ -223,7 +223,8 @@ def drift_table(args, steps=100):
     torch.set_num_threads(1)
     print(f"round-off drift of the inversion over {steps} steps (one stage, width 16, batch 8, length 32, "
           "train mode, paper residual forms); relative errors max|Δ| / max|x|")
-    header = f"{'family':<12}{'h':>5} | {'|x_N|max':>9} | {'recon f64':>10}{'recon f32':>10} | {'grad f32 rel diff':>18}"
+    header = (f"{'family':<12}{'h':>5} | {'|x_N|max':>9} | {'recon f64':>10}{'recon f32':>10} | "
+              f"{'grad f32 rel diff':>18}")
     print(header)
     print("-" * len(header))
     for family in args.families:

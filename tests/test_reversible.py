@@ -303,7 +303,8 @@ def test_noise_trains_in_plain_mode_and_is_rejected_in_memory_efficient_mode(nam
     assert not torch.equal(first, net(x))  # the training forward really draws noise
     net.eval()
     assert torch.equal(net(x), net(x))
-    with pytest.raises(ValueError, match=r"memory_efficient: cannot be combined with noise \(noise.kind = 'gaussian'\)"):
+    message = r"memory_efficient: cannot be combined with noise \(noise.kind = 'gaussian'\)"
+    with pytest.raises(ValueError, match=message):
         build_network(reversible_spec(name, noise=noise, memory_efficient=True))
     build_network(reversible_spec(name, noise=NoiseSchedule(kind="none"), memory_efficient=True))
 

@@ -295,8 +295,9 @@ def _division_free_inverse(scheme) -> str | None:
 class ReversibleMultistepStage(MultistepStage):
     """``MultistepStage`` with a memory-efficient mode for the division-free invertible two-step methods.
 
-    x_{n+1} = −α_1 x_n − α_0 x_{n−1} + h β_1 f_n(x_n) inverts as x_{n−1} = (x_{n+1} + α_1 x_n − h β_1 f_n(x_n)) / (−α_0)
-    with α_0 = ±1; the first (start-up) step is recomputed from the stage input.
+    x_{n+1} = −α_1 x_n − α_0 x_{n−1} + h β_1 f_n(x_n) inverts as
+    x_{n−1} = (x_{n+1} + α_1 x_n − h β_1 f_n(x_n)) / (−α_0), no division when α_0 = ±1. The first
+    (start-up, Euler) step is recomputed from the stage input.
     """
 
     supports_memory_efficient = True
