@@ -76,6 +76,7 @@ def constrained_search_class():
     Ray's OptunaSearch does not pass constraints through (STACK.md); the trainable reports them as
     ``constraint_<name>`` metrics and they are set here with ``trial.set_constraint`` (≤ 0: feasible).
     """
+    import optuna
     from ray.tune.search.optuna import OptunaSearch
 
     class ConstrainedOptunaSearch(OptunaSearch):
@@ -87,11 +88,23 @@ def constrained_search_class():
             for label in baselines:
                 self._ot_study.enqueue_trial({}, user_attrs={"baseline": label})
 
+        # After a killed driver is resumed, the searcher state (an older snapshot) may not know that Optuna
+        # already holds a trial's result: the study is the record, so such a trial is not told twice.
+        def on_trial_result(self, trial_id, result):
+            try:
+                super().on_trial_result(trial_id, result)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                self._completed_trials.add(trial_id)
+
         def on_trial_complete(self, trial_id, result=None, error=False):
             ot_trial = self._ot_trials.get(trial_id)
             if ot_trial is not None and trial_id not in self._completed_trials:
                 result = result or {}
-                ot_trial.set_user_attr("tune_trial_id", trial_id)
+                try:
+                    ot_trial.set_user_attr("tune_trial_id", trial_id)
+                except optuna.exceptions.UpdateFinishedTrialError:
+                    self._completed_trials.add(trial_id)
+                    return
                 if "status" in result:
                     ot_trial.set_user_attr("status", str(result["status"]))
                 for name in self._constraint_names:
@@ -254,8 +267,6 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
 def _quiet_libraries() -> None:
     """Our progress view replaces Tune's status tables; Optuna's per-trial log lines are left out."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter prints nothing at verbose=0
-    # Each epoch's checkpoint forces a (cheap) experiment snapshot, which is what makes --resume exact.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -324,7 +335,8 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
                 name=EXPERIMENT_FOLDER, storage_path=str(run_dir), storage_filesystem=filesystem, verbose=0,
                 callbacks=callbacks,
                 failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                # markers only (see nas.search.trainable): keep them all, Tune never deletes one it needs
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
             ),
         )
     if progress:

@@ -1,11 +1,18 @@
 """The Ray Tune function trainable: one trial = build the trial's network, ``fit`` it, report every epoch.
 
-Per epoch the trial (1) keeps the best-validation weights, (2) rewrites its trial folder (``records``) with
-the status it would have if Tune stopped it right there (``stopped``, or ``completed`` after the last
-epoch), then (3) calls ``ray.tune.report(metrics, checkpoint=...)``. Tune may end the trial inside that
-call (ASHA, time budget), so everything worth keeping is written before it. The Ray checkpoint holds
-``fit``'s resumable state plus the best weights: a trial whose worker dies is retried by Tune
-(``FailureConfig.max_failures``) from its last epoch, and a resumed run continues unfinished trials.
+Per epoch the trial (1) saves its resumable state, (2) rewrites its trial folder (``records``) with the
+status it would have if Tune stopped it right there (``stopped``, or ``completed`` after the last epoch),
+then (3) calls ``ray.tune.report(metrics, checkpoint=...)``. Tune may end the trial inside that call
+(ASHA, time budget), so everything worth keeping is written before it.
+
+Resumable state: ``fit``'s checkpoint plus the best weights and the wall time, in ``.resume_state.pt``
+inside the trial folder, replaced atomically every epoch. The Ray checkpoint of each report is a small
+marker (the epoch) that tells Tune the trial can be restored; Tune keeps all markers. Tune's own
+checkpoint retention (``num_to_keep``) can delete the checkpoint its last experiment snapshot points to
+when the driver is killed at the wrong moment, and then the trial cannot be restored at all; a single
+atomically replaced state file cannot go missing. A trial whose worker dies is retried by Tune
+(``FailureConfig.max_failures``) and continues from that file, as does an unfinished trial of a resumed run;
+a trial that had already completed or diverged reports its recorded result instead of training again.
 
 A diverged trial (non-finite loss; ``fit`` stops it) reports val_acc 0 and val_loss inf, so the sampler
 learns to avoid it; its folder keeps the last finite metrics as ``best``. A trial whose config cannot be
@@ -13,6 +20,7 @@ built (e.g. a degenerate sampled scheme) is recorded with status ``error`` and r
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -20,10 +28,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constraints import constraint_values, feasible, scheme_diagnostics
-from .records import TRIALS_FOLDER, TrialFolder, finite_or_none
+from nas import atomic
 
-CHECKPOINT_FILE = "trial_state.pt"
+from .constraints import constraint_values, feasible, scheme_diagnostics
+from .records import TRIALS_FOLDER, TrialFolder, finite_or_none, read_trial
+
+RESUME_FILE = ".resume_state.pt"
+MARKER_FILE = "epoch.json"
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,13 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     base = {"trial_id": trial_id, "run": setup.run, "node_id": ray.get_runtime_context().get_node_id(),
             "config": {k: v for k, v in config.items()}}
 
+    finished = _finished_record(folder)
+    if finished is not None:
+        # The trial ended before the driver was killed but after Tune's last snapshot: tell Tune its
+        # recorded result instead of training (part of) it again.
+        tune.report(finished)
+        return
+
     try:
         plan = setup.space.plan(config, macro=data.macro, in_channels=data.in_channels,
                                 num_classes=data.num_classes)
@@ -80,10 +98,9 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     # State carried across retries: fit's checkpoint, the best epoch's weights, the wall time so far.
     resume, best, previous_time = None, {"epoch": None, "val_acc": None, "val_loss": None}, 0.0
     best_weights = None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as directory:
-            saved = torch.load(Path(directory) / CHECKPOINT_FILE, weights_only=False)
+    resume_path = folder.path / RESUME_FILE
+    if resume_path.is_file():
+        saved = torch.load(resume_path, weights_only=False)
         resume, best, best_weights = saved["train"], saved["best"], saved["best_weights"]
         previous_time = saved["wall_time"]
 
@@ -96,18 +113,21 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         folder.publish(spec_dict, train_config.to_dict(), metrics, weights)
         return metrics
 
-    def report(metrics: dict, status: str, fit_state=None) -> None:
+    def save_state(fit_state) -> None:
+        with atomic.atomic_path(resume_path) as tmp:
+            torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
+                        "wall_time": previous_time + time.time() - started}, tmp)
+
+    def report(metrics: dict, status: str, marker: bool = False) -> None:
         values = {"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "val_loss": metrics["val_loss"],
                   "train_loss": metrics.get("train_loss", math.nan), "best_val_acc": best["val_acc"] or 0.0,
                   "params": params, "flops": flops_holder["flops"] or 0, "status": status,
                   "feasible": is_feasible, **constraints}
-        if fit_state is None:
+        if not marker:
             tune.report(values)
             return
-        with tempfile.TemporaryDirectory(prefix="nas-ckpt-") as directory:
-            torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
-                        "wall_time": previous_time + time.time() - started},
-                       Path(directory) / CHECKPOINT_FILE)
+        with tempfile.TemporaryDirectory(prefix="nas-marker-") as directory:
+            (Path(directory) / MARKER_FILE).write_text(json.dumps({"epoch": metrics["epoch"]}))
             tune.report(values, checkpoint=tune.Checkpoint.from_directory(directory))
 
     def on_epoch(metrics: dict, checkpoint_fn) -> bool:
@@ -122,20 +142,40 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         status = "completed" if metrics["epoch"] >= train_config.epochs else "stopped"
         final = {k: metrics[k] for k in ("epoch", "val_acc", "val_loss", "train_loss", "train_acc")}
         record(status, final, metrics["epoch"], weights=best_weights if improved else None)
-        report(metrics, status, fit_state=state)
+        if status == "completed":  # a restarted completed trial reports its record and needs no state
+            resume_path.unlink(missing_ok=True)
+        else:
+            save_state(state)
+        report(metrics, status, marker=True)
         return True
 
     try:
         result = fit(model, data, train_config, callback=on_epoch, resume=resume)
     except Exception as exc:
-        # Unexpected: record it, then let Tune retry the trial from its last checkpoint (max_failures).
+        # Unexpected: record it, then let Tune retry the trial (max_failures); it continues from its state.
         record("error", None, best["epoch"] or 0, message=f"{type(exc).__name__}: {exc}")
         raise
 
     if result.status == "diverged":
         final = {"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": None}
         record("diverged", final, result.epochs_run, message=result.message)
+        resume_path.unlink(missing_ok=True)
         report({"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": math.inf}, "diverged")
+
+
+def _finished_record(folder: TrialFolder) -> dict | None:
+    """The metrics to report for a trial whose folder says it already completed or diverged."""
+    record = read_trial(folder.path)
+    if record is None or record["metrics"].get("status") not in ("completed", "diverged"):
+        return None
+    metrics = record["metrics"]
+    final = metrics.get("final") or {}
+    val_loss = final.get("val_loss")
+    return {"epoch": final.get("epoch", metrics.get("epochs_run", 0)), "val_acc": final.get("val_acc", 0.0),
+            "val_loss": math.inf if val_loss is None else val_loss, "train_loss": final.get("train_loss", math.nan),
+            "best_val_acc": (metrics.get("best") or {}).get("val_acc") or 0.0, "params": metrics.get("params", 0),
+            "flops": metrics.get("flops") or 0, "status": metrics["status"],
+            "feasible": bool(metrics.get("feasible", False)), **(metrics.get("constraints") or {})}
 
 
 def _scheme_name(plan) -> str:
