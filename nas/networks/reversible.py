@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..schemes import Hamiltonian, Leapfrog2, LinearMultistep, LMResNet
-from ..stepper import as_floats, multistep_update
+from ..stepper import as_floats, multistep_update, scale
 from .blocks import RESIDUAL_FORMS
 from .reversible_autograd import (frozen_batch_norm_statistics, local_vjp, reject_noise, run_memory_efficient,
                                   use_memory_efficient_path)
@@ -137,9 +137,17 @@ def _two_step_backward(residuals, a, c, d, d0, x0, x_before_last, x_last, grad_l
     for n in range(len(residuals) - 1, 0, -1):
         f = residuals[n]
         increment, g_through_f = local_vjp(f, f, x_cur, g_next, d, accumulate)
-        x_older = c * (x_next - a * x_cur - increment) if a != 0 else c * (x_next - increment)
-        g_cur = g_cur + g_through_f + (a * g_next if a != 0 else 0)
-        g_older = c * g_next
+        # No arithmetic with the coefficients 0 and ±1 (leapfrog: a = 0, c = 1): every op here is a full
+        # pass over an activation, and this loop is what memory-efficient mode adds to a training step.
+        a_x = None if a == 0 else scale(a, x_cur)
+        if c == 1:
+            x_older = x_next - increment if a_x is None else x_next - a_x - increment
+        else:
+            x_older = increment - x_next if a_x is None else a_x + increment - x_next
+        g_cur = g_cur + g_through_f
+        if a != 0:
+            g_cur = g_cur + scale(a, g_next)
+        g_older = g_next if c == 1 else -g_next
         x_next, x_cur = x_cur, x_older
         g_next, g_cur = g_cur, g_older
     _, g_through_f = local_vjp(residuals[0], residuals[0], x0, g_next, d0, accumulate)
