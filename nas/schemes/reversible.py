@@ -145,8 +145,9 @@ class Leapfrog2:
 
     @staticmethod
     def inverse_step(force, x, x_next, h):
-        """x_{j−1} = 2x_j − x_{j+1} + h² F(x_j): :meth:`step` solved for the older state."""
-        return 2 * x - x_next + (h * h) * force(x)
+        """x_{j−1} = 2x_j − (x_{j+1} − h² F(x_j)): :meth:`step` solved for the older state, its operations
+        undone in reverse order (which keeps the floating-point inversion closest to exact)."""
+        return 2 * x - (x_next - (h * h) * force(x))
 
     def integrate(self, fns, x0, h, steps):
         """Störmer's rule for x'' = F(x): returns x_N from x0 = x(0) or (x(0), x'(0))."""
