@@ -42,7 +42,8 @@ def tiny_space(**changes) -> dict:
         "constraints": {"zero_stable": True, "max_params": 1500},
     }
     for key, value in changes.items():
-        space[key] = {**space[key], **value} if isinstance(value, dict) and key in space else value
+        both_mappings = isinstance(value, dict) and isinstance(space.get(key), dict)
+        space[key] = {**space[key], **value} if both_mappings else value
     return space
 
 
@@ -144,6 +145,40 @@ def test_diverged_trials_are_recorded_and_the_search_goes_on(ray_session, tmp_pa
     for row in frame.itertuples():
         metrics = json.loads((tmp_path / "nan" / row.trial_dir / "metrics.json").read_text())
         assert "loss became" in metrics["message"]
+
+
+@pytest.mark.slow
+def test_a_trial_whose_worker_dies_is_retried_from_its_last_epoch(ray_session, tmp_path):
+    import threading
+
+    from nas.search import run
+
+    space = tiny_space(data={"num_samples": 1500}, train={"epochs": 4, "batch_size": 64},
+                       search={"trials": 1, "scheduler": "none"}, baselines=False,
+                       scheme={"family": "named", "names": ["rk4"]}, network={"steps_per_stage": 2})
+    trials = tmp_path / "die" / "trials"
+    killed = []
+
+    def kill_the_worker_after_its_first_epoch():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for state in trials.glob("*/.resume_state.pt"):
+                metrics = json.loads((state.parent / "metrics.json").read_text())
+                os.kill(metrics["pid"], signal.SIGKILL)
+                killed.append(metrics)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_worker_after_its_first_epoch, daemon=True)
+    killer.start()
+    run(space, name="die", results_dir=tmp_path, progress=False)
+    killer.join(timeout=5)
+    assert killed, "the worker was never killed"
+    frame = pd.read_csv(tmp_path / "die" / "trials.csv")
+    assert len(frame) == 1 and frame.loc[0, "status"] == "completed" and frame.loc[0, "epochs_run"] == 4
+    metrics = json.loads((tmp_path / "die" / frame.loc[0, "trial_dir"] / "metrics.json").read_text())
+    assert metrics["pid"] != killed[0]["pid"]  # a new worker finished it ...
+    assert metrics["resumed_from_epoch"] >= 1  # ... from its saved state, not from scratch
 
 
 def wait_for(predicate, timeout: float, what: str):

@@ -15,7 +15,6 @@ trial and never depends on Ray's checkpoint layout. The columns of ``trials.csv`
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from nas import atomic
@@ -34,13 +33,6 @@ RESULT_COLUMNS = ("status", "val_acc", "val_loss", "best_val_acc", "params", "fl
 DIAGNOSTIC_COLUMNS = ("order", "zero_stable", "error_constant", "error_norm", "real_stability_interval")
 TRAILING_COLUMNS = ("feasible", "baseline", "seed", "trial_dir")
 EXTRA_COLUMNS = ("option", "best_val_loss", "best_epoch", "node", "message")
-
-
-def finite_or_none(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 # ------------------------------------------------------------------------------------ trial folder

@@ -31,7 +31,7 @@ from pathlib import Path
 from nas import atomic
 
 from .constraints import constraint_values, feasible, scheme_diagnostics
-from .records import TRIALS_FOLDER, TrialFolder, finite_or_none, read_trial
+from .records import TRIALS_FOLDER, TrialFolder, read_trial
 
 RESUME_FILE = ".resume_state.pt"
 MARKER_FILE = "epoch.json"
@@ -59,12 +59,12 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     from nas.train import TrainConfig, count_parameters, fit, seeded
 
     torch.set_num_threads(setup.threads)
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     trial_id = tune.get_context().get_trial_id()
     folder = TrialFolder(Path(setup.run_dir) / TRIALS_FOLDER / trial_id)
     train_config = TrainConfig.from_dict({**setup.train, "seed": setup.seed})
     base = {"trial_id": trial_id, "run": setup.run, "node_id": ray.get_runtime_context().get_node_id(),
-            "config": {k: v for k, v in config.items()}}
+            "pid": os.getpid(), "config": {k: v for k, v in config.items()}}
 
     finished = _finished_record(folder)
     if finished is not None:
@@ -97,26 +97,30 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
 
     # State carried across retries: fit's checkpoint, the best epoch's weights, the wall time so far.
     resume, best, previous_time = None, {"epoch": None, "val_acc": None, "val_loss": None}, 0.0
+    previous_cpu = 0.0
     best_weights = None
     resume_path = folder.path / RESUME_FILE
     if resume_path.is_file():
         saved = torch.load(resume_path, weights_only=False)
         resume, best, best_weights = saved["train"], saved["best"], saved["best_weights"]
-        previous_time = saved["wall_time"]
+        previous_time, previous_cpu = saved["wall_time"], saved.get("cpu_time", 0.0)
+    base["resumed_from_epoch"] = 0 if resume is None else resume["epoch"]  # this attempt's starting point
 
     flops_holder = {"flops": None}
 
     def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None) -> dict:
         metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
                    "epochs_run": epochs_run, "flops": flops_holder["flops"],
-                   "wall_time": previous_time + time.time() - started}
+                   "wall_time": previous_time + time.time() - started,
+                   "cpu_time": previous_cpu + time.process_time() - cpu_started}
         folder.publish(spec_dict, train_config.to_dict(), metrics, weights)
         return metrics
 
     def save_state(fit_state) -> None:
         with atomic.atomic_path(resume_path) as tmp:
             torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
-                        "wall_time": previous_time + time.time() - started}, tmp)
+                        "wall_time": previous_time + time.time() - started,
+                        "cpu_time": previous_cpu + time.process_time() - cpu_started}, tmp)
 
     def report(metrics: dict, status: str, marker: bool = False) -> None:
         values = {"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "val_loss": metrics["val_loss"],
@@ -198,4 +202,4 @@ def threads_for(cpus_per_trial: float) -> int:
     return max(1, min(int(cpus_per_trial), os.cpu_count() or 1))
 
 
-__all__ = ["TrialSetup", "train_trial", "threads_for", "finite_or_none"]
+__all__ = ["TrialSetup", "train_trial", "threads_for"]
