@@ -315,3 +315,13 @@ def test_memory_efficient_mode_refuses_double_backward():
     (grad,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
     with pytest.raises(RuntimeError, match="differentiate twice"):
         grad.sum().backward()
+
+
+def test_coefficients_report_each_step_of_the_reversible_stages():
+    net = build_network(reversible_spec("leapfrog2", widths=(4,), steps_per_stage=3, h=0.5))
+    rows = net.coefficients()
+    assert [r["startup"] for r in rows] == [True, False, False]
+    assert rows[0]["force"] == 0.125 and rows[1]["alpha"] == [1.0, -2.0, 1.0] and rows[1]["force"] == 0.25
+    net = build_network(reversible_spec("hamiltonian", widths=(4, 8), steps_per_stage=2, h=0.5))
+    assert [(r["stage"], r["y_increment"], r["z_increment"]) for r in net.coefficients()] == \
+        [(0, 0.5, -0.5)] * 2 + [(1, 0.5, -0.5)] * 2
