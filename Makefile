@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/nas search search_spaces/quick.yaml --name demo
+	$(VENV)/bin/nas search search_spaces/quick.yaml --name demo --resume
 
 test: $(STAMP)
 	$(PY) -m pytest -q
