@@ -55,6 +55,17 @@ def single_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """single_thread for a whole module (module-scoped fixtures that train networks request it)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def cifar_folder(tmp_path):
     """Factory: ``cifar_folder(name)`` writes a tiny synthetic CIFAR folder under tmp_path."""

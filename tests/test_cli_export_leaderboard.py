@@ -13,13 +13,7 @@ from run_folders import make_run
 from nas.cli import main
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks on a shared 2-core machine: one intra-op thread avoids oversubscription.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # module-scoped, in conftest.py
 
 
 @pytest.fixture(scope="module")

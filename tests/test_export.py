@@ -22,13 +22,7 @@ from nas.schemes.noise import NoiseSchedule
 NOISE = NoiseSchedule(kind="stochastic_depth", shape="linear", p_L=0.5)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny networks on a shared 2-core machine: one intra-op thread avoids oversubscription.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # module-scoped, in conftest.py
 
 
 @pytest.fixture(scope="module")
