@@ -20,22 +20,15 @@ import functools
 import os
 import random
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
-DATASETS = ("mnist1d", "cifar10", "cifar100", "toy2d")
-TOY2D_KINDS = ("circles", "moons", "spirals")
+from .data_info import (DATASETS, INFO, MACROS, MNIST1D_GENERATOR_SEED, MNIST1D_TRAIN_POOL, TOY2D_KINDS,
+                        TOY2D_TRAIN_POOL, DatasetInfo, check_request)
 
-# The natural macro-architecture (``nas.networks.NetworkSpec.macro``) of each data set.
-MACROS = {"mnist1d": "sequence", "cifar10": "image", "cifar100": "image", "toy2d": "mlp"}
-
-MNIST1D_TRAIN_POOL = 4000  # published size: 4,000 train+val / 1,000 test
-MNIST1D_GENERATOR_SEED = 42  # the seed of the published data set (mnist1d.data.get_dataset_args)
-TOY2D_TRAIN_POOL = 1000
 # Shift range of the MNIST-1D augmentation: ±3 samples (calibrated here, see STACK.md).
 MNIST1D_MAX_SHIFT = 3
 
@@ -188,14 +181,9 @@ def load_dataset(name: str = "mnist1d", *, seed: int = 0, root=None, num_samples
                     ``num_test_samples``, ``generator_seed`` (default 0); cifar: ``num_workers``
                     (default min(4, CPUs)), ``verify_md5`` (default False: files are only checked to exist)
     """
-    if name not in DATASETS:
-        raise ValueError(f"data: unknown data set {name!r}; known data sets: {', '.join(DATASETS)}")
-    seed = _int_at_least(seed, "seed", 0)
-    if num_samples is not None:
-        num_samples = _int_at_least(num_samples, "num_samples", 2)
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, Real) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction: must be a number in (0, 1), got {val_fraction!r}")
-    val_fraction = float(val_fraction)
+    check_request(name, seed=seed, root=root, num_samples=num_samples, val_fraction=val_fraction, **options)
+    seed, val_fraction = int(seed), float(val_fraction)
+    num_samples = None if num_samples is None else int(num_samples)
     if name in CIFAR_FILES:  # recorded resolved: Ray Tune trials run in their own working directories
         root = default_data_root() if root is None else Path(root).expanduser().resolve()
     spec = {"name": name, "seed": seed, "root": None if root is None else str(root), "num_samples": num_samples,
@@ -209,12 +197,6 @@ def load_dataset(name: str = "mnist1d", *, seed: int = 0, root=None, num_samples
     return replace(splits, spec=spec)
 
 
-def _int_at_least(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _pool_split(pool_size: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Disjoint (train, val) index arrays of the pool, chosen with ``seed``."""
     num_val = int(round(pool_size * val_fraction))
@@ -223,12 +205,6 @@ def _pool_split(pool_size: int, val_fraction: float, seed: int) -> tuple[np.ndar
                          f"{pool_size - num_val} training and {num_val} validation samples; need >= 2 and >= 1")
     order = np.random.default_rng(seed).permutation(pool_size)
     return np.sort(order[num_val:]), np.sort(order[:num_val])
-
-
-def _check_options(name: str, options: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
 def _standardise(train: np.ndarray, *others: np.ndarray, axes: tuple[int, ...]) -> list[np.ndarray]:
@@ -247,13 +223,10 @@ def _tensor_splits(x_train, y_train, x_val, y_val, x_test, y_test, augmentation=
 
 
 def _load_mnist1d(seed, num_samples, val_fraction, *, num_test_samples=None,
-                  generator_seed=MNIST1D_GENERATOR_SEED, **options) -> DataSplits:
+                  generator_seed=MNIST1D_GENERATOR_SEED) -> DataSplits:
     """MNIST-1D from ``mnist1d.data.make_dataset`` (never ``get_dataset``, which downloads)."""
-    _check_options("mnist1d", options, set())
     pool = MNIST1D_TRAIN_POOL if num_samples is None else num_samples
-    num_test = pool // 4 if num_test_samples is None else _int_at_least(num_test_samples, "num_test_samples", 1)
-    num_test = max(num_test, 1)
-    generator_seed = _int_at_least(generator_seed, "generator_seed", 0)
+    num_test = max(pool // 4, 1) if num_test_samples is None else num_test_samples
     raw_x, raw_y = _generate_mnist1d(pool + num_test, generator_seed)
     # The generator shuffles its samples; the first ``pool`` are train+val and the next ones are test, which
     # with the defaults is exactly the package's own 80/20 split (train_split 0.8 of 5,000).
@@ -329,14 +302,10 @@ def toy2d_points(kind: str, num_samples: int, noise: float, rng: np.random.Gener
 
 
 def _load_toy2d(seed, num_samples, val_fraction, *, kind="circles", noise=0.1, num_test_samples=None,
-                generator_seed=0, **options) -> DataSplits:
-    _check_options("toy2d", options, set())
-    if isinstance(noise, bool) or not isinstance(noise, Real) or not noise >= 0:
-        raise ValueError(f"noise: must be a number >= 0, got {noise!r}")
+                generator_seed=0) -> DataSplits:
     pool = TOY2D_TRAIN_POOL if num_samples is None else num_samples
-    num_test = pool // 4 if num_test_samples is None else _int_at_least(num_test_samples, "num_test_samples", 1)
-    num_test = max(num_test, 1)
-    rng = np.random.default_rng(_int_at_least(generator_seed, "generator_seed", 0))
+    num_test = max(pool // 4, 1) if num_test_samples is None else num_test_samples
+    rng = np.random.default_rng(generator_seed)
     x, y = toy2d_points(kind, pool + num_test, float(noise), rng)
     train_idx, val_idx = _pool_split(pool, val_fraction, seed)
     x_train, x_val, x_test = _standardise(x[train_idx], x[val_idx], x[pool:], axes=(0,))
@@ -374,9 +343,7 @@ def _cifar_class(name: str, verify_md5: bool):
     return Unverified
 
 
-def _load_cifar(name, seed, root, num_samples, val_fraction, *, num_workers=None, verify_md5=False,
-                **options) -> DataSplits:
-    _check_options(name, options, set())
+def _load_cifar(name, seed, root, num_samples, val_fraction, *, num_workers=None, verify_md5=False) -> DataSplits:
     folder_name, files = CIFAR_FILES[name]
     folder = root / folder_name
     missing = [f for f in files if not (folder / f).is_file()]
@@ -387,7 +354,6 @@ def _load_cifar(name, seed, root, num_samples, val_fraction, *, num_workers=None
             f"https://www.cs.toronto.edu/~kriz/cifar.html there or pass --data-root; nothing is downloaded at run time")
     if num_workers is None:
         num_workers = min(4, os.cpu_count() or 1)
-    num_workers = _int_at_least(num_workers, "num_workers", 0)
     cls = _cifar_class(name, bool(verify_md5))
     try:
         train_set = cls(str(root), train=True, download=False)
@@ -437,5 +403,5 @@ def _cifar_transforms(mean, std, size: int):
     return plain, augmented
 
 
-__all__ = ["DATASETS", "TOY2D_KINDS", "MACROS", "DataSplits", "TensorSplit", "LoaderSplit", "RandomShift",
+__all__ = ["DATASETS", "TOY2D_KINDS", "MACROS", "INFO", "DatasetInfo", "check_request", "DataSplits", "TensorSplit", "LoaderSplit", "RandomShift",
            "ImageArrayDataset", "load_dataset", "toy2d_points", "default_data_root"]

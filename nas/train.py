@@ -27,6 +27,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .limits import check_seed
 from .schemes.serialization import check_keys
 
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
@@ -103,9 +104,7 @@ class TrainConfig:
             raise ValueError(f"schedule: must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.device not in DEVICES:
             raise ValueError(f"device: must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
-            raise ValueError(f"seed: must be an integer >= 0, got {self.seed!r}")
-        set_("seed", int(self.seed))
+        set_("seed", check_seed(self.seed, "seed"))
 
     def replace(self, **changes) -> "TrainConfig":
         return TrainConfig(**{**self.to_dict(), **changes})

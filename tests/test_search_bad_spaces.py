@@ -54,7 +54,7 @@ def test_console_script_exit_status(tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (["--trials", "0"], "--trials: must be a positive integer, got 0"),
     (["--objectives", "val_acc,accuracy"], "--objectives[1]: must be one of val_acc, val_loss, params, flops"),
-    (["--name", "a/b"], "--name: a run name is letters, digits"),
+    (["--name", "a/b"], "--name: a run name is 1-100 ASCII letters, digits"),
     (["--gpus-per-trial", "lots"], "--gpus-per-trial: expected a number or auto, got 'lots'"),
 ])
 def test_bad_flags_exit_2_nothing_written(flags, message, tmp_path, capsys):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
+from nas.messages import quote
+
 KINDS = ("bool", "int", "float", "str")
 
 
@@ -33,10 +35,11 @@ def check_mapping(raw, path: str, allowed: set[str], required: set[str] = frozen
         raise fail(path, f"expected a mapping, got {_describe(raw)}")
     for key in raw:
         if not isinstance(key, str):
-            raise fail(path, f"keys must be strings, got {key!r}")
+            raise fail(path, f"keys must be strings, got {quote(key)}")
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        where = f"{path}.{unknown[0]}" if path else unknown[0]
+        key = unknown[0] if len(unknown[0]) <= 60 else quote(unknown[0], 60)
+        where = f"{path}.{key}" if path else key
         raise fail(where, f"unknown key; allowed keys here: {', '.join(sorted(allowed))}")
     missing = sorted(required - set(raw))
     if missing:
@@ -48,7 +51,7 @@ def check_mapping(raw, path: str, allowed: set[str], required: set[str] = frozen
 def _describe(value) -> str:
     if value is None:
         return "nothing (null)"
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {quote(value)}"
 
 
 def check_scalar(value, path: str, kind: str, low=None, high=None, choices=None):
@@ -61,7 +64,7 @@ def check_scalar(value, path: str, kind: str, low=None, high=None, choices=None)
         if not isinstance(value, str):
             raise fail(path, f"must be a string, got {_describe(value)}")
         if choices is not None and value not in choices:
-            raise fail(path, f"must be one of {', '.join(choices)}, got {value!r}")
+            raise fail(path, f"must be one of {', '.join(choices)}, got {quote(value)}")
         return value
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, Integral):
@@ -72,7 +75,7 @@ def check_scalar(value, path: str, kind: str, low=None, high=None, choices=None)
             raise fail(path, f"must be a finite number, got {_describe(value)}")
         value = float(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        raise fail(path, f"must be {_bounds(low, high)}, got {value!r}")
+        raise fail(path, f"must be {_bounds(low, high)}, got {quote(value)}")
     return value
 
 
@@ -134,7 +137,7 @@ def parse_domain(raw, path: str, kind: str, low=None, high=None, choices=None) -
         return Domain(kind, "choice", choices=values)
     if isinstance(raw, dict):
         if kind not in ("int", "float"):
-            raise fail(path, f"a range needs a numeric setting; give a value or a list of choices, got {raw!r}")
+            raise fail(path, f"a range needs a numeric setting; give a value or a list of choices, got {quote(raw)}")
         check_mapping(raw, path, {"low", "high", "log", "step"}, {"low", "high"})
         lo = check_scalar(raw["low"], f"{path}.low", kind, low, high)
         hi = check_scalar(raw["high"], f"{path}.high", kind, low, high)

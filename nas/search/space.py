@@ -1,6 +1,6 @@
 """Search spaces: YAML file -> validated ``SearchSpace`` -> Optuna define-by-run function -> trial plan.
 
-A space file (loaded with ``yaml.safe_load``) has these sections; everything but ``scheme`` has defaults:
+A space file (loaded with ``nas.safe_yaml``: plain data, bounded aliases, no repeated keys) has these sections; everything but ``scheme`` has defaults:
 
     name: quick                  default run name
     description: ...
@@ -37,6 +37,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from nas.limits import MAX_SEED
+from nas.messages import quote
+from nas.paths import check_run_name
 
 from .domains import Domain, SpaceError, check_mapping, check_scalar, fail, parse_domain, parse_int_list
 
@@ -81,13 +85,13 @@ class SearchSettings:
 def parse_objectives(raw, path: str) -> tuple[str, ...]:
     items = raw.split(",") if isinstance(raw, str) else raw
     if not isinstance(items, list) and not isinstance(items, tuple) or not items:
-        raise fail(path, f"expected a list of objectives ({', '.join(OBJECTIVES)}), got {raw!r}")
+        raise fail(path, f"expected a list of objectives ({', '.join(OBJECTIVES)}), got {quote(raw)}")
     out = []
     for i, item in enumerate(items):
         item = item.strip() if isinstance(item, str) else item
         check_scalar(item, f"{path}[{i}]", "str", choices=tuple(OBJECTIVES))
         if item in out:
-            raise fail(path, f"objective {item!r} listed twice")
+            raise fail(path, f"objective {quote(item)} listed twice")
         out.append(item)
     return tuple(out)
 
@@ -120,8 +124,16 @@ def _parse_settings(raw, path: str = "search") -> SearchSettings:
             max_concurrent, f"{path}.max_concurrent", "int", low=1),
         time_budget=None if time_budget is None else check_scalar(time_budget, f"{path}.time_budget", "float",
                                                                   low=1),
-        seed=check_scalar(get("seed"), f"{path}.seed", "int", low=0),
+        seed=check_scalar(get("seed"), f"{path}.seed", "int", low=0, high=MAX_SEED),
     )
+
+
+def check_settings(settings: SearchSettings, train: dict, path: str = "search") -> None:
+    """Checks across fields (run them after command-line flags are applied too)."""
+    if settings.scheduler == "asha" and settings.grace_period > train["epochs"]:
+        raise fail(f"{path}.grace_period", f"{settings.grace_period} is more than train.epochs "
+                                           f"({train['epochs']}); ASHA's first rung must come before the last "
+                                           "epoch (lower grace_period, or scheduler: none)")
 
 
 # ------------------------------------------------------------------------------------- scheme blocks
@@ -245,7 +257,7 @@ def _parse_label(raw, path: str, default: str) -> str:
     label = raw.get("label", default)
     check_scalar(label, f"{path}.label", "str")
     if not label or not label.replace("_", "").isalnum():
-        raise fail(f"{path}.label", f"must be letters, digits and _, got {label!r}")
+        raise fail(f"{path}.label", f"must be letters, digits and _, got {quote(label)}")
     return label
 
 
@@ -264,10 +276,10 @@ def _parse_scheme_block(raw, path: str):
     from nas.schemes.multistep import LEARN_MODES
 
     if not isinstance(raw, dict):
-        raise fail(path, f"expected a scheme block (a mapping with a family key), got {raw!r}")
+        raise fail(path, f"expected a scheme block (a mapping with a family key), got {quote(raw)}")
     family = raw.get("family")
     if family not in FAMILIES:
-        raise fail(f"{path}.family", f"must be one of {', '.join(FAMILIES)}, got {family!r}")
+        raise fail(f"{path}.family", f"must be one of {', '.join(FAMILIES)}, got {quote(family)}")
     label = _parse_label(raw, path, family)
     if family == "named":
         check_mapping(raw, path, {"family", "label", "names"}, {"names"})
@@ -346,10 +358,10 @@ def _parse_noise_block(raw, path: str) -> NoiseBlock:
     from nas.schemes.noise import KINDS, PARAMETER, SHAPES
 
     if not isinstance(raw, dict):
-        raise fail(path, f"expected a noise block (a mapping with a kind key), got {raw!r}")
+        raise fail(path, f"expected a noise block (a mapping with a kind key), got {quote(raw)}")
     kind = raw.get("kind")
     if kind not in KINDS:
-        raise fail(f"{path}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise fail(f"{path}.kind", f"must be one of {', '.join(KINDS)}, got {quote(kind)}")
     parameter = PARAMETER[kind]
     allowed = {"kind", "label"} | (set() if parameter is None else {"shape", parameter})
     check_mapping(raw, path, allowed, set() if parameter is None else {parameter})
@@ -399,7 +411,7 @@ def _parse_network(raw, path: str = "network") -> NetworkSpace:
         check_mapping(widths_raw, f"{path}.widths", {"choices"}, {"choices"})
         options = widths_raw["choices"]
         if not isinstance(options, list) or not options:
-            raise fail(f"{path}.widths.choices", f"expected a list of width lists, got {options!r}")
+            raise fail(f"{path}.widths.choices", f"expected a list of width lists, got {quote(options)}")
         keys = tuple(widths_key(parse_int_list(o, f"{path}.widths.choices[{i}]")) for i, o in enumerate(options))
         widths = Domain("str", "choice", choices=keys) if len(set(keys)) > 1 else Domain("str", "constant",
                                                                                          value=keys[0])
@@ -457,11 +469,11 @@ def _parse_data(raw, path: str = "data") -> dict:
 
     raw = {"name": "mnist1d"} if raw is None else raw
     if not isinstance(raw, dict):
-        raise fail(path, f"expected a mapping, got {raw!r}")
+        raise fail(path, f"expected a mapping, got {quote(raw)}")
     out = dict(raw)
     out["name"] = check_scalar(raw.get("name", "mnist1d"), f"{path}.name", "str", choices=DATASETS)
     if "seed" in raw:
-        check_scalar(raw["seed"], f"{path}.seed", "int", low=0)
+        check_scalar(raw["seed"], f"{path}.seed", "int", low=0, high=MAX_SEED)
     if raw.get("num_samples") is not None:
         check_scalar(raw["num_samples"], f"{path}.num_samples", "int", low=2)
     if "val_fraction" in raw:
@@ -547,7 +559,7 @@ class SearchSpace:
         blocks = [_parse_scheme_block(item, p) for item, p in zip(items, paths)]
         for block, path in zip(blocks, paths):
             if block.label in BASELINES:
-                raise fail(f"{path}.label", f"{block.label!r} is reserved for the baselines")
+                raise fail(f"{path}.label", f"{quote(block.label)} is reserved for the baselines")
         _check_unique_labels([b.label for b in blocks], paths)
 
         noise_raw = raw.get("noise")
@@ -566,10 +578,13 @@ class SearchSpace:
                 raise fail(f"{path}.steps", f"a {k}-step method needs steps_per_stage >= {k} to take a single "
                                             f"multistep step; network.steps_per_stage allows at most {most_steps}")
 
+        train = _parse_train(raw.get("train"))
+        settings = _parse_settings(raw.get("search"))
+        check_settings(settings, train)
         return cls(source=str(source), raw=copy.deepcopy(raw), name=name, description=description,
-                   data=_parse_data(raw.get("data")), train=_parse_train(raw.get("train")),
-                   search=_parse_settings(raw.get("search")), network=network, schemes=tuple(blocks),
-                   noise=tuple(noise), constraints=_parse_constraints(raw.get("constraints")), baselines=baselines)
+                   data=_parse_data(raw.get("data")), train=train, search=settings, network=network,
+                   schemes=tuple(blocks), noise=tuple(noise), constraints=_parse_constraints(raw.get("constraints")),
+                   baselines=baselines)
 
     def to_dict(self) -> dict:
         return copy.deepcopy(self.raw)
@@ -612,13 +627,13 @@ class SearchSpace:
         for block in (*self.schemes, *(_baseline_blocks() if self.baselines else ())):
             if block.label == label:
                 return block
-        raise ValueError(f"scheme: no block labelled {label!r} in this space; labels: {', '.join(self.labels)}")
+        raise ValueError(f"scheme: no block labelled {quote(label)} in this space; labels: {', '.join(self.labels)}")
 
     def _noise_block(self, label: str):
         for block in self.noise:
             if block.label == label:
                 return block
-        raise ValueError(f"noise: no option labelled {label!r} in this space")
+        raise ValueError(f"noise: no option labelled {quote(label)} in this space")
 
     # ---------------------------------------------------------------------------- building
     def plan(self, config: dict, *, macro: str, in_channels: int, num_classes: int) -> TrialPlan:
@@ -651,21 +666,18 @@ def _check_unique_labels(labels, paths) -> None:
     seen = {}
     for label, path in zip(labels, paths):
         if label in seen:
-            raise fail(f"{path}.label", f"label {label!r} is already used by {seen[label]}; give each block its "
+            raise fail(f"{path}.label", f"label {quote(label)} is already used by {seen[label]}; give each block its "
                                         "own label")
         seen[label] = path
 
 
-def check_run_name(name: str, where: str = "--name") -> str:
-    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.startswith("."):
-        raise ValueError(f"{where}: a run name is letters, digits, '-', '_' and '.', got {name!r}")
-    return name
-
-
 # ------------------------------------------------------------------------------------------ loading
 def load_space(source=None) -> SearchSpace:
-    """A ``SearchSpace`` from a YAML path (None: the embedded ``quick.yaml``), a mapping or a SearchSpace."""
-    import yaml
+    """A ``SearchSpace`` from a YAML path (None: the embedded ``quick.yaml``), a mapping or a SearchSpace.
+
+    Files are read with ``nas.safe_yaml`` (bounded aliases and size, no duplicate keys, plain data only).
+    """
+    from nas import safe_yaml
 
     if isinstance(source, SearchSpace):
         return source
@@ -674,26 +686,20 @@ def load_space(source=None) -> SearchSpace:
     if source is None:
         text = resources.files("nas.search").joinpath(EMBEDDED_DEFAULT).read_text(encoding="utf-8")
         label = EMBEDDED_DEFAULT
+        raw = safe_yaml.loads(text, label)
     else:
         path = Path(source)
         label = path.name
         if not path.is_file():
-            raise ValueError(f"{source}: no such search-space file")
+            raise SpaceError(f"{source}: no such search-space file")
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{label}: cannot read the file: {exc}") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpaceError(f"{label}: not valid YAML: {where}{problem}") from None
+            raw = safe_yaml.load_file(path, label)
+        except ValueError as exc:
+            raise SpaceError(str(exc)) from None
     if raw is None:
         raise SpaceError(f"{label}: the file is empty")
     return SearchSpace.from_dict(raw, source=label)
 
 
-__all__ = ["SearchSpace", "SearchSettings", "SpaceSampler", "TrialPlan", "Constraints", "SpaceError", "load_space",
+__all__ = ["SearchSpace", "SearchSettings", "check_settings", "SpaceSampler", "TrialPlan", "Constraints", "SpaceError", "load_space",
            "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "BASELINES", "widths_key", "widths_from_key", "check_run_name"]
