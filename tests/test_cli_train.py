@@ -13,7 +13,7 @@ TINY = ["--epochs", "1", "--widths", "4,8", "--steps-per-stage", "1", "--batch-s
 
 
 def test_train_lm_resnet_on_tiny_mnist1d(capsys, tmp_path):
-    output = tmp_path / "run" / "result.json"
+    output = tmp_path / "result.json"
     status = main(["train", "--scheme", "lm_resnet", "--k", "0.3", "--data", "mnist1d", "--num-samples", "100",
                    "--epochs", "2", *TINY[2:], "--output", str(output)])
     out = capsys.readouterr().out
@@ -50,7 +50,7 @@ def test_train_euler_on_toy2d_with_the_mlp_macro(capsys):
     (["--device", "tpu"], "device: must be one of"),
     (["--data", "cifar10", "--data-root", "/nonexistent/folder"], "cifar-10-batches-py"),
     (["--epochs", "three"], "invalid int value"),
-    (["--data", "toy2d", "--num-samples", "40", "--macro", "sequence"], "macro: 'sequence' does not take toy2d"),
+    (["--data", "toy2d", "--num-samples", "40", "--macro", "sequence"], "--macro: 'sequence' does not take samples of shape (2,)"),
 ])
 def test_bad_input_is_one_line_on_stderr_with_status_2(capsys, argv, message):
     try:

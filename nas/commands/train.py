@@ -7,12 +7,7 @@ Exit status 0 when training completes, 1 when it diverged, 2 on bad input.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from pathlib import Path
 
-# Input dimensions (without the batch) each macro-architecture takes: mlp (features), sequence (C, L), image (C, H, W)
-MACRO_INPUT_DIMS = {"mlp": 1, "sequence": 2, "image": 3}
 
 # CLI option -> TrainConfig field (options left at None keep the TrainConfig default)
 TRAIN_OPTIONS = {
@@ -61,7 +56,9 @@ def add_arguments(parser) -> None:
     train.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     train.add_argument("--bf16", action="store_const", const=True, default=None, help="bfloat16 autocast")
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    train.add_argument("--output", default=None, help="write the network spec, data spec and result as JSON here")
+    train.add_argument("--output", default=None, metavar="FILE",
+                       help="write the network spec, data spec and result as JSON to FILE (its folder must exist; "
+                            "checked before training)")
 
 
 def parse_widths(text: str) -> tuple[int, ...]:
@@ -74,56 +71,55 @@ def parse_widths(text: str) -> tuple[int, ...]:
     return widths
 
 
-def _write_json_atomically(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _percent(value) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
 def run(args) -> int:
+    from nas.data_info import check_request
+    from nas.limits import check_depth, check_fixed_layers
+    from nas.paths import check_output_file
+
+    # Everything is validated before any data is generated or loaded. First what needs no torch (it takes
+    # seconds to import), so a typo such as --num-samples 1000000000000 is refused at once: the output path,
+    # the data request against the data budget, the widths against the parameter budget (nas.limits).
+    output = None if args.output is None else check_output_file(args.output, "--output")
+    if args.threads is not None and args.threads <= 0:
+        raise ValueError(f"threads: must be a positive integer, got {args.threads}")
+    data_options = {name: value for name, value in
+                    (("kind", args.toy2d_kind), ("noise", args.noise), ("num_workers", args.workers))
+                    if value is not None}
+    data_request = dict(seed=args.data_seed, root=args.data_root, num_samples=args.num_samples,
+                        val_fraction=args.val_fraction, **data_options)
+    info = check_request(args.data, **data_request)
+    macro = args.macro or info.macro
+    info.check_macro(macro, "--macro")
+    widths = None if args.widths is None else parse_widths(args.widths)
+    if widths is not None:
+        check_fixed_layers(macro, info.in_channels, info.num_classes, widths, f"--widths {args.widths}")
+        if args.steps_per_stage is not None:
+            check_depth(len(widths), args.steps_per_stage, "--steps-per-stage")
+
     import torch
 
-    from nas import schemes
+    from nas import atomic, schemes
     from nas.data import load_dataset
-    from nas.networks import NetworkSpec, build_network
+    from nas.networks import NetworkSpec, build_network, estimate
     from nas.train import TrainConfig, evaluate, fit, seeded
 
-    # Everything is validated before any data is generated or loaded.
     config = TrainConfig(**{field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
                             if getattr(args, option) is not None})
     scheme_params = {name: value for name, value in (("k", args.k), ("learn", args.learn_k)) if value is not None}
     scheme = schemes.get(args.scheme, **scheme_params)
+    network_options = {name: value for name, value in (("widths", widths), ("steps_per_stage", args.steps_per_stage),
+                                                       ("h", args.h)) if value is not None}
+    spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=info.in_channels, num_classes=info.num_classes,
+                       **network_options)
+    estimate.check(spec, input_shape=info.input_shape, batch_size=config.batch_size)
     if args.threads is not None:
-        if args.threads <= 0:
-            raise ValueError(f"threads: must be a positive integer, got {args.threads}")
         torch.set_num_threads(args.threads)
-    data_options = {name: value for name, value in
-                    (("kind", args.toy2d_kind), ("noise", args.noise), ("num_workers", args.workers))
-                    if value is not None}
-    network_options = {name: value for name, value in
-                       (("widths", None if args.widths is None else parse_widths(args.widths)),
-                        ("steps_per_stage", args.steps_per_stage), ("h", args.h)) if value is not None}
-    output = None if args.output is None else Path(args.output)
 
-    data = load_dataset(args.data, seed=args.data_seed, root=args.data_root, num_samples=args.num_samples,
-                        val_fraction=args.val_fraction, **data_options)
-    macro = args.macro or data.macro
-    if len(data.input_shape) != MACRO_INPUT_DIMS[macro]:
-        raise ValueError(f"macro: {macro!r} does not take {data.name} samples of shape {data.input_shape}; "
-                         f"use --macro {data.macro} (the default for {data.name})")
-    spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=data.in_channels,
-                       num_classes=data.num_classes, **network_options)
+    data = load_dataset(args.data, **data_request)
     with seeded(config.seed):
         model = build_network(spec)
     sizes = data.sizes()
@@ -148,6 +144,6 @@ def run(args) -> int:
           f"test acc {_percent(test['acc'])} (loss {test['loss']:.4f}); {result.params:,} parameters, "
           f"{result.flops:,} FLOPs/sample, {result.train_time:.1f} s on {result.device}")
     if output is not None:
-        _write_json_atomically(output, {"network": spec.to_dict(), "data": data.spec, "train": result.to_dict(),
-                                        "test": test})
+        payload = {"network": spec.to_dict(), "data": data.spec, "train": result.to_dict(), "test": test}
+        atomic.write_text(output, json.dumps(payload, indent=2) + "\n")  # NaN / inf allowed: a run may hold them
     return 0 if result.status != "diverged" else 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from . import estimate
 from . import reversible  # noqa: F401  (registers the reversible stages and residual forms)
 from .blocks import RESIDUAL_FORMS, Head, Stem, Transition
 from .spec import NetworkSpec
@@ -49,8 +50,11 @@ class SchemeNetwork(nn.Module):
 
 
 def build_network(spec: NetworkSpec | dict) -> SchemeNetwork:
+    """The network of ``spec``; a ``ValueError`` when it exceeds the parameter budget (``nas.limits``),
+    found on the meta device before anything is allocated."""
     if isinstance(spec, dict):
         spec = NetworkSpec.from_dict(spec)
     if not isinstance(spec, NetworkSpec):
         raise TypeError(f"build_network: expected a NetworkSpec or its dict, got {type(spec).__name__}")
+    estimate.check(spec)
     return SchemeNetwork(spec)
