@@ -20,9 +20,11 @@ from pathlib import Path
 from nas import atomic
 
 TRIALS_FOLDER = "trials"
-STATUSES = ("completed", "stopped", "diverged", "error")
+STATUSES = ("completed", "stopped", "diverged", "error", "interrupted")
 # Statuses whose metrics are a real (possibly early-stopped) training result.
 SCORED_STATUSES = ("completed", "stopped")
+# A trial folder with one of these statuses is final: a resumed run reports it instead of training again.
+FINAL_STATUSES = ("completed", "diverged")
 
 # The documented column order of trials.csv; coefficient columns (coef_*) follow "scheme", extra columns
 # (option, best_epoch, ..., constraint_*) come last.
@@ -252,4 +254,4 @@ def write_pareto_csv(run_dir, frame, objectives: dict):
 
 
 __all__ = ["TrialFolder", "read_trial", "trial_row", "collect_rows", "write_trials_csv", "pareto_front",
-           "write_pareto_csv", "coefficient_columns", "save_weights", "STATUSES", "TRIALS_FOLDER"]
+           "write_pareto_csv", "coefficient_columns", "save_weights", "STATUSES", "FINAL_STATUSES", "TRIALS_FOLDER"]

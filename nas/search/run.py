@@ -2,7 +2,11 @@
 
 ``run(space, ...)`` (and ``nas search``) does, in this order:
 
-1. read and validate the space (a bad file is a ``ValueError`` and nothing is written);
+1. read and validate everything before writing anything: the space (``nas.safe_yaml``), the flags and their
+   cross-field rules, the run name (``nas.paths``), the data request and every network the space can produce
+   against the budgets (``nas.limits``, on torch's meta device), this machine's CPUs / GPUs for an embedded
+   Ray; for ``--resume``, that ``search.json`` was written by ``nas search`` and that every trial's saved state
+   loads as plain tensors (``weights_only``);
 2. build the data set once (it reaches every trial through Ray's object store, ``tune.with_parameters``);
 3. start an embedded Ray (all local CPUs, no dashboard) or join ``address``; GPUs are requested only when
    the cluster has them;
@@ -12,22 +16,37 @@
 5. write ``trials.csv`` (and ``pareto.csv`` for several objectives) and print the leaderboard.
 
 ``resume=True`` continues the run of that name (``Tuner.restore(..., resume_errored=True)``): finished
-trials are kept, unfinished ones continue from their last checkpoint, the Optuna study is reloaded.
+trials are kept, unfinished ones continue from their last checkpoint, the Optuna study is reloaded. Ray's
+restore unpickles its own experiment files, so resume only run folders you created.
+
+SIGINT / SIGTERM (``nas.interrupt``): Tune's graceful stop saves the experiment state and stops the trials;
+the trials it had not finished are recorded as ``interrupted`` (``trials.csv`` and their ``metrics.json``),
+and ``Interrupted`` is raised with the command that resumes the run (exit status 130 / 143 in the CLI).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
-import json
+import logging
 import os
+import shlex
+import signal
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nas import atomic
+from nas.interrupt import Interrupted, catch_signals
+from nas.limits import budget_environment, check_seed
+from nas.paths import check_output_folder
+from nas.safe_load import read_json
 
-from .records import collect_rows, write_pareto_csv, write_trials_csv
-from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name, load_space,
-                    parse_gpus, parse_objectives)
-from .trainable import TrialSetup, threads_for, train_trial
+from .budget import check_space
+from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, read_trial, write_pareto_csv,
+                      write_trials_csv)
+from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name, check_settings,
+                    load_space, parse_gpus, parse_objectives)
+from .trainable import RESUME_FILE, TrialSetup, read_resume_state, threads_for, train_trial
 
 FORMAT = "nas.search/1"
 EXPERIMENT_FOLDER = "tune"
@@ -147,10 +166,10 @@ def _settings(space: SearchSpace, **flags) -> SearchSettings:
             raise ValueError(f"--time-budget: must be a positive number of seconds, got {value!r}")
         changes["time_budget"] = float(value)
     if flags.get("seed") is not None:
-        if isinstance(flags["seed"], bool) or not isinstance(flags["seed"], int) or flags["seed"] < 0:
-            raise ValueError(f"--seed: must be an integer >= 0, got {flags['seed']!r}")
-        changes["seed"] = flags["seed"]
-    return replace(settings, **changes)
+        changes["seed"] = check_seed(flags["seed"], "--seed")
+    settings = replace(settings, **changes)
+    check_settings(settings, space.train)
+    return settings
 
 
 def _check_resume_flags(saved: SearchSettings, wanted: SearchSettings) -> None:
@@ -168,6 +187,8 @@ def _start_ray(address: str | None):
     if ray.is_initialized():
         return False
     options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if budget_environment():  # raised budgets (nas.limits) hold in the trials too
+        options["runtime_env"] = {"env_vars": budget_environment()}
     if address:
         try:
             ray.init(address=address, **options)
@@ -195,6 +216,22 @@ def _resources(settings: SearchSettings) -> dict:
     if cpus > cpus_available:
         raise ValueError(f"--cpus-per-trial: {cpus} requested but the Ray cluster has {cpus_available} CPU(s)")
     return {"cpu": cpus, "gpu": gpus}
+
+
+def _check_local_resources(settings: SearchSettings) -> None:
+    """Before Ray starts: the embedded cluster has this machine's CPUs and GPUs (``_resources`` checks a
+    joined cluster once connected)."""
+    cpus = os.cpu_count() or 1
+    if settings.cpus_per_trial > cpus:
+        raise ValueError(f"--cpus-per-trial: {settings.cpus_per_trial:g} requested but this machine has {cpus} "
+                         "CPU(s) (the embedded Ray uses this machine only)")
+    gpus = settings.gpus_per_trial
+    if gpus != "auto" and gpus > 0:
+        import torch
+
+        available = torch.cuda.device_count()
+        if gpus > available:
+            raise ValueError(f"--gpus-per-trial: {gpus:g} requested but this machine has {available} GPU(s)")
 
 
 def _concurrency(settings: SearchSettings, resources: dict) -> int:
@@ -225,43 +262,124 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
 
     ``space``: a YAML path, a mapping or a ``SearchSpace`` (None: the embedded ``quick.yaml``). The other
     arguments override the space's ``search`` section. Outputs go to ``<results_dir>/<name>/``.
+
+    Every check runs before anything is written. SIGINT / SIGTERM stop the search gracefully: unfinished
+    trials are recorded as ``interrupted`` and ``nas.interrupt.Interrupted`` is raised, its hint naming the
+    command that continues the run.
     """
     flags = dict(trials=trials, sampler=sampler, scheduler=scheduler, objectives=objectives,
                  cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, time_budget=time_budget, seed=seed)
+    resolved = {}
+    with catch_signals() as signals:
+        try:
+            return _run(space, name, flags, address, resume, results_dir, progress, leaderboard, signals, resolved)
+        except Interrupted as exc:
+            if "name" not in resolved:
+                raise
+            raise exc.with_hint(f"resume with: {resume_command(space, resolved['name'], results_dir, flags, address)}"
+                                ) from None
+
+
+def resume_command(space, name: str, results_dir, flags: dict, address: str | None) -> str:
+    """The shell command that continues run ``name`` (the same space, results folder and flags)."""
+    if space is not None and not isinstance(space, (str, os.PathLike)):
+        return f"nas.search.run(<the same space>, name={name!r}, resume=True)"
+    parts = ["nas", "search", *([] if space is None else [str(space)]), "--name", name]
+    if str(results_dir) != "results":
+        parts += ["--results-dir", str(results_dir)]
+    for flag, value in flags.items():
+        if value is not None:
+            text = ",".join(value) if isinstance(value, (list, tuple)) else f"{value:g}" \
+                if isinstance(value, float) else str(value)
+            parts += [f"--{flag.replace('_', '-')}", text]
+    if address:
+        parts += ["--address", address]
+    return shlex.join([*parts, "--resume"])
+
+
+def _run(space, name, flags, address, resume, results_dir, progress, leaderboard, signals, resolved):
+    from nas import data as datasets
+
     loaded = load_space(space)
-    name = check_run_name(name or loaded.name)
+    name = check_run_name(loaded.name if name is None else name)
+    resolved["name"] = name
+    check_output_folder(results_dir, "--results-dir")
     run_dir = Path(results_dir).resolve() / name
-    config_path = run_dir / CONFIG_FILE
-    restoring = resume and config_path.is_file()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--name: {run_dir} exists and is not a folder")
+    restoring = resume and (run_dir / CONFIG_FILE).is_file()
     if restoring:
-        saved = json.loads(config_path.read_text())
+        saved = read_run_record(run_dir, name)
         space_obj = SearchSpace.from_dict(saved["space"], source=saved["source"])
         settings = _settings(space_obj, **{k: saved["settings"][k] for k in SearchSettings.__dataclass_fields__})
         given = {k: v for k, v in flags.items() if v is not None}
         if given:
             _check_resume_flags(settings, _settings(space_obj, **{**settings.to_dict(), **given}))
+        check_resume_states(run_dir)
     else:
         if run_dir.exists() and any(run_dir.iterdir()):
+            if resume:
+                raise ValueError(f"--resume: {run_dir} has no {CONFIG_FILE}, so it is not a run folder nas search "
+                                 "wrote; choose another --name")
             raise ValueError(f"--name: {run_dir} already holds a run; continue it with --resume or choose "
                              "another --name")
         space_obj = loaded
         settings = _settings(space_obj, **flags)
 
-    from nas.data import load_dataset
-
+    # Data and networks are checked from what the data set is, before a sample exists (nas.limits).
     data_args = dict(space_obj.data)
-    data = load_dataset(data_args.pop("name"), **data_args)
+    info = datasets.check_request(**data_args)
+    if space_obj.network.macro is not None:
+        info.check_macro(space_obj.network.macro, "network.macro")
+    check_space(space_obj, info)
+    if not address:
+        _check_local_resources(settings)
 
+    data = datasets.load_dataset(data_args.pop("name"), **data_args)
     started_ray = _start_ray(address)
     try:
         resources = _resources(settings)
-        return _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, leaderboard,
-                          address)
+        grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, address, signals)
     finally:
         if started_ray:
             import ray
 
             ray.shutdown()
+    # Written once every worker is gone (an embedded Ray is shut down): no trial rewrites its folder after this.
+    interrupted = signals.received is not None
+    result = write_outputs(run_dir, grid, name, settings.objectives,
+                           unfinished=unfinished_trials(run_dir, name, grid) if interrupted else (),
+                           signal_name=signal.Signals(signals.received).name if interrupted else None)
+    signals.check()
+    if progress and leaderboard:
+        from .progress import print_leaderboard
+
+        print_leaderboard(run_dir)
+    return result
+
+
+def read_run_record(run_dir: Path, name: str) -> dict:
+    """``search.json`` of a run to resume, refused unless ``nas search`` wrote it (format, run name, keys)."""
+    path = run_dir / CONFIG_FILE
+    record = read_json(path, f"--resume: {path}")
+    settings = record.get("settings")
+    if (record.get("format") != FORMAT or record.get("run") != name or not isinstance(record.get("space"), dict)
+            or not isinstance(record.get("source"), str) or not isinstance(settings, dict)
+            or any(k not in settings for k in SearchSettings.__dataclass_fields__)):
+        raise ValueError(f"--resume: {path} was not written by nas search for run {name!r} (expected format "
+                         f"{FORMAT!r} with keys run, source, space, settings); --resume only continues run "
+                         "folders you created with nas search")
+    return record
+
+
+def check_resume_states(run_dir: Path) -> None:
+    """Every trial's saved training state loads as plain tensors and data (``weights_only``), before Ray
+    starts: a planted pickle refuses the whole resume, with the file named, instead of failing a trial."""
+    for path in sorted((run_dir / TRIALS_FOLDER).glob(f"*/{RESUME_FILE}")):
+        try:
+            read_resume_state(path)
+        except ValueError as exc:
+            raise ValueError(f"--resume: {exc}") from None
 
 
 def _quiet_libraries() -> None:
@@ -273,14 +391,15 @@ def _quiet_libraries() -> None:
 
 
 def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir: Path, data, resources: dict,
-               restoring: bool, progress: bool, leaderboard: bool, address) -> SearchResult:
+               restoring: bool, progress: bool, address, signals):
+    """Build (or restore) the Tuner and run it; returns Tune's ``ResultGrid``."""
     _quiet_libraries()
     import optuna
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    from .progress import ProgressView, print_leaderboard
+    from .progress import ProgressView
     from .storage import atomic_local_filesystem
 
     objectives = settings.objectives
@@ -344,26 +463,91 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
         print(f"nas search: run {name!r}: {settings.trials} trials of {space.source} ({settings.sampler} sampler, "
               f"scheduler {settings.scheduler}, objectives {','.join(objectives)}, {per_trial} per trial) "
               f"-> {run_dir}", flush=True)
-    grid = tuner.fit()
-    result = write_outputs(run_dir, grid, name, objectives)
-    if progress and leaderboard:
-        print_leaderboard(run_dir)
-    return result
+    with _tune_signal_handling(signals):
+        return tuner.fit()
+
+
+@contextlib.contextmanager
+def _tune_signal_handling(signals):
+    """Route our first SIGINT / SIGTERM into Ray Tune's graceful stop, which saves the experiment state with
+    the unfinished trials still marked running (so ``Tuner.restore`` continues them) and stops the trials.
+
+    Tune installs that stop as its SIGINT handler and, always, as its SIGUSR1 handler; with
+    ``TUNE_DISABLE_SIGINT_HANDLER=1`` SIGINT stays with ``nas.interrupt`` (which also knows SIGTERM and which
+    signal came), and our handler calls the SIGUSR1 one Tune installed for this run. Tune's messages about the
+    interruption (they suggest ``Tuner.restore``) are dropped: ``nas`` prints its own resume command.
+    """
+    if not hasattr(signal, "SIGUSR1") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # never call an earlier run's stale handler
+    tune_logger = logging.getLogger("ray.tune.tune")
+    quiet = lambda record: signals.received is None  # noqa: E731
+    tune_logger.addFilter(quiet)
+
+    def stop_tune() -> bool:
+        handler = signal.getsignal(signal.SIGUSR1)
+        if not callable(handler):  # Tune's loop has not started (or has ended): stop at once instead
+            return False
+        handler(signal.SIGUSR1, None)
+        return True
+
+    try:
+        with signals.graceful(stop_tune):
+            yield
+    finally:
+        tune_logger.removeFilter(quiet)
+        signal.signal(signal.SIGUSR1, previous_usr1)
+        if previous_env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
+
+
+def unfinished_trials(run_dir: Path, name: str, grid) -> set[str]:
+    """Trials of ``grid`` that Tune had not finished: those without a finished Optuna trial.
+
+    The searcher tells Optuna about every trial Tune completes (``tune_trial_id`` user attribute) and
+    about none that an interruption stopped, and the study outlives restores, so it is the record to ask.
+    """
+    import optuna
+
+    storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / STUDY_FILE}")
+    study = optuna.load_study(study_name=name, storage=storage)
+    finished = {t.user_attrs.get("tune_trial_id") for t in study.get_trials(deepcopy=False)
+                if t.state.is_finished()}
+    return {trial_id for trial_id in map(_trial_id, grid) if trial_id and trial_id not in finished}
 
 
 def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def write_outputs(run_dir: Path, grid, name: str, objectives) -> SearchResult:
-    """trials.csv (one row per Tune trial) and pareto.csv (several objectives)."""
+def write_outputs(run_dir: Path, grid, name: str, objectives, unfinished=(), signal_name: str | None = None
+                  ) -> SearchResult:
+    """trials.csv (one row per Tune trial) and pareto.csv (several objectives).
+
+    ``unfinished`` (after an interruption by ``signal_name``): those trials are recorded as ``interrupted``,
+    in their folder's ``metrics.json`` too, unless the folder already says they completed or diverged.
+    """
     known, missing = set(), {}
+    note = f"interrupted by {signal_name}; nas search --resume continues it"
     for result in grid:
         trial_id = _trial_id(result)
         if trial_id is None:
             continue
         known.add(trial_id)
-        if not (run_dir / "trials" / trial_id / "metrics.json").is_file():
+        folder = TrialFolder(run_dir / TRIALS_FOLDER / trial_id)
+        record = read_trial(folder.path) if folder.exists else None
+        if trial_id in unfinished:
+            if record is None:
+                missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "interrupted", "epochs_run": 0,
+                                     "message": note, "trial_dir": None}
+            elif record["metrics"].get("status") not in FINAL_STATUSES:
+                folder.update_metrics({**record["metrics"], "status": "interrupted", "message": note})
+        elif record is None:
             missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "error", "epochs_run": 0,
                                  "message": _error_text(result.error), "trial_dir": None}
     rows = [row for row in collect_rows(run_dir, missing) if row["trial_id"] in known]
@@ -390,4 +574,5 @@ def _error_text(error) -> str:
     return text[-1] if text else type(error).__name__
 
 
-__all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs"]
+__all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs", "resume_command",
+           "read_run_record", "check_resume_states", "unfinished_trials"]

@@ -6,7 +6,9 @@ then (3) calls ``ray.tune.report(metrics, checkpoint=...)``. Tune may end the tr
 (ASHA, time budget), so everything worth keeping is written before it.
 
 Resumable state: ``fit``'s checkpoint plus the best weights and the wall time, in ``.resume_state.pt``
-inside the trial folder, replaced atomically every epoch. The Ray checkpoint of each report is a small
+inside the trial folder, replaced atomically every epoch and read back with ``torch.load(weights_only=True)``
+(``nas.safe_load``): tensors and plain data only, so a planted pickle cannot run code; a state that is
+refused ends the trial with status ``error`` and says why. The Ray checkpoint of each report is a small
 marker (the epoch) that tells Tune the trial can be restored; Tune keeps all markers. Tune's own
 checkpoint retention (``num_to_keep``) can delete the checkpoint its last experiment snapshot points to
 when the driver is killed at the wrong moment, and then the trial cannot be restored at all; a single
@@ -29,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nas import atomic
+from nas.safe_load import read_state
 
 from .constraints import constraint_values, feasible, scheme_diagnostics
-from .records import TRIALS_FOLDER, TrialFolder, read_trial
+from .records import FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, read_trial
 
 RESUME_FILE = ".resume_state.pt"
 MARKER_FILE = "epoch.json"
@@ -101,7 +104,15 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     best_weights = None
     resume_path = folder.path / RESUME_FILE
     if resume_path.is_file():
-        saved = torch.load(resume_path, weights_only=False)
+        try:
+            saved = read_resume_state(resume_path)
+        except ValueError as exc:  # deterministic: a retry would read the same file
+            metrics = {**base, "status": "error", "message": f"cannot resume: {exc}", "epochs_run": 0,
+                       "wall_time": time.time() - started}
+            folder.publish(spec_dict, train_config.to_dict(), metrics)
+            tune.report({"epoch": 0, "val_acc": 0.0, "val_loss": math.inf, "params": params, "flops": 0,
+                         "status": "error", "feasible": False})
+            return
         resume, best, best_weights = saved["train"], saved["best"], saved["best_weights"]
         previous_time, previous_cpu = saved["wall_time"], saved.get("cpu_time", 0.0)
     base["resumed_from_epoch"] = 0 if resume is None else resume["epoch"]  # this attempt's starting point
@@ -167,10 +178,22 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         report({"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": math.inf}, "diverged")
 
 
+RESUME_KEYS = ("train", "best", "best_weights", "wall_time")
+
+
+def read_resume_state(path) -> dict:
+    """A trial's ``.resume_state.pt``, loaded without running code (``nas.safe_load.read_state``)."""
+    saved = read_state(path, f"{Path(path).parent.name}/{RESUME_FILE}")
+    if not isinstance(saved, dict) or any(key not in saved for key in RESUME_KEYS):
+        raise ValueError(f"{Path(path).parent.name}/{RESUME_FILE}: not a nas trial state (expected the keys "
+                         f"{', '.join(RESUME_KEYS)})")
+    return saved
+
+
 def _finished_record(folder: TrialFolder) -> dict | None:
     """The metrics to report for a trial whose folder says it already completed or diverged."""
     record = read_trial(folder.path)
-    if record is None or record["metrics"].get("status") not in ("completed", "diverged"):
+    if record is None or record["metrics"].get("status") not in FINAL_STATUSES:
         return None
     metrics = record["metrics"]
     final = metrics.get("final") or {}
@@ -202,4 +225,4 @@ def threads_for(cpus_per_trial: float) -> int:
     return max(1, min(int(cpus_per_trial), os.cpu_count() or 1))
 
 
-__all__ = ["TrialSetup", "train_trial", "threads_for"]
+__all__ = ["TrialSetup", "train_trial", "threads_for", "read_resume_state", "RESUME_FILE"]
