@@ -64,6 +64,13 @@ class SignalCatcher:
             signal.signal(signum, handler)
         self._previous.clear()
 
+    def reinstall(self) -> None:
+        """Take the signals back after a library installed its own handler beneath Python's (``ray.init``
+        installs a C++ failure handler for SIGTERM in the driver, which prints a stack and aborts)."""
+        if self._previous:
+            for signum in SIGNALS:
+                signal.signal(signum, self._handle)
+
     def _handle(self, signum, frame) -> None:
         first = self.received is None
         if first:

@@ -1,11 +1,17 @@
-"""``nas search SPACE``: run an architecture search (Ray Tune + Optuna) and print the leaderboard."""
+"""``nas search SPACE``: run an architecture search (Ray Tune + Optuna) and print the leaderboard.
+
+Ctrl-C (SIGINT) or SIGTERM stops the search gracefully: unfinished trials are recorded as ``interrupted``,
+the last line on stderr names the command that continues the run, and the exit status is 130 / 143.
+"""
 from __future__ import annotations
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("space", nargs="?", default=None,
                         help="search-space YAML file (default: the embedded quick.yaml)")
-    parser.add_argument("--name", help="run name: outputs go to RESULTS_DIR/NAME (default: the space's name)")
+    parser.add_argument("--name", help="run name: outputs go to RESULTS_DIR/NAME (default: the space's name); "
+                                       "1-100 ASCII letters, digits, '.', '_' or '-', starting with a letter or "
+                                       "digit")
     parser.add_argument("--trials", type=int, help="number of trials")
     parser.add_argument("--sampler", choices=("tpe", "cmaes", "nsga2", "gp", "random", "qmc"),
                         help="Optuna sampler")
@@ -19,7 +25,10 @@ def add_arguments(parser) -> None:
                                                  "(a GPU only when the cluster has one)")
     parser.add_argument("--time-budget", type=float, help="stop starting and running trials after S seconds")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run NAME (finished trials are kept); starts it if it does not exist")
+                        help="continue the run NAME (finished trials are kept, interrupted ones continue); starts "
+                             "it if it does not exist. Only for run folders you created: Ray Tune restores its "
+                             "experiment by unpickling files in the run folder, which could run code planted "
+                             "there. A folder whose search.json nas did not write is refused")
     parser.add_argument("--seed", type=int, help="sampler and training seed")
     parser.add_argument("--results-dir", default="results", help="folder of run folders (default: results)")
 

@@ -337,6 +337,7 @@ def _run(space, name, flags, address, resume, results_dir, progress, leaderboard
 
     data = datasets.load_dataset(data_args.pop("name"), **data_args)
     started_ray = _start_ray(address)
+    signals.reinstall()
     try:
         resources = _resources(settings)
         grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, address, signals)
