@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_path", "atomic_open", "write_text", "write_bytes", "write_json", "atomic_directory"]
+__all__ = ["atomic_path", "atomic_open", "write_text", "write_bytes", "write_json", "atomic_directory", "staged_files"]
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -129,3 +129,28 @@ def atomic_directory(path, *, replace: bool = False) -> Iterator[Path]:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     _fsync_folder(target.parent)
+
+
+@contextlib.contextmanager
+def staged_files(folder) -> Iterator[Path]:
+    """Yield a staging folder; the files written into it move into ``folder`` only if the block succeeds.
+
+    For a set of outputs that belong together (the leaderboard's plots): ``folder`` may already hold other
+    files (each staged file replaces its namesake), and a failure part-way leaves ``folder`` exactly as it
+    was, or absent. The staging folder sits in the nearest existing ancestor (same file system, so the
+    moves are renames); ``folder`` and its missing parents are created only on success.
+    """
+    target = Path(folder)
+    anchor = target.absolute().parent
+    while not anchor.exists():
+        anchor = anchor.parent
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=anchor))
+    try:
+        yield staging
+        target.mkdir(parents=True, exist_ok=True)
+        for item in sorted(staging.iterdir()):
+            os.chmod(item, 0o644)
+            os.replace(item, target / item.name)
+        _fsync_folder(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -17,7 +17,10 @@ For every chosen trial (ranked by ``best_val_acc`` among finished trials), from 
 Layout: ``export_run`` writes ``OUT/index.json`` (ranked list) and one folder ``OUT/<trial_id>/`` per
 trial; ``export_trial`` writes one model folder. Both build everything in a temporary folder beside the
 target and rename it into place (``nas.atomic``), so an interrupted export leaves no half-written folder.
-Every input is checked before anything is written.
+Every input is checked before anything is written: ``read_model`` reads a trial or export folder without
+running code (JSON and safetensors only, ``nas.safe_load``), never leaves the folder it was given
+(``nas.paths.contained``), and checks the weights against the spec and the spec against the budgets on
+torch's meta device before anything is built.
 """
 from __future__ import annotations
 
@@ -33,6 +36,9 @@ import pandas as pd
 
 from . import leaderboard
 from .atomic import atomic_directory
+from .messages import one_line, quote
+from .paths import check_output_folder, contained, is_within
+from .safe_load import read_json, read_weights
 
 FORMAT = "nas.export/1"
 MODEL_FILES = ("model.pt2", "weights.safetensors", "spec.json", "card.json", "card.md")
@@ -66,12 +72,42 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
     records = []
     for _, row in chosen.iterrows():
         folder = leaderboard.trial_folder(row)
-        for name in ("spec.json", "weights.safetensors"):
-            if not (folder / name).is_file():
-                raise ValueError(f"trial {row['trial_id']!r}: missing {folder / name}")
+        what = f"trial {row['trial_id']!r} ({folder})"
+        spec, weights = read_model(folder, what)
         rank = int((ranked["trial_id"] == row["trial_id"]).to_numpy().argmax()) + 1
-        records.append(dict(row, rank=rank, trial_path=str(folder)))
+        records.append(dict(row, rank=rank, trial_path=str(folder), spec=spec, weights=weights,
+                            trial_metrics=_optional_json(folder, "metrics.json", what),
+                            eval_batch_size=_eval_batch_size(_optional_json(folder, "train_config.json", what))))
     return run_dir, records
+
+
+def read_model(folder, what: str, *, device="cpu"):
+    """``(NetworkSpec, state dict)`` of a model folder (a trial folder or an export), read safely.
+
+    ``spec.json`` and ``weights.safetensors`` must lie inside ``folder``; the JSON and the safetensors are
+    read without running code; the spec is checked against the budgets and the weights against the spec
+    on the meta device, so nothing is allocated for a bad folder. Every problem is a ``ValueError`` naming
+    ``what`` (this is the reader ``nas.load`` and ``nas export`` share).
+    """
+    from .networks import NetworkSpec
+    from .networks.estimate import check_state_dict
+
+    folder = Path(folder)
+    spec_path = contained(folder, "spec.json", f"{what}: spec.json")
+    data = read_json(spec_path, f"{what}: spec.json")
+    try:
+        spec = NetworkSpec.from_dict(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"{what}: spec.json: {one_line(exc)}") from None
+    weights = read_weights(contained(folder, "weights.safetensors", f"{what}: weights.safetensors"),
+                           f"{what}: weights.safetensors", device=str(device))
+    check_state_dict(spec, weights, what)
+    return spec, weights
+
+
+def _optional_json(folder: Path, name: str, what: str) -> dict | None:
+    path = contained(folder, name, f"{what}: {name}")
+    return read_json(path, f"{what}: {name}") if path.is_file() else None
 
 
 def dataset_options(search: dict) -> dict:
@@ -89,9 +125,12 @@ def _check_target(out, replace: bool) -> Path:
     out = Path(out)
     if out.exists() and not replace:
         raise ValueError(f"out: {out} already exists (pass --force to replace it)")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out: {out} exists and is not a folder")
-    return out
+    return check_output_folder(out, "out")
+
+
+def _check_not_the_run(out: Path, run_dir: Path) -> None:
+    if is_within(run_dir, out):
+        raise ValueError(f"out: {out} holds the run folder {run_dir}; exporting there would replace the run")
 
 
 # ------------------------------------------------------------------------------------------- exporting
@@ -104,6 +143,7 @@ def export_run(run, out, *, top: int | None = 1, trial: str | None = None, repla
     """
     out = _check_target(out, replace)
     run_dir, records = select_trials(run, top=top, trial=trial, results_root=results_root)
+    _check_not_the_run(out, run_dir)
     search = leaderboard.read_search_config(run_dir)
     data = _load_data(search) if data is None else data
     folders = {_folder_name(r["trial_id"]): r for r in records}
@@ -124,6 +164,7 @@ def export_trial(run, trial_id: str, out, *, replace: bool = False,
     """Export one trial of ``run`` as the model folder ``out``."""
     out = _check_target(out, replace)
     run_dir, (record,) = select_trials(run, trial=trial_id, top=None, results_root=results_root)
+    _check_not_the_run(out, run_dir)
     search = leaderboard.read_search_config(run_dir)
     data = _load_data(search) if data is None else data
     with atomic_directory(out, replace=replace) as staging:
@@ -144,20 +185,15 @@ def _load_data(search: dict):
 def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) -> dict:
     """Write one model folder (``folder`` is inside a staging folder that is renamed later)."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
-    from .networks import NetworkSpec, build_network
+    from .networks import build_network
     from .train import count_parameters, evaluate, forward_flops
 
-    trial_dir = Path(record["trial_path"])
-    spec = NetworkSpec.from_dict(json.loads((trial_dir / "spec.json").read_text()))
+    spec = record["spec"]
     _check_data_matches(spec, data, record["trial_id"])
     model = build_network(spec)
-    try:
-        model.load_state_dict(load_file(str(trial_dir / "weights.safetensors")))
-    except RuntimeError as exc:
-        raise ValueError(f"trial {record['trial_id']!r}: weights do not match spec.json: "
-                         f"{str(exc).splitlines()[0]}") from None
+    model.load_state_dict(record["weights"])  # names and shapes checked by read_model
     model.eval()  # baked into the exported graph (batch-norm statistics, noise expectations)
 
     example = next(iter(data.test.batches(EXAMPLE_BATCH)))[0].to(torch.float32)
@@ -170,7 +206,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     _write_json(folder / "spec.json", spec.to_dict())
     (folder / "weights.safetensors").chmod(0o644)  # safetensors creates 0600; the export is meant to be shared
 
-    test = evaluate(model, data.test, _eval_batch_size(trial_dir))
+    test = evaluate(model, data.test, record["eval_batch_size"])
     card = _card(record, run_dir, search, data, spec, model, test,
                  params=count_parameters(model), flops=forward_flops(model, example))
     card["files"] = sorted([*MODEL_FILES, *_plots(spec, model, card["scheme"]["per_step"], folder)])
@@ -186,13 +222,9 @@ def _check_data_matches(spec, data, trial_id) -> None:
                          f"and {data.num_classes}")
 
 
-def _eval_batch_size(trial_dir: Path) -> int:
-    path = trial_dir / "train_config.json"
-    if path.is_file():
-        value = json.loads(path.read_text()).get("eval_batch_size")
-        if isinstance(value, int) and value > 0:
-            return value
-    return 1024
+def _eval_batch_size(train_config: dict | None) -> int:
+    value = (train_config or {}).get("eval_batch_size")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1024
 
 
 def random_ops(program) -> list[str]:
@@ -231,26 +263,42 @@ def _export_program(model, example, trial_id):
 def load(path, *, device="cpu"):
     """Rebuild the trainable ``nn.Module`` of an export: ``build_network(spec.json)`` + its weights.
 
-    ``path`` is a model folder (holding ``spec.json``) or an ``export_run`` folder (its rank-1 model).
+    ``path`` is a model folder (holding ``spec.json``) or an ``export_run`` folder (its rank-1 model, the
+    ``folder`` of ``index.json``, which must lie inside ``path``). Nothing read runs code and a spec beyond
+    the budgets is refused before anything is allocated (``read_model``).
     The model is returned in eval mode, like a model meant for inference; call ``.train()`` to train on.
     """
-    from safetensors.torch import load_file
-
-    from .networks import NetworkSpec, build_network
+    from .networks import build_network
 
     folder = Path(path)
-    if not (folder / "spec.json").is_file():
+    if not folder.is_dir():
+        raise ValueError(f"load: {folder} is not a folder")
+    if not (folder / "spec.json").exists():
         index_path = folder / "index.json"
         if not index_path.is_file():
             raise ValueError(f"load: {folder} is not an export (no spec.json or index.json)")
-        models = json.loads(index_path.read_text()).get("models") or []
-        if not models:
-            raise ValueError(f"load: {index_path} lists no model")
-        folder = folder / min(models, key=lambda m: m["rank"])["folder"]
-    spec = NetworkSpec.from_dict(json.loads((folder / "spec.json").read_text()))
+        best = min(_index_models(read_json(index_path, f"load: {index_path}"), index_path), key=lambda m: m["rank"])
+        folder = contained(folder, best["folder"], f"load: {index_path}: models[rank {best['rank']}].folder")
+    spec, weights = read_model(folder, f"load: {folder}", device=device)
     model = build_network(spec)
-    model.load_state_dict(load_file(str(folder / "weights.safetensors"), device=str(device)))
+    model.load_state_dict(weights)
     return model.to(device).eval()
+
+
+def _index_models(index: dict, path) -> list[dict]:
+    """The ``models`` of an ``index.json``: a non-empty list of objects with an integer rank and a folder."""
+    models = index.get("models")
+    if not isinstance(models, list) or not models:
+        raise ValueError(f"load: {path} lists no model (expected a non-empty list 'models')")
+    for i, model in enumerate(models):
+        if not isinstance(model, dict):
+            raise ValueError(f"load: {path}: models[{i}] is not an object")
+        rank, folder = model.get("rank"), model.get("folder")
+        if isinstance(rank, bool) or not isinstance(rank, int):
+            raise ValueError(f"load: {path}: models[{i}] has no integer 'rank' (got {quote(rank)})")
+        if not isinstance(folder, str) or not folder:
+            raise ValueError(f"load: {path}: models[{i}] has no 'folder' (got {quote(folder)})")
+    return models
 
 
 # ------------------------------------------------------------------------------------------------ card
@@ -356,8 +404,7 @@ def _card(record, run_dir, search, data, spec, model, test, *, params, flops) ->
 
     metric_names = ("val_acc", "val_loss", "best_val_acc", "epochs_run", "wall_time", "status", "seed")
     search_metrics = {name: record.get(name) for name in metric_names}
-    metrics_path = Path(record["trial_path"]) / "metrics.json"
-    trial_metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+    trial_metrics = record.get("trial_metrics")
     card = {
         "format": FORMAT,
         "title": f"{record['scheme_name']} (trial {record['trial_id']} of run {run_dir.name})",
@@ -499,4 +546,5 @@ def _write_json(path: Path, value) -> None:
     path.write_text(json.dumps(_plain(value), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
-__all__ = ["export_run", "export_trial", "load", "select_trials", "dataset_options", "random_ops", "FORMAT"]
+__all__ = ["export_run", "export_trial", "load", "read_model", "select_trials", "dataset_options", "random_ops",
+           "FORMAT"]

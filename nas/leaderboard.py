@@ -26,10 +26,13 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .atomic import atomic_path
+from .atomic import atomic_path, staged_files
+from .messages import quote
+from .paths import contained
+from .safe_load import read_json, read_weights
 
 FINISHED_STATUSES = ("completed", "stopped")
-STATUSES = ("completed", "stopped", "diverged", "error")
+STATUSES = ("completed", "stopped", "diverged", "error", "interrupted")
 METRIC = "best_val_acc"  # the ranking metric: accuracy of the best-validation epoch (the exported weights)
 RESNET_SCHEME = "euler"
 DEFAULT_RESULTS_ROOT = Path("results")
@@ -64,10 +67,7 @@ def read_search_config(run_dir) -> dict:
     path = Path(run_dir) / "search.json"
     if not path.is_file():
         return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    return read_json(path)
 
 
 def _as_bool(value):
@@ -97,7 +97,29 @@ def _read_trials(run_dir: Path) -> pd.DataFrame:
     for column in ("trial_id", "status"):
         if len(frame) and column not in frame.columns:
             raise ValueError(f"{path}: missing column {column!r}")
+    _check_numbers(frame, path)
     return frame
+
+
+# Columns of trials.csv that hold numbers (results/README.md); coef_* and constraint_* columns too.
+NUMERIC_COLUMNS = ("val_acc", "val_loss", "best_val_acc", "params", "flops", "epochs_run", "wall_time",
+                   "steps_per_stage", "h", "noise_param", "order", "error_constant", "error_norm",
+                   "real_stability_interval", "seed", "best_val_loss", "best_epoch")
+
+
+def _check_numbers(frame: pd.DataFrame, path: Path) -> None:
+    """Numeric columns converted to numbers; a cell that is not one (empty cells are) is a ``ValueError``."""
+    for column in frame.columns:
+        if column not in NUMERIC_COLUMNS and not column.startswith(("coef_", "constraint_")):
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            row = bad.to_numpy().argmax()
+            trial = frame["trial_id"].iloc[row] if "trial_id" in frame.columns else f"row {row + 1}"
+            raise ValueError(f"{path}: column {column}, trial {trial}: {quote(frame[column].iloc[row])} is not a "
+                             "number")
+        frame[column] = values
 
 
 def load(runs, *, results_root=DEFAULT_RESULTS_ROOT) -> pd.DataFrame:
@@ -347,10 +369,13 @@ _LEARNED_KEY = re.compile(r"^stages\.(\d+)\.learned_(\w+?)\.(\d+)$")
 
 
 def trial_folder(row) -> Path:
+    """The trial's folder: ``trial_dir`` (or ``trials/<trial_id>``) inside its run folder, never outside it
+    (``nas.paths.contained``: no absolute path, ``..`` or symbolic link leads elsewhere)."""
     trial_dir = row.get("trial_dir") if hasattr(row, "get") else None
     if trial_dir is None or (isinstance(trial_dir, float) and math.isnan(trial_dir)):
         trial_dir = Path("trials") / str(row["trial_id"])
-    return Path(row["run_dir"]) / trial_dir
+    return contained(row["run_dir"], trial_dir, f"{Path(row['run_dir']) / 'trials.csv'}: trial {row['trial_id']}: "
+                                                "trial_dir")
 
 
 def read_learned_coefficients(trial_dir) -> pd.DataFrame:
@@ -360,19 +385,21 @@ def read_learned_coefficients(trial_dir) -> pd.DataFrame:
     learned tensors belong to the last steps of each stage, e.g. LM-ResNet steps 1…S−1), name, mean, min, max
     (min = max = value for a scalar; per-channel values give the spread).
     """
-    from safetensors import safe_open
-
     trial_dir = Path(trial_dir)
-    spec = json.loads((trial_dir / "spec.json").read_text())
-    steps_per_stage = int(spec.get("steps_per_stage", 1))
+    spec = read_json(contained(trial_dir, "spec.json", f"{trial_dir}: spec.json"))
+    steps = spec.get("steps_per_stage", 1)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"{trial_dir / 'spec.json'}: steps_per_stage must be a positive integer, got {quote(steps)}")
+    steps_per_stage = steps
+    weights = read_weights(contained(trial_dir, "weights.safetensors", f"{trial_dir}: weights.safetensors"),
+                           framework="numpy")
     rows = []
-    with safe_open(str(trial_dir / "weights.safetensors"), framework="numpy") as weights:
-        for key in weights.keys():
-            match = _LEARNED_KEY.match(key)
-            if match:
-                value = np.asarray(weights.get_tensor(key), dtype=float)
-                rows.append({"stage": int(match[1]), "name": match[2], "index": int(match[3]),
-                             "mean": float(value.mean()), "min": float(value.min()), "max": float(value.max())})
+    for key, tensor in weights.items():
+        match = _LEARNED_KEY.match(key)
+        if match:
+            value = np.asarray(tensor, dtype=float)
+            rows.append({"stage": int(match[1]), "name": match[2], "index": int(match[3]),
+                         "mean": float(value.mean()), "min": float(value.min()), "max": float(value.max())})
     columns = ["stage", "name", "index", "depth", "mean", "min", "max"]
     if not rows:
         return pd.DataFrame(columns=columns)
@@ -610,18 +637,23 @@ def plot_stability(frame: pd.DataFrame, path, top: int = 5) -> Path | None:
 
 def write_plots(frame: pd.DataFrame, folder, *, objectives="best_val_acc,params", top: int = 5,
                 metric: str = METRIC) -> list[Path]:
-    """Every leaderboard plot as PNG in ``folder``; ``frame`` should be sorted (the top rows are "best")."""
+    """Every leaderboard plot as PNG in ``folder``; ``frame`` should be sorted (the top rows are "best").
+
+    All plots are drawn into a staging folder beside ``folder`` first and moved in only when every one
+    succeeded: a failure (a corrupt weights file, say) leaves ``folder`` as it was, or absent.
+    """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"plots: {folder} exists and is not a folder")
     parse_objectives(objectives)
-    paths = plot_coefficients(frame, folder, metric)
-    paths.append(plot_pareto(frame, folder / "pareto.png", objectives))
-    for plot, name in ((plot_learned, "learned_coefficients.png"), (plot_stability, "stability_regions.png")):
-        written = plot(frame, folder / name, top)
-        if written is not None:
-            paths.append(written)
-    return paths
+    with staged_files(folder) as staging:
+        paths = plot_coefficients(frame, staging, metric)
+        paths.append(plot_pareto(frame, staging / "pareto.png", objectives))
+        for plot, name in ((plot_learned, "learned_coefficients.png"), (plot_stability, "stability_regions.png")):
+            written = plot(frame, staging / name, top)
+            if written is not None:
+                paths.append(written)
+    return [folder / path.name for path in paths]
 
 
 __all__ = ["load", "resolve_run", "read_search_config", "finished_trials", "check_runs_have_finished_trials",

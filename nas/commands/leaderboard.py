@@ -7,6 +7,7 @@ Views: ``trials`` (one row per trial, default), ``families`` (best / median / co
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def add_arguments(parser) -> None:
@@ -35,6 +36,10 @@ def add_arguments(parser) -> None:
                         help="where run names are looked up (default: results)")
 
 
+# Files of a run folder that nas search writes and the leaderboard reads: never an output.
+RUN_FILES = ("trials.csv", "pareto.csv", "search.json", "optuna.db")
+
+
 def _positive(value, name):
     if value is not None and value < 1:
         raise ValueError(f"{name}: must be a positive integer, got {value}")
@@ -44,17 +49,20 @@ def run(args) -> int:
     _positive(args.top, "--top")
     if args.format == "parquet" and args.output is None:
         raise ValueError("--format parquet: needs --output FILE (parquet is binary)")
-    from pathlib import Path
-
     from nas import leaderboard as lb
+    from nas.paths import check_output_file, check_output_folder
 
-    if args.output is not None and Path(args.output).is_dir():
-        raise ValueError(f"--output: {args.output} is a folder; give a file name")
-    if args.plots is not None and Path(args.plots).exists() and not Path(args.plots).is_dir():
-        raise ValueError(f"--plots: {args.plots} exists and is not a folder")
+    if args.output is not None:
+        check_output_file(args.output, "--output")
+    if args.plots is not None:
+        check_output_folder(args.plots, "--plots")
 
     # Everything is validated before anything is written.
     frame = lb.load(args.runs, results_root=args.results_root)
+    if args.output is not None:
+        inputs = {Path(run_dir) / name for run_dir in frame.attrs["run_dirs"] for name in RUN_FILES}
+        if Path(args.output).resolve() in inputs:
+            raise ValueError(f"--output: {args.output} is a file of the run it reads; write the table elsewhere")
     if not args.all:
         lb.check_runs_have_finished_trials(frame)
         frame = lb.finished_trials(frame)
@@ -78,14 +86,15 @@ def run(args) -> int:
     if args.view != "trials" and args.top:
         table = table.head(args.top)
 
+    # Plots first: they read weights and can still fail; they appear all at once or not at all.
+    written = [] if args.plots is None else lb.write_plots(frame, args.plots, top=args.top or 5,
+                                                            objectives=objectives or "best_val_acc,params")
     if args.output is not None:
         lb.write_table(table, args.output, args.format)
     else:
         sys.stdout.write(lb.render(table, args.format))
-    if args.plots is not None:
-        top = args.top or 5
-        for path in lb.write_plots(frame, args.plots, objectives=objectives or "best_val_acc,params", top=top):
-            print(f"wrote {path}", file=sys.stderr)
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -79,6 +79,24 @@ def check(spec, *, input_shape=None, batch_size: int | None = None, where: str |
     return _measure(spec, where or describe(spec), input_shape, batch_size, enforce=True)
 
 
+def check_state_dict(spec, state: dict, where: str) -> None:
+    """``state`` (weights read from a file) has exactly the names and shapes of ``spec``'s network, which is
+    checked against the parameter budget first; nothing is allocated (meta device)."""
+    model = _meta_network(spec, where)
+    limits.check_params(sum(p.numel() for p in model.parameters()), where)
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    given = {name: tuple(getattr(tensor, "shape", ())) for name, tensor in state.items()}
+    missing, unexpected = sorted(expected.keys() - given.keys()), sorted(given.keys() - expected.keys())
+    if missing or unexpected:
+        problem = (f"missing {', '.join(missing[:3])}" if missing else "") + ("; " if missing and unexpected else "") \
+            + (f"unexpected {', '.join(unexpected[:3])}" if unexpected else "")
+        raise ValueError(f"{where}: the weights do not match the spec ({problem})")
+    for name, shape in expected.items():
+        if given[name] != shape:
+            raise ValueError(f"{where}: the weights do not match the spec ({name} has shape {list(given[name])}, "
+                             f"the network needs {list(shape)})")
+
+
 def _measure(spec, where: str, input_shape, batch_size, enforce: bool) -> NetworkEstimate:
     model = _meta_network(spec, where)
     params = sum(p.numel() for p in model.parameters())
@@ -92,4 +110,4 @@ def _measure(spec, where: str, input_shape, batch_size, enforce: bool) -> Networ
     return NetworkEstimate(params, per_sample)
 
 
-__all__ = ["NetworkEstimate", "estimate", "check", "describe", "FLOAT_BYTES"]
+__all__ = ["NetworkEstimate", "estimate", "check", "check_state_dict", "describe", "FLOAT_BYTES"]
