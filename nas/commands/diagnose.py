@@ -37,16 +37,19 @@ def add_arguments(parser) -> None:
     output.add_argument("--json", action="store_true", help="print each report's JSON form (one per line)")
     output.add_argument("--latex", action="store_true", help="print each report as a LaTeX tabular")
     parser.add_argument("--plot", default=None, metavar="PNG",
-                        help="write the stability regions of the schemes, overlaid, to this PNG file")
+                        help="write the stability regions of the schemes, overlaid, to this PNG file (its folder "
+                             "must exist)")
 
 
 def _json(text: str, option: str):
     from fractions import Fraction
 
+    from nas.messages import quote
+
     try:
         return json.loads(text, parse_float=Fraction)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{option}: not valid JSON ({exc.msg}): {text!r}") from None
+        raise ValueError(f"{option}: not valid JSON ({exc.msg}): {quote(text)}") from None
 
 
 def _schemes_from(args) -> list:
@@ -97,8 +100,11 @@ def _schemes_from(args) -> list:
 def run(args) -> int:
     from nas.diagnostics import analyze, plot_stability_regions
     from nas.diagnostics.plots import check_plottable
+    from nas.paths import check_output_file
     from nas.schemes.noise import NoiseSchedule
 
+    if args.plot is not None:
+        check_output_file(args.plot, "--plot")
     items = _schemes_from(args)
     reports = []
     for item in items:

@@ -138,6 +138,9 @@ def linear_modified_series(R: list, terms: int) -> list:
 
 def analyze_runge_kutta(tableau: ButcherTableau, tolerance: float = 1e-9) -> RungeKuttaReport:
     """The full report of an explicit Runge-Kutta method (see :class:`RungeKuttaReport`)."""
+    if tableau.stages > MAX_TREE_ORDER:  # the stability polynomial needs trees up to order s
+        raise ValueError(f"stages: the diagnostics cover tableaux of up to {MAX_TREE_ORDER} stages (rooted trees "
+                         f"up to order {MAX_TREE_ORDER}), got {tableau.stages}")
     arithmetic = values.EXACT if tableau.is_exact else values.FLOAT
     weights = elementary_weights(tableau)
     order, conditions = order_from_weights(weights, tolerance)
