@@ -47,6 +47,8 @@ def read_json(path, what: str | None = None, *, kind: type = dict):
         raise ValueError(f"{what}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
     except _DuplicateKey as exc:
         raise ValueError(f"{what}: duplicate key {quote(exc.args[0])}; each key may appear once") from None
+    except RecursionError:
+        raise ValueError(f"{what}: values nested too deeply") from None
     if not isinstance(value, kind):
         raise ValueError(f"{what}: expected a JSON {_json_kind(kind)}, got {type(value).__name__}")
     return value

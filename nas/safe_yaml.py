@@ -9,7 +9,7 @@ naming the line of the file:
 - more than ``MAX_ALIASES`` alias uses, or aliases that would expand the document beyond ``MAX_NODES``
   nodes (counted while composing, before anything is expanded), and recursive aliases;
 - a key repeated in one mapping, at any depth (``<<`` merge keys keep YAML's override semantics);
-- files over ``MAX_BYTES`` (checked before reading).
+- files over ``MAX_BYTES`` (checked before reading), and values nested deeper than Python's recursion limit.
 """
 from __future__ import annotations
 
@@ -99,6 +99,8 @@ def loads(text: str, label: str):
         return yaml.load(text, Loader=BoundedSafeLoader)  # noqa: S506 (a SafeLoader subclass)
     except YAMLRefused as exc:
         raise ValueError(f"{label}: {_where(exc.problem_mark)}{exc.problem}") from None
+    except RecursionError:
+        raise ValueError(f"{label}: values nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

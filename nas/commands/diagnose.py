@@ -50,6 +50,8 @@ def _json(text: str, option: str):
         return json.loads(text, parse_float=Fraction)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{option}: not valid JSON ({exc.msg}): {quote(text)}") from None
+    except RecursionError:
+        raise ValueError(f"{option}: not valid JSON (nested too deeply): {quote(text)}") from None
 
 
 def _schemes_from(args) -> list:

@@ -35,7 +35,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from nas import atomic
+from nas import atomic, data_info
 from nas.interrupt import Interrupted, catch_signals
 from nas.limits import budget_environment, check_seed
 from nas.paths import check_output_folder
@@ -298,8 +298,6 @@ def resume_command(space, name: str, results_dir, flags: dict, address: str | No
 
 
 def _run(space, name, flags, address, resume, results_dir, progress, leaderboard, signals, resolved):
-    from nas import data as datasets
-
     loaded = load_space(space)
     name = check_run_name(loaded.name if name is None else name)
     resolved["name"] = name
@@ -328,14 +326,19 @@ def _run(space, name, flags, address, resume, results_dir, progress, leaderboard
 
     # Data and networks are checked from what the data set is, before a sample exists (nas.limits).
     data_args = dict(space_obj.data)
-    info = datasets.check_request(**data_args)
-    if space_obj.network.macro is not None:
-        info.check_macro(space_obj.network.macro, "network.macro")
+    try:
+        info = data_info.check_request(**data_args)
+        if space_obj.network.macro is not None:
+            info.check_macro(space_obj.network.macro, "network.macro")
+    except ValueError as exc:
+        raise ValueError(f"{space_obj.source}: {exc}") from None
     check_space(space_obj, info)
     if not address:
         _check_local_resources(settings)
 
-    data = datasets.load_dataset(data_args.pop("name"), **data_args)
+    from nas.data import load_dataset
+
+    data = load_dataset(data_args.pop("name"), **data_args)
     started_ray = _start_ray(address)
     signals.reinstall()
     try:
