@@ -156,10 +156,16 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
             best_weights = state["model"]
         status = "completed" if metrics["epoch"] >= train_config.epochs else "stopped"
         final = {k: metrics[k] for k in ("epoch", "val_acc", "val_loss", "train_loss", "train_acc")}
+        # The state goes first, so the folder never records an epoch the state lacks (an interrupted trial
+        # resumes after its last recorded epoch) -- except before the folder exists: its first publication
+        # replaces the whole folder, state included.
+        published = folder.exists
+        if status != "completed" and published:
+            save_state(state)
         record(status, final, metrics["epoch"], weights=best_weights if improved else None)
         if status == "completed":  # a restarted completed trial reports its record and needs no state
             resume_path.unlink(missing_ok=True)
-        else:
+        elif not published:
             save_state(state)
         report(metrics, status, marker=True)
         return True
