@@ -95,12 +95,12 @@ def test_weights_are_checked_against_the_spec():
         check_state_dict(spec, {**state, "stem.layer.weight": torch.zeros(1)}, "w")
 
 
-@pytest.mark.parametrize("name", ["mnist1d", "toy2d"])
-def test_data_description_matches_the_loaded_data(name):
-    data = load_dataset(name, num_samples=40)
-    info = INFO[name]
-    assert (data.input_shape, data.num_classes, data.in_channels, data.macro) == \
-        (info.input_shape, info.num_classes, info.in_channels, info.macro)
+def test_data_description_matches_the_loaded_data(small_mnist1d, cifar_folder):
+    root, *_ = cifar_folder("cifar100")
+    for data in (small_mnist1d, load_dataset("toy2d", num_samples=40), load_dataset("cifar100", root=root)):
+        info = INFO[data.name]
+        assert (data.input_shape, data.num_classes, data.in_channels, data.macro) == \
+            (info.input_shape, info.num_classes, info.in_channels, info.macro)
 
 
 def test_data_budget_and_its_variable(monkeypatch):
