@@ -82,12 +82,8 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         with seeded(setup.seed):
             model = build_network(plan.spec)
     except ValueError as exc:  # deterministic: retrying cannot help
-        metrics = {**base, "status": "error", "message": f"cannot build the trial: {exc}", "epochs_run": 0,
-                   "wall_time": time.time() - started}
-        spec = {"error": str(exc), "config": base["config"]}
-        folder.publish(spec, train_config.to_dict(), metrics)
-        tune.report({"epoch": 0, "val_acc": 0.0, "val_loss": math.inf, "params": 0, "flops": 0,
-                     "status": "error", "feasible": False})
+        _end_with_error(folder, {"error": str(exc), "config": base["config"]}, train_config, base, started,
+                        f"cannot build the trial: {exc}")
         return
 
     params = count_parameters(model)
@@ -107,11 +103,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         try:
             saved = read_resume_state(resume_path)
         except ValueError as exc:  # deterministic: a retry would read the same file
-            metrics = {**base, "status": "error", "message": f"cannot resume: {exc}", "epochs_run": 0,
-                       "wall_time": time.time() - started}
-            folder.publish(spec_dict, train_config.to_dict(), metrics)
-            tune.report({"epoch": 0, "val_acc": 0.0, "val_loss": math.inf, "params": params, "flops": 0,
-                         "status": "error", "feasible": False})
+            _end_with_error(folder, spec_dict, train_config, base, started, f"cannot resume: {exc}")
             return
         resume, best, best_weights = saved["train"], saved["best"], saved["best_weights"]
         previous_time, previous_cpu = saved["wall_time"], saved.get("cpu_time", 0.0)
@@ -194,6 +186,16 @@ def read_resume_state(path) -> dict:
         raise ValueError(f"{Path(path).parent.name}/{RESUME_FILE}: not a nas trial state (expected the keys "
                          f"{', '.join(RESUME_KEYS)})")
     return saved
+
+
+def _end_with_error(folder: TrialFolder, spec: dict, train_config, base: dict, started: float, message: str) -> None:
+    """Record status ``error`` with ``message`` and report the trial once, as infeasible and worst."""
+    from ray import tune
+
+    metrics = {**base, "status": "error", "message": message, "epochs_run": 0, "wall_time": time.time() - started}
+    folder.publish(spec, train_config.to_dict(), metrics)
+    tune.report({"epoch": 0, "val_acc": 0.0, "val_loss": math.inf, "params": base.get("params", 0), "flops": 0,
+                 "status": "error", "feasible": False})
 
 
 def _finished_record(folder: TrialFolder) -> dict | None:
