@@ -87,7 +87,7 @@ def check_request(name: str = "mnist1d", *, seed: int = 0, root=None, num_sample
     if isinstance(noise, bool) or not isinstance(noise, Real) or not noise >= 0:
         raise ValueError(f"noise: must be a number >= 0, got {quote(noise)}")
     if options.get("num_workers") is not None:
-        _int_at_least(options["num_workers"], "num_workers", 0)
+        limits.check_workers(_int_at_least(options["num_workers"], "num_workers", 0), "num_workers")
     pool = info.default_pool if num_samples is None else num_samples
     test = CIFAR_TEST if info.max_pool else options.get("num_test_samples") or max(pool // 4, 1)
     limits.check_data(pool + test, info.bytes_per_sample, "data",

@@ -16,8 +16,8 @@ variable                   default     refused when
 =========================  ==========  =====================================================================
 
 Fixed bounds: seeds are integers in 0 … 2³² − 1 (what numpy's ``RandomState`` and Optuna's samplers
-accept) and a network has at most ``MAX_STEPS`` scheme steps (deeper than any published ResNet; it also
-keeps the estimate itself fast).
+accept), a network has at most ``MAX_STEPS`` scheme steps (deeper than any published ResNet; it also
+keeps the estimate itself fast), and thread or data-loader worker counts at most ``WORKERS_PER_CPU`` per CPU.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from .messages import quote
 
 MAX_SEED = 2**32 - 1
 MAX_STEPS = 1000
+WORKERS_PER_CPU = 4  # threads / DataLoader processes beyond this only thrash (PyTorch warns above one per CPU)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,15 @@ def check_seed(value, name: str = "seed") -> int:
         raise ValueError(f"{name}: must be an integer in 0..{MAX_SEED} (2**32 - 1, what numpy and Optuna's "
                          f"samplers accept), got {quote(value)}")
     return int(value)
+
+
+def check_workers(value: int, name: str) -> int:
+    """A count of threads or worker processes: at most ``WORKERS_PER_CPU`` per CPU of this machine."""
+    cpus = os.cpu_count() or 1
+    if value > WORKERS_PER_CPU * cpus:
+        raise ValueError(f"{name}: {value:,} is more than {WORKERS_PER_CPU} per CPU of this machine "
+                         f"({WORKERS_PER_CPU * cpus} for {cpus} CPU(s))")
+    return value
 
 
 def check_params(params: int, where: str) -> None:
@@ -137,5 +147,6 @@ def budget_environment() -> dict[str, str]:
 
 
 __all__ = ["Budget", "PARAMS", "ACTIVATION_GB", "DATA_GB", "BUDGETS", "MAX_SEED", "MAX_STEPS", "check_seed",
+           "check_workers", "WORKERS_PER_CPU",
            "check_params", "check_activations", "check_data", "budget_environment", "human_bytes",
            "fixed_layer_params", "check_fixed_layers", "check_depth"]

@@ -19,7 +19,7 @@ import yaml
 from hostile import plant_torch_pickle, snapshot
 
 SPACE = {"name": "intr", "data": {"name": "mnist1d", "num_samples": 200, "seed": 0},
-         "train": {"epochs": 4, "batch_size": 64}, "search": {"trials": 4, "scheduler": "none", "seed": 0},
+         "train": {"epochs": 4, "batch_size": 64}, "search": {"trials": 3, "scheduler": "none", "seed": 0},
          "network": {"widths": [4, 8], "steps_per_stage": 1},
          "scheme": [{"family": "runge_kutta", "label": "rk", "stages": [2, 3]},
                     {"family": "named", "names": ["rk4", "heun"]}]}
@@ -125,7 +125,7 @@ def test_sigint_records_interrupted_trials_and_resume_finishes_each_once(tmp_pat
     done = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
     frame = check_records(run_dir)
-    assert len(frame) == 4 and set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 4).all()
+    assert len(frame) == 3 and set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 4).all()
     path = run_dir / "trials" / first["id"] / "metrics.json"
     assert (path.read_bytes(), path.stat().st_mtime_ns) == (first["bytes"], first["mtime"])
     for trial_id, epochs in at_interrupt.items():  # continued from its saved state: no recorded epoch redone
@@ -140,12 +140,15 @@ def test_sigint_records_interrupted_trials_and_resume_finishes_each_once(tmp_pat
 
 @pytest.mark.slow
 def test_sigterm_is_exit_143_with_the_resume_command(tmp_path):
+    """SIGTERM as soon as the search has started: Ray's own SIGTERM handler (installed by ray.init) must not
+    take over (it prints a stack and aborts)."""
     run_dir = tmp_path / "out" / "intr"
     driver = start(tmp_path, "--trials", "2")
-    assert interrupt_when(driver, lambda: bool(statuses(run_dir)), signal.SIGTERM) == 143
+    started = lambda: "nas search: run 'intr'" in (tmp_path / "out.txt").read_text()  # noqa: E731
+    assert interrupt_when(driver, started, signal.SIGTERM) == 143
     err = (tmp_path / "err.txt").read_text()
     assert err.splitlines()[-1] == ("nas search: interrupted by SIGTERM; resume with: nas search space.yaml "
                                     "--name intr --results-dir out --trials 2 --resume")
-    assert "Tuner.restore" not in err and "SIGTERM received" not in err  # not Ray's abort handler
-    frame = check_records(run_dir)
-    assert "interrupted" in set(frame["status"])
+    assert "Tuner.restore" not in err and "SIGTERM received" not in err and "Traceback" not in err
+    if (run_dir / "trials.csv").exists():  # Tune had started: whatever it created is recorded consistently
+        assert set(check_records(run_dir)["status"]) <= {"completed", "interrupted"}

@@ -77,15 +77,17 @@ def _percent(value) -> str:
 
 def run(args) -> int:
     from nas.data_info import check_request
-    from nas.limits import check_depth, check_fixed_layers
+    from nas.limits import check_depth, check_fixed_layers, check_workers
     from nas.paths import check_output_file
 
     # Everything is validated before any data is generated or loaded. First what needs no torch (it takes
     # seconds to import), so a typo such as --num-samples 1000000000000 is refused at once: the output path,
     # the data request against the data budget, the widths against the parameter budget (nas.limits).
     output = None if args.output is None else check_output_file(args.output, "--output")
-    if args.threads is not None and args.threads <= 0:
-        raise ValueError(f"threads: must be a positive integer, got {args.threads}")
+    if args.threads is not None:
+        if args.threads <= 0:
+            raise ValueError(f"threads: must be a positive integer, got {args.threads}")
+        check_workers(args.threads, "--threads")
     data_options = {name: value for name, value in
                     (("kind", args.toy2d_kind), ("noise", args.noise), ("num_workers", args.workers))
                     if value is not None}
