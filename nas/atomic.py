@@ -137,11 +137,12 @@ def staged_files(folder) -> Iterator[Path]:
 
     For a set of outputs that belong together (the leaderboard's plots): ``folder`` may already hold other
     files (each staged file replaces its namesake), and a failure part-way leaves ``folder`` exactly as it
-    was, or absent. The staging folder sits in the nearest existing ancestor (same file system, so the
-    moves are renames); ``folder`` and its missing parents are created only on success.
+    was, or absent. The staging folder sits inside ``folder`` when it exists, else in its nearest existing
+    ancestor: on ``folder``'s file system either way, so the moves are renames; ``folder`` and its missing
+    parents are created only on success.
     """
     target = Path(folder)
-    anchor = target.absolute().parent
+    anchor = target.absolute()
     while not anchor.exists():
         anchor = anchor.parent
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=anchor))

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from nas.atomic import atomic_directory, atomic_open, atomic_path, write_bytes, write_json, write_text
+from nas.atomic import atomic_directory, atomic_open, atomic_path, staged_files, write_bytes, write_json, write_text
 
 
 def test_write_text_bytes_json_replace_the_target(tmp_path):
@@ -89,3 +89,26 @@ def test_replace_is_a_rename_of_a_complete_file(tmp_path):
         temporary.write_text("x")
         inode = os.stat(temporary).st_ino
     assert os.stat(tmp_path / "f.txt").st_ino == inode
+
+
+def test_staged_files_appear_together_or_not_at_all(tmp_path):
+    target = tmp_path / "a" / "plots"
+    with pytest.raises(RuntimeError):
+        with staged_files(target) as staging:
+            (staging / "one.png").write_text("1")
+            raise RuntimeError("the second plot failed")
+    assert list(tmp_path.iterdir()) == []  # no target, no parents, no staging left
+    with staged_files(target) as staging:
+        (staging / "one.png").write_text("1")
+        (staging / "two.png").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["one.png", "two.png"]
+    (target / "keep.txt").write_text("mine")
+    with pytest.raises(RuntimeError):
+        with staged_files(target) as staging:
+            (staging / "one.png").write_text("new")
+            raise RuntimeError
+    assert (target / "one.png").read_text() == "1" and sorted(p.name for p in target.iterdir()) == [
+        "keep.txt", "one.png", "two.png"]
+    with staged_files(target) as staging:
+        (staging / "one.png").write_text("new")
+    assert (target / "one.png").read_text() == "new" and (target / "keep.txt").read_text() == "mine"
