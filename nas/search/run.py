@@ -467,14 +467,16 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
         print(f"nas search: run {name!r}: {settings.trials} trials of {space.source} ({settings.sampler} sampler, "
               f"scheduler {settings.scheduler}, objectives {','.join(objectives)}, {per_trial} per trial) "
               f"-> {run_dir}", flush=True)
-    with _tune_signal_handling(signals):
+    with tune_signal_handling(signals):
         return tuner.fit()
 
 
 @contextlib.contextmanager
-def _tune_signal_handling(signals):
-    """Route our first SIGINT / SIGTERM into Ray Tune's graceful stop, which saves the experiment state with
-    the unfinished trials still marked running (so ``Tuner.restore`` continues them) and stops the trials.
+def tune_signal_handling(signals):
+    """Around ``tuner.fit()`` of any command that runs Ray Tune (a future ``nas evaluate`` too): route the
+    first SIGINT / SIGTERM caught by ``signals`` (``nas.interrupt``) into Ray Tune's graceful stop, which
+    saves the experiment state with the unfinished trials still marked running (so ``Tuner.restore``
+    continues them) and stops the trials.
 
     Tune installs that stop as its SIGINT handler and, always, as its SIGUSR1 handler; with
     ``TUNE_DISABLE_SIGINT_HANDLER=1`` SIGINT stays with ``nas.interrupt`` (which also knows SIGTERM and which
@@ -579,4 +581,4 @@ def _error_text(error) -> str:
 
 
 __all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs", "resume_command",
-           "read_run_record", "check_resume_states", "unfinished_trials"]
+           "read_run_record", "check_resume_states", "unfinished_trials", "tune_signal_handling"]
