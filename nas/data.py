@@ -403,5 +403,5 @@ def _cifar_transforms(mean, std, size: int):
     return plain, augmented
 
 
-__all__ = ["DATASETS", "TOY2D_KINDS", "MACROS", "INFO", "DatasetInfo", "check_request", "DataSplits", "TensorSplit", "LoaderSplit", "RandomShift",
-           "ImageArrayDataset", "load_dataset", "toy2d_points", "default_data_root"]
+__all__ = ["DATASETS", "TOY2D_KINDS", "MACROS", "INFO", "DatasetInfo", "check_request", "DataSplits", "TensorSplit",
+           "LoaderSplit", "RandomShift", "ImageArrayDataset", "load_dataset", "toy2d_points", "default_data_root"]

@@ -50,7 +50,8 @@ def test_train_euler_on_toy2d_with_the_mlp_macro(capsys):
     (["--device", "tpu"], "device: must be one of"),
     (["--data", "cifar10", "--data-root", "/nonexistent/folder"], "cifar-10-batches-py"),
     (["--epochs", "three"], "invalid int value"),
-    (["--data", "toy2d", "--num-samples", "40", "--macro", "sequence"], "--macro: 'sequence' does not take samples of shape (2,)"),
+    (["--data", "toy2d", "--num-samples", "40", "--macro", "sequence"],
+     "--macro: 'sequence' does not take samples of shape (2,)"),
 ])
 def test_bad_input_is_one_line_on_stderr_with_status_2(capsys, argv, message):
     try:

@@ -125,10 +125,11 @@ def test_shipped_spaces_fit_the_default_budgets(path):
 def test_space_budget_names_the_option(tmp_path):
     path = tmp_path / "wide.yaml"
     path.write_text("scheme: [{family: named, label: small, names: [euler]}, {family: runge_kutta, label: big, "
-                    "stages: [1, 4]}]\nnetwork: {widths: {choices: [[8, 16], [3000, 3000]]}, steps_per_stage: [1, 8]}\n")
+                    "stages: [1, 4]}]\n"
+                    "network: {widths: {choices: [[8, 16], [3000, 3000]]}, steps_per_stage: [1, 8]}\n")
     space = load_space(path)
-    with pytest.raises(ValueError, match=r"wide.yaml: option small: network with widths 3000,3000, 8 step\(s\) per stage"
-                                         r": \d[\d,]+ parameters; the budget"):
+    with pytest.raises(ValueError, match=r"wide.yaml: option small: network with widths 3000,3000, 8 step\(s\) "
+                                         r"per stage: \d[\d,]+ parameters; the budget"):
         check_space(space, INFO["mnist1d"])
 
 

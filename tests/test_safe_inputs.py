@@ -104,7 +104,8 @@ def test_valid_run_names(name):
 def test_invalid_run_names(name, message):
     with pytest.raises(ValueError) as error:
         check_run_name(name)
-    assert str(error.value).startswith("--name: a run name is 1-100 ASCII letters, digits") and message in str(error.value)
+    assert str(error.value).startswith("--name: a run name is 1-100 ASCII letters, digits")
+    assert message in str(error.value)
 
 
 def test_contained_paths(tmp_path):

@@ -1,6 +1,7 @@
 """Search spaces: YAML file -> validated ``SearchSpace`` -> Optuna define-by-run function -> trial plan.
 
-A space file (loaded with ``nas.safe_yaml``: plain data, bounded aliases, no repeated keys) has these sections; everything but ``scheme`` has defaults:
+A space file (loaded with ``nas.safe_yaml``: plain data, bounded aliases, no repeated keys) has these sections;
+everything but ``scheme`` has defaults:
 
     name: quick                  default run name
     description: ...
@@ -701,5 +702,6 @@ def load_space(source=None) -> SearchSpace:
     return SearchSpace.from_dict(raw, source=label)
 
 
-__all__ = ["SearchSpace", "SearchSettings", "check_settings", "SpaceSampler", "TrialPlan", "Constraints", "SpaceError", "load_space",
-           "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "BASELINES", "widths_key", "widths_from_key", "check_run_name"]
+__all__ = ["SearchSpace", "SearchSettings", "check_settings", "SpaceSampler", "TrialPlan", "Constraints",
+           "SpaceError", "load_space", "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "BASELINES", "widths_key",
+           "widths_from_key", "check_run_name"]
