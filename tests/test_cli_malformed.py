@@ -336,9 +336,9 @@ def test_closed_output_pipe_is_a_quiet_exit(tmp_path):
 
 def test_sigterm_during_train_is_one_line_and_exit_143(tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
-    train = subprocess.Popen([sys.executable, "-m", "nas.cli", "train", "--epochs", "1000", "--widths", "4,8",
-                              "--output", "result.json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    train = subprocess.Popen([sys.executable, "-m", "nas.cli", "train", "--data", "toy2d", "--epochs", "100000",
+                              "--widths", "4", "--output", "result.json"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert train.stdout.readline().startswith("nas train:")  # training has started
     train.terminate()
     out, err = train.communicate(timeout=120)
