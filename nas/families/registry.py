@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from . import hamiltonian, leapfrog2, lm_resnet, multistep, runge_kutta
+from . import hamiltonian, leapfrog2, lm_resnet, momentum, multistep, runge_kutta
 from .base import NamedScheme, SchemeFamily
 
 # family name (the "family" key of a scheme's JSON form) -> its family
@@ -19,6 +19,7 @@ FAMILIES: MappingProxyType[str, SchemeFamily] = MappingProxyType({
     "lm_resnet": lm_resnet.FAMILY,
     "hamiltonian": hamiltonian.FAMILY,
     "leapfrog2": leapfrog2.FAMILY,
+    "momentum": momentum.FAMILY,
 })
 
 
