@@ -1,7 +1,7 @@
 """Peak memory and time of one training step (forward + backward) of reversible networks, plain autograd
 against the memory-efficient mode (backward by inversion), as the depth grows.
 
-    .venv/bin/python benchmarks/reversible_memory.py [--families hamiltonian leapfrog leapfrog2]
+    .venv/bin/python benchmarks/reversible_memory.py [--families hamiltonian leapfrog leapfrog2 NAME:PARAM=VALUE ...]
         [--depths 8 20 50 100 200] [--batch 64 --width 32 --length 256] [--repeats 5] [--drift]
 
 Every measurement runs in a fresh subprocess (one CPU thread) and reports two memory figures:
@@ -18,7 +18,9 @@ Every measurement runs in a fresh subprocess (one CPU thread) and reports two me
 The step time ratio is measured in one more subprocess that builds both networks and interleaves their
 steps (the fastest of ``--repeats`` after a warm-up step each), so both see the same machine load. The
 network is one stage (widths = (width,)) of ``depth`` steps, MNIST-1D shaped input (batch, 1, length),
-the paper's residual form per family. Goals (issue 8): memory-efficient peak flat in depth (within 10%
+the paper's residual form per scheme. The schemes are every registered scheme whose family supports the
+memory-efficient mode (asked from the registry: a new reversible family is measured without editing this
+script); ``NAME:PARAM=VALUE,...`` measures a parametrised scheme, ``nas.schemes.get(NAME, PARAM=VALUE)``. Goals (issue 8): memory-efficient peak flat in depth (within 10%
 from depth 20 to 200), ≤ 25% of plain autograd at depth ≥ 100; step time ≤ 1.6× plain autograd.
 
 ``--drift`` instead prints the round-off drift of the inversion over 100 steps (float32 and float64):
@@ -34,15 +36,44 @@ import subprocess
 import sys
 import time
 
-PAPER_FORMS = {"hamiltonian": "kernel_transpose", "leapfrog": "antisymmetric", "leapfrog2": "kernel_transpose"}
 MODES = ("plain", "efficient", "time")
 
 
+def reversible_schemes() -> list[str]:
+    """The registered schemes whose family supports the memory-efficient mode (asked from the registry)."""
+    from nas import schemes
+    from nas.families.registry import family_of
+
+    return [name for name in schemes.names()
+            if family_of(schemes.get(name)).memory_efficient_reason(schemes.get(name)) is None]
+
+
+def scheme_of(text: str):
+    """``NAME`` or ``NAME:PARAM=VALUE,...`` (values read exactly, e.g. 0.9 or 9/10) as a reversible scheme."""
+    from fractions import Fraction
+
+    from nas import schemes
+    from nas.families.registry import family_of
+
+    name, _, rest = text.partition(":")
+    params = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        params[key] = Fraction(value)
+    scheme = schemes.get(name, **params)
+    reason = family_of(scheme).memory_efficient_reason(scheme)
+    if reason is not None:
+        raise ValueError(f"{text}: no memory-efficient mode ({reason})")
+    return scheme
+
+
 def _build(family, depth, mode, width, h=0.2):
+    from nas.families.registry import family_of
     from nas.networks import NetworkSpec, build_network
 
-    spec = NetworkSpec(scheme=family, macro="sequence", in_channels=1, num_classes=10, widths=(width,),
-                       steps_per_stage=depth, h=h, residual=PAPER_FORMS[family],
+    scheme = scheme_of(family)
+    spec = NetworkSpec(scheme=scheme, macro="sequence", in_channels=1, num_classes=10, widths=(width,),
+                       steps_per_stage=depth, h=h, residual=family_of(scheme).paper_residual(scheme),
                        memory_efficient=(mode == "efficient"))
     return build_network(spec)
 
@@ -256,7 +287,9 @@ def drift_table(args, steps=100):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--families", nargs="+", default=list(PAPER_FORMS), choices=list(PAPER_FORMS))
+    parser.add_argument("--families", nargs="+", default=reversible_schemes(), metavar="SCHEME",
+                        help="reversible schemes to measure, NAME or NAME:PARAM=VALUE,... (default: every "
+                             "registered one)")
     parser.add_argument("--depths", nargs="+", type=int, default=[8, 20, 50, 100, 200])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--width", type=int, default=32)
@@ -265,6 +298,8 @@ def main():
     parser.add_argument("--drift", action="store_true", help="print the float32 / float64 inversion drift")
     parser.add_argument("--worker", nargs=3, metavar=("FAMILY", "DEPTH", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    for text in args.families:
+        scheme_of(text)  # a bad scheme fails here, before any subprocess
     if args.worker:
         family, depth, mode = args.worker
         worker(family, int(depth), mode, args.batch, args.width, args.length, args.repeats)

@@ -361,23 +361,25 @@ MAX_REGIONS = 6  # learned per-step coefficients: at most this many regions over
 
 
 def stability_schemes(scheme, per_step: list[dict]) -> list:
-    """The schemes whose stability regions describe a trained network.
+    """The schemes whose stability regions describe a trained network (the family's ``stability_proxy``).
 
-    A fixed scheme is itself; a learned LM-ResNet has one scheme per learned k_n (its per-channel mean),
-    at most ``MAX_REGIONS`` of them spread over depth. Families without a linear stability region
-    (reversible schemes) give none.
+    A fixed scheme stands for itself; a scheme with learned coefficients gives one scheme per learned step
+    (its per-channel mean), at most ``MAX_REGIONS`` of them spread over depth. Families without a linear
+    stability region (reversible schemes) give none.
     """
-    from .schemes import ButcherTableau, LinearMultistep, LMResNet
+    from .families.registry import family_of
 
-    if isinstance(scheme, (ButcherTableau, LinearMultistep)) or (isinstance(scheme, LMResNet) and not scheme.learned):
-        return [scheme]
-    if not isinstance(scheme, LMResNet):
-        return []
-    learned = [(row["depth"], row["k"]) for row in per_step if row.get("k") is not None]
+    family = family_of(scheme)
+    names = family.learned_coefficients(scheme)
+    if not names:
+        proxy = family.stability_proxy(scheme)
+        return [] if proxy is None else [proxy]
+    learned = [row for row in per_step if all(row.get(name) is not None for name in names)]
     if len(learned) > MAX_REGIONS:
         learned = [learned[round(i * (len(learned) - 1) / (MAX_REGIONS - 1))] for i in range(MAX_REGIONS)]
-    return [LMResNet(k=round(float(np.mean(k)), 4), learn="fixed", name=f"step {depth}: lm_resnet")
-            for depth, k in learned]
+    proxies = [family.stability_proxy(scheme, {name: row[name] for name in names},
+                                      name=f"step {row['depth']}: {scheme.name}") for row in learned]
+    return [proxy for proxy in proxies if proxy is not None]
 
 
 def _plots(spec, model, per_step, folder: Path) -> list[str]:
@@ -405,6 +407,8 @@ def _card(record, run_dir, search, data, spec, model, test, *, params, flops) ->
     metric_names = ("val_acc", "val_loss", "best_val_acc", "epochs_run", "wall_time", "status", "seed")
     search_metrics = {name: record.get(name) for name in metric_names}
     trial_metrics = record.get("trial_metrics")
+    from .families.registry import family_of
+
     card = {
         "format": FORMAT,
         "title": f"{record['scheme_name']} (trial {record['trial_id']} of run {run_dir.name})",
@@ -413,6 +417,7 @@ def _card(record, run_dir, search, data, spec, model, test, *, params, flops) ->
         "baseline": bool(record.get("baseline", False)),
         "scheme": {
             "name": record["scheme_name"], "family": spec.scheme.family, "text": str(spec.scheme),
+            "rows": family_of(spec.scheme).card_rows(spec.scheme),
             "coefficients": spec.scheme.to_dict(),
             "searched_coefficients": {k.removeprefix("coef_"): v for k, v in record.items()
                                       if k.startswith("coef_") and not _missing(v)},
@@ -473,6 +478,7 @@ def _card_markdown(card: dict) -> str:
               "", "import nas", "net = nas.load(\".\")    # the trainable nn.Module (eval mode; .train() to go on)",
               "```", ""]
     lines += ["## Scheme", "", f"- family: `{scheme['family']}`", f"- scheme: `{scheme['text']}`",
+              *(f"- {label}: {text}" for label, text in scheme.get("rows", {}).items()),
               f"- coefficients (exact): `{json.dumps(scheme['coefficients'])}`"]
     if scheme["searched_coefficients"]:
         lines.append("- searched coefficients: " + ", ".join(

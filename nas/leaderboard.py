@@ -364,7 +364,7 @@ def coefficient_bins(frame: pd.DataFrame, metric: str = METRIC, bins: int = 4) -
     return pd.DataFrame(rows, columns=["family", "coefficient", "bin", "n", "mean", "median", "best"])
 
 
-# Learned coefficients are parameters named stages.<stage>.learned_<name>.<j> (nas.networks.stages).
+# Learned coefficients are parameters named stages.<stage>.learned_<name>.<j> (set by each family's init_stage).
 _LEARNED_KEY = re.compile(r"^stages\.(\d+)\.learned_(\w+?)\.(\d+)$")
 
 
@@ -585,36 +585,31 @@ def plot_learned(frame: pd.DataFrame, path, top: int = 5) -> Path | None:
 
 
 def _plottable_scheme(row):
-    """The scheme of a row as something with a stability region, or None.
+    """The scheme of a row as something with a stability region (its family's ``stability_proxy``), or None.
 
-    A learned LM-ResNet is drawn with the mean of its learned k (read from the weights); reversible
+    Learned coefficients are drawn at their mean over the network (read from the weights); reversible
     schemes have no linear stability region to draw.
     """
-    from .schemes import ButcherTableau, LinearMultistep, LMResNet, from_dict
+    from .families.registry import family_of
+    from .schemes import from_dict
 
     text = row.get("scheme")
     if not isinstance(text, str):
         return None
     scheme = from_dict(json.loads(text))
+    family = family_of(scheme)
     label = f"{row['scheme_name']} {row['trial_id']}"
-    if isinstance(scheme, ButcherTableau):
-        return ButcherTableau(A=scheme.A, b=scheme.b, c=scheme.c, name=label)
-    if isinstance(scheme, LinearMultistep):
-        return LinearMultistep(alpha=scheme.alpha, beta=scheme.beta, name=label)
-    if isinstance(scheme, LMResNet):
-        k = scheme.k
-        if scheme.learned:
-            folder = trial_folder(row)
-            if not (folder / "weights.safetensors").is_file():
-                return None
-            learned = read_learned_coefficients(folder)
-            if learned.empty:
-                return None
-            k = learned["mean"].mean()
-            label += " (mean learned k)"
-        # k rounded to 4 significant digits: it only labels and draws the region
-        return LMResNet(k=float(f"{float(k):.4g}"), learn="fixed", name=label)
-    return None
+    names = family.learned_coefficients(scheme)
+    if not names:
+        return family.stability_proxy(scheme, name=label)
+    folder = trial_folder(row)
+    if not (folder / "weights.safetensors").is_file():
+        return None
+    learned = read_learned_coefficients(folder)
+    means = {name: learned.loc[learned["name"] == name, "mean"].mean() for name in names}
+    if any(pd.isna(value) for value in means.values()):
+        return None
+    return family.stability_proxy(scheme, means, name=f"{label} (mean learned {', '.join(names)})")
 
 
 def plot_stability(frame: pd.DataFrame, path, top: int = 5) -> Path | None:

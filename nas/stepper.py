@@ -1,7 +1,9 @@
 """The one stepping code: explicit Runge-Kutta and linear multistep steps, and ``integrate``.
 
-Networks are built on the same two functions (``runge_kutta_increment`` and ``multistep_update``) that the
-fixed-step solver ``integrate`` uses, so a network *is* the scheme applied to its residual functions.
+Networks are built on the same functions (``runge_kutta_increment``, ``multistep_update``) that the
+fixed-step solver ``integrate`` uses, so a network *is* the scheme applied to its residual functions. The
+families (``nas.families``) do the stepping of their schemes with these functions; ``integrate`` checks its
+arguments and hands over to the scheme's family.
 
 Coefficients may be Python numbers (fixed schemes: exact zeros are skipped, ones are not multiplied, so a
 scheme network costs no more than the hand-written network it equals) or tensors (learned coefficients,
@@ -9,12 +11,9 @@ e.g. LM-ResNet's k_n).
 """
 from __future__ import annotations
 
-from collections import deque
 from fractions import Fraction
 from numbers import Number
 from typing import Callable, Sequence
-
-from .schemes import ButcherTableau, LinearMultistep, LMResNet, catalog, resolve
 
 STARTUPS = ("runge_kutta", "euler")
 
@@ -72,17 +71,9 @@ def as_floats(values):
     return [float(v) if isinstance(v, Fraction) else v for v in values]
 
 
-def tableau_floats(tableau: ButcherTableau):
+def tableau_floats(tableau):
     """(A, b) as Python floats for the stepping code."""
     return [as_floats(row) for row in tableau.A], as_floats(tableau.b)
-
-
-def multistep_of(scheme) -> LinearMultistep:
-    if isinstance(scheme, LMResNet):
-        if scheme.k is None:
-            raise ValueError("scheme: lm_resnet with learned k and no initial value has no k to integrate with")
-        return scheme.multistep()
-    return scheme
 
 
 def integrate(f, x0, scheme, h: float, steps: int, startup: str = "runge_kutta"):
@@ -97,6 +88,8 @@ def integrate(f, x0, scheme, h: float, steps: int, startup: str = "runge_kutta")
     - ``"euler"``: plain residual steps, the LM-ResNet network convention (first order: it lowers the
       global order of a method of order ≥ 2 to the start-up's order).
     """
+    from .families.registry import family_of, resolve
+
     scheme = resolve(scheme)
     if startup not in STARTUPS:
         raise ValueError(f"startup: must be one of {', '.join(STARTUPS)}, got {startup!r}")
@@ -107,36 +100,4 @@ def integrate(f, x0, scheme, h: float, steps: int, startup: str = "runge_kutta")
     fns = list(f) if isinstance(f, (list, tuple)) else [f] * steps
     if len(fns) != steps:
         raise ValueError(f"f: got {len(fns)} callables for {steps} steps")
-
-    if isinstance(scheme, ButcherTableau):
-        A, b = tableau_floats(scheme)
-        x = x0
-        for n in range(steps):
-            increment, _ = runge_kutta_increment([fns[n]] * scheme.stages, x, h, A, b)
-            x = x + increment
-        return x
-
-    if isinstance(scheme, (LinearMultistep, LMResNet)):
-        method = multistep_of(scheme)
-        alpha, beta = as_floats(method.alpha), as_floats(method.beta)
-        start_A, start_b = tableau_floats(catalog.RK4 if startup == "runge_kutta" else catalog.EULER)
-        k = method.steps
-        states, f_values = deque(maxlen=k), deque(maxlen=k)
-        x = x0
-        for n in range(steps):
-            states.append(x)
-            if len(states) < k:
-                stages = [fns[n]] * len(start_b)
-                increment, f_x = runge_kutta_increment(stages, x, h, start_A, start_b)
-                f_values.append(f_x)
-                x = x + increment
-            else:
-                f_values.append(fns[n](x))
-                state_part, increment = multistep_update(states, f_values, alpha, beta, h)
-                x = state_part + increment
-        return x
-
-    step = getattr(scheme, "integrate", None)
-    if step is not None:  # families that define their own stepping (reversible schemes)
-        return step(fns, x0, h, steps)
-    raise ValueError(f"scheme: integrate does not support the family {scheme.family!r}")
+    return family_of(scheme).integrate(scheme, fns, x0, h, steps, startup)

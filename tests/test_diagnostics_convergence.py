@@ -58,7 +58,7 @@ def test_diagnosed_order_equals_measured_convergence_order(name):
 
 def _measured_reversible_order(scheme) -> float:
     """Harmonic oscillator ω = 1 to T = 1: hamiltonian as y' = z, z' = −y; leapfrog2 as x'' = −x."""
-    from nas.schemes.reversible import SeparableField
+    from nas.schemes import SeparableField
 
     errors = []
     for n in STEPS:

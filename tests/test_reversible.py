@@ -10,8 +10,8 @@ from torch.nn import functional as F
 
 from nas import schemes
 from nas.networks import NetworkSpec, build_network
-from nas.networks.reversible import KernelTransposeResidual, SingleLayerResidual
-from nas.schemes.reversible import Hamiltonian, Leapfrog2, SeparableField
+from nas.networks.residuals import KernelTransposeResidual, SingleLayerResidual
+from nas.schemes import Hamiltonian, Leapfrog2, SeparableField
 from nas.stepper import integrate
 
 # family -> the paper's residual form for it (Chang et al. 2018)

@@ -5,7 +5,7 @@ Examples::
     nas diagnose rk4
     nas diagnose rk4 ab2 leapfrog --plot regions.png        # several schemes, regions overlaid
     nas diagnose lm_resnet                                  # symbolic in k
-    nas diagnose lm_resnet --k 0.3 --json
+    nas diagnose lm_resnet --k 0.3 --json                   # options from the schemes' parameters
     nas diagnose --tableau '[[0,0],[1,0]]' --b '[0.5,0.5]'
     nas diagnose --multistep --alpha '[0,-1,1]' --beta '["-1/2","3/2",0]'
     nas diagnose --noise '{"kind": "stochastic_depth", "shape": "linear", "p_L": 0.5}' --depth 20
@@ -18,17 +18,14 @@ from __future__ import annotations
 import json
 import sys
 
+from .scheme_options import (add_coefficient_options, add_scheme_options, check_options_apply, coefficient_schemes,
+                             given_options, scheme_parameters)
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("schemes", nargs="*", metavar="SCHEME",
                         help="registered scheme names (see `nas schemes`) or scheme JSON objects")
-    parser.add_argument("--k", default=None, help="lm_resnet: analyse at this fixed k (number or 'p/q')")
-    parser.add_argument("--tableau", default=None, help="Runge-Kutta matrix A as JSON rows, e.g. '[[0,0],[1,0]]'")
-    parser.add_argument("--b", default=None, help="Runge-Kutta weights b as a JSON list (with --tableau)")
-    parser.add_argument("--c", default=None, help="Runge-Kutta nodes c (optional; must equal the row sums)")
-    parser.add_argument("--multistep", action="store_true", help="a linear multistep method from --alpha/--beta")
-    parser.add_argument("--alpha", default=None, help="multistep α_0 … α_k as a JSON list (α_k = 1)")
-    parser.add_argument("--beta", default=None, help="multistep β_0 … β_k as a JSON list (β_k = 0)")
+    add_coefficient_options(parser)
     parser.add_argument("--noise", default=None, help="a noise schedule as a JSON object")
     parser.add_argument("--depth", type=int, default=None, help="noise: number of steps (default 10)")
     parser.add_argument("--h", type=float, default=None, help="noise: step size (default 1/depth)")
@@ -39,6 +36,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="write the stability regions of the schemes, overlaid, to this PNG file (its folder "
                              "must exist)")
+    add_scheme_options(parser, number)
+
+
+def number(text: str):
+    """A number read exactly (0.5 is 1/2, "1/3" a third), for the scheme-parameter options."""
+    from fractions import Fraction
+
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"cannot read {text!r} as a number") from None
 
 
 def _json(text: str, option: str):
@@ -59,31 +67,17 @@ def _schemes_from(args) -> list:
 
     from nas import schemes as registry
 
+    given = given_options(args)  # each option goes to the named schemes that take it
+    check_options_apply(given, [text for text in args.schemes if not text.lstrip().startswith("{")])
     items = []
     for text in args.schemes:
         if text.lstrip().startswith("{"):
             items.append(registry.from_dict(_json(text, "SCHEME")))
-        elif text == "lm_resnet" and args.k is not None:
-            try:
-                k = Fraction(args.k)
-            except (ValueError, ZeroDivisionError):
-                raise ValueError(f"--k: cannot read {args.k!r} as a number") from None
-            items.append(registry.get("lm_resnet", k=k))
         else:
-            items.append(registry.get(text))
-    if args.k is not None and "lm_resnet" not in args.schemes:
-        raise ValueError("--k: only applies to lm_resnet")
-    if args.tableau is not None or args.b is not None:
-        if args.tableau is None or args.b is None:
-            raise ValueError("--tableau and --b: give both (the matrix A and the weights b)")
-        c = None if args.c is None else _json(args.c, "--c")
-        items.append(registry.ButcherTableau(A=_json(args.tableau, "--tableau"), b=_json(args.b, "--b"), c=c,
-                                             name="tableau"))
-    if args.multistep or args.alpha is not None or args.beta is not None:
-        if args.alpha is None or args.beta is None:
-            raise ValueError("--multistep: give --alpha and --beta (JSON lists of the same length)")
-        items.append(registry.LinearMultistep(alpha=_json(args.alpha, "--alpha"), beta=_json(args.beta, "--beta"),
-                                              name="multistep"))
+            options = {p.option for p in registry.info(text).parameters}
+            items.append(registry.get(text, **scheme_parameters(text, {o: v for o, v in given.items()
+                                                                        if o in options})))
+    items.extend(coefficient_schemes(args, _json))
     if args.noise is not None:
         from nas.schemes.noise import NoiseSchedule
 
@@ -101,7 +95,7 @@ def _schemes_from(args) -> list:
 
 def run(args) -> int:
     from nas.diagnostics import analyze, plot_stability_regions
-    from nas.diagnostics.plots import check_plottable
+    from nas.diagnostics.plots import check_plottable, has_stability_region
     from nas.paths import check_output_file
     from nas.schemes.noise import NoiseSchedule
 
@@ -116,7 +110,7 @@ def run(args) -> int:
             reports.append(analyze(item, tolerance=args.tolerance))
     plottable = []
     if args.plot:  # check before printing anything, so that bad input fails cleanly
-        plottable = [r for r in reports if r.kind in ("runge_kutta", "multistep")]
+        plottable = [r for r in reports if has_stability_region(r)]
         if not plottable:
             raise ValueError("--plot: none of these schemes has a stability region in the h*lambda-plane "
                              "(Runge-Kutta and multistep schemes do)")

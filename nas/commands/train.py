@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from .scheme_options import add_scheme_options, given_options, scheme_parameters
 
 # CLI option -> TrainConfig field (options left at None keep the TrainConfig default)
 TRAIN_OPTIONS = {
@@ -20,15 +21,13 @@ TRAIN_OPTIONS = {
 def add_arguments(parser) -> None:
     net = parser.add_argument_group("network")
     net.add_argument("--scheme", default="euler", help="registered scheme name (see `nas schemes`); default euler")
-    net.add_argument("--k", type=float, default=None,
-                     help="lm_resnet: the coefficient k (fixed unless --learn-k; default: learned per layer)")
-    net.add_argument("--learn-k", choices=("fixed", "layer", "channel"), default=None,
-                     help="lm_resnet: keep k fixed or learn it per layer / per channel")
     net.add_argument("--macro", choices=("sequence", "image", "mlp"), default=None,
                      help="macro-architecture (default: the data set's natural one)")
     net.add_argument("--widths", default=None, help="comma-separated stage widths (default 16,32,64)")
     net.add_argument("--steps-per-stage", type=int, default=None, help="scheme steps per stage (default 2)")
     net.add_argument("--h", type=float, default=None, help="step size h (default 1)")
+
+    add_scheme_options(parser, float)
 
     data = parser.add_argument_group("data")
     data.add_argument("--data", default="mnist1d", help="mnist1d (default), cifar10, cifar100 or toy2d")
@@ -111,8 +110,7 @@ def run(args) -> int:
 
     config = TrainConfig(**{field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
                             if getattr(args, option) is not None})
-    scheme_params = {name: value for name, value in (("k", args.k), ("learn", args.learn_k)) if value is not None}
-    scheme = schemes.get(args.scheme, **scheme_params)
+    scheme = schemes.get(args.scheme, **scheme_parameters(args.scheme, given_options(args)))
     network_options = {name: value for name, value in (("widths", widths), ("steps_per_stage", args.steps_per_stage),
                                                        ("h", args.h)) if value is not None}
     spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=info.in_channels, num_classes=info.num_classes,

@@ -2,7 +2,7 @@
 discretises, its order and its stability.
 
 ``analyze(scheme)`` returns a :class:`Report` for any scheme object of :mod:`nas.schemes` (or a
-registered name, or a scheme's JSON dict):
+registered name, or a scheme's JSON dict); the scheme's family (``nas.families``) picks the analysis:
 
 * :class:`RungeKuttaReport`  (ButcherTableau): rooted-tree order conditions, error coefficients, R(z),
   stability intervals, B-series modified equation;
@@ -17,7 +17,7 @@ registered name, or a scheme's JSON dict):
 """
 from __future__ import annotations
 
-from nas import schemes as _schemes
+from nas.families import registry as _registry
 from nas.schemes.noise import NoiseSchedule
 
 from .multistep import analyze_lm_resnet, analyze_multistep
@@ -29,18 +29,10 @@ from .report import (ModifiedEquation, MultistepReport, NetworkReport, NoiseRepo
 from .reversible import analyze_hamiltonian, analyze_leapfrog2
 from .runge_kutta import analyze_runge_kutta
 
-# scheme class -> analysis function; families of other modules register here when they exist.
-_ANALYSES = {
-    _schemes.ButcherTableau: analyze_runge_kutta,
-    _schemes.LinearMultistep: analyze_multistep,
-    _schemes.LMResNet: analyze_lm_resnet,
-    _schemes.Hamiltonian: analyze_hamiltonian,
-    _schemes.Leapfrog2: analyze_leapfrog2,
-}
-
 
 def accepted() -> str:
-    names = ", ".join([cls.__name__ for cls in _ANALYSES] + [NoiseSchedule.__name__])
+    names = ", ".join([family.scheme_type.__name__ for family in _registry.FAMILIES.values()]
+                      + [NoiseSchedule.__name__])
     return f"a scheme object ({names}), a registered scheme name or a scheme's JSON dict"
 
 
@@ -54,16 +46,15 @@ def analyze(scheme, tolerance: float = 1e-9, *, depth: int | None = None, h: flo
     dict or a misplaced option.
     """
     if isinstance(scheme, (str, dict)):
-        scheme = _schemes.resolve(scheme)
+        scheme = _registry.resolve(scheme)
     if isinstance(scheme, NoiseSchedule):
         return analyze_noise(scheme, depth=depth, h=h)
-    analysis = _ANALYSES.get(type(scheme))
-    if analysis is None:
+    if not _registry.is_scheme(scheme):
         raise TypeError(f"analyze: expected {accepted()}; got {type(scheme).__name__}")
     for option, value in (("depth", depth), ("h", h)):
         if value is not None:
             raise ValueError(f"{option}: only used for noise schedules, not for {type(scheme).__name__}")
-    return analysis(scheme, tolerance=tolerance)
+    return _registry.family_of(scheme).analyze(scheme, tolerance)
 
 
 __all__ = ["ModifiedEquation", "MultistepReport", "NetworkReport", "NoiseReport", "Report", "ReversibleReport", "RungeKuttaReport", "Term",

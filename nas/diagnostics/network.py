@@ -1,6 +1,6 @@
 """Per-layer diagnostics of a network from the coefficients it really uses (learned ones included).
 
-Reads ``model.coefficients()`` (one dict per step; see ``nas.networks.stages``) and never imports the
+Reads ``model.coefficients()`` (one dict per step; see the families' ``stage_coefficients`` hooks) and never imports the
 networks: any object with that method works. For a step with multistep coefficients (α, β) the
 modified-equation coefficients are the Taylor sums about the step r where f is evaluated,
 u_dot = Σ α_j (j − r) and h_u_ddot = Σ α_j (j − r)² / 2, so that Σ_q c_q h^{q−1} u^{(q)} = f(u) + …

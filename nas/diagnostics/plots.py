@@ -37,6 +37,11 @@ def _report(item) -> Report:
     return analyze(item)
 
 
+def has_stability_region(report: Report) -> bool:
+    """True for reports whose scheme has a region of absolute stability in the hλ-plane to draw."""
+    return isinstance(report, (RungeKuttaReport, MultistepReport))
+
+
 def check_plottable(report: Report) -> None:
     if isinstance(report, RungeKuttaReport):
         return
@@ -81,10 +86,10 @@ def plot_stability_regions(schemes, path, *, resolution: int = 301, title: str |
     for report, colour in zip(reports, _COLOURS * (1 + len(reports) // len(_COLOURS))):
         if isinstance(report, RungeKuttaReport):
             amplification = stability.amplification_grid(
-                "runge_kutta", [float(c) for c in report.stability_polynomial], re, im)
+                report.kind, [float(c) for c in report.stability_polynomial], re, im)
         else:
             amplification = stability.amplification_grid(
-                "multistep", ([float(a) for a in report.rho], [float(b) for b in report.sigma]), re, im)
+                report.kind, ([float(a) for a in report.rho], [float(b) for b in report.sigma]), re, im)
             locus = np.asarray(report.boundary_locus, dtype=float)
             if len(locus):
                 ax.plot(locus[:, 0], locus[:, 1], color=colour, linestyle="--", linewidth=0.8)
@@ -150,4 +155,4 @@ def _save(fig, path) -> None:
         fig.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
 
 
-__all__ = ["check_plottable", "plot_coefficients", "plot_stability_regions", "stability_extent"]
+__all__ = ["check_plottable", "has_stability_region", "plot_coefficients", "plot_stability_regions", "stability_extent"]

@@ -1,7 +1,7 @@
 """Diagnostics of the reversible schemes (Chang, Meng, Haber, Ruthotto, Begert, Holtham, AAAI 2018).
 
-Everything is derived from the schemes' own ``step`` functions (nas.schemes.reversible), evaluated on
-sympy symbols:
+Everything is derived from the schemes' own ``step`` functions (``nas.families.hamiltonian``,
+``nas.families.leapfrog2``), evaluated on sympy symbols:
 
 * Linear stability: on the oscillator (ω² ≥ 0 an eigenvalue of the linearised force) the step is a linear
   recurrence with characteristic polynomial χ(ζ; μ), μ = (hω)². Its roots have product 1 (the step

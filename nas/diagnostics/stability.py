@@ -102,13 +102,14 @@ def boundary_locus(alpha, beta, points: int = 33) -> list:
     return result
 
 
-def amplification_grid(kind: str, coefficients, re: np.ndarray, im: np.ndarray) -> np.ndarray:
-    """Amplification on a grid of z (for plots): |R(z)| (``kind="runge_kutta"``, coefficients of R lowest
-    first) or the largest root modulus of ρ − zσ (``kind="multistep"``, coefficients = (α, β)), the roots
-    being the eigenvalues of the companion matrices of all grid points at once."""
-    z = re[None, :] + 1j * im[:, None]
-    if kind == "runge_kutta":
-        return np.abs(np.polynomial.polynomial.polyval(z, np.asarray(coefficients, dtype=float)))
+def _polynomial_amplification(coefficients, z: np.ndarray) -> np.ndarray:
+    """|R(z)| for the stability polynomial R (coefficients lowest first)."""
+    return np.abs(np.polynomial.polynomial.polyval(z, np.asarray(coefficients, dtype=float)))
+
+
+def _root_amplification(coefficients, z: np.ndarray) -> np.ndarray:
+    """The largest root modulus of ρ − zσ (coefficients = (α, β)), the roots being the eigenvalues of the
+    companion matrices of all grid points at once."""
     alpha, beta = (np.asarray(c, dtype=float) for c in coefficients)
     k = len(alpha) - 1
     flat = z.ravel()
@@ -120,6 +121,19 @@ def amplification_grid(kind: str, coefficients, re: np.ndarray, im: np.ndarray) 
         companion[:, np.arange(1, k), np.arange(k - 1)] = 1.0
     roots = np.linalg.eigvals(companion)
     return np.max(np.abs(roots), axis=1).reshape(z.shape)
+
+
+# report kind -> how its stability region is computed
+_AMPLIFICATIONS = {"runge_kutta": _polynomial_amplification, "multistep": _root_amplification}
+
+
+def amplification_grid(kind: str, coefficients, re: np.ndarray, im: np.ndarray) -> np.ndarray:
+    """Amplification on a grid of z (for plots), for the report kinds with a linear stability region:
+    |R(z)| (``kind="runge_kutta"``, coefficients of R lowest first) or the largest root modulus of ρ − zσ
+    (``kind="multistep"``, coefficients = (α, β))."""
+    if kind not in _AMPLIFICATIONS:
+        raise ValueError(f"kind: must be one of {', '.join(_AMPLIFICATIONS)}, got {kind!r}")
+    return _AMPLIFICATIONS[kind](coefficients, re[None, :] + 1j * im[:, None])
 
 
 __all__ = ["ROOT_TOLERANCE", "amplification_grid", "boundary_locus", "multistep_roots", "multistep_stable",

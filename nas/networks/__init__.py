@@ -1,8 +1,7 @@
 """Scheme networks: ``NetworkSpec`` and ``build_network``."""
-from .blocks import RESIDUAL_FORMS
 from .builder import SchemeNetwork, build_network
+from .residuals import RESIDUAL_FORMS
 from .spec import NetworkSpec
-from .stages import STAGES, MultistepStage, RungeKuttaStage
+from .stage import STAGES, SchemeStage
 
-__all__ = ["NetworkSpec", "build_network", "SchemeNetwork", "STAGES", "RESIDUAL_FORMS", "RungeKuttaStage",
-           "MultistepStage"]
+__all__ = ["NetworkSpec", "build_network", "SchemeNetwork", "SchemeStage", "STAGES", "RESIDUAL_FORMS"]

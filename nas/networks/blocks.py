@@ -76,6 +76,3 @@ def coefficient_shape(macro: str, width: int) -> tuple[int, ...]:
     """Shape of a per-channel coefficient that broadcasts over a (N, C, ...) activation."""
     return {"image": (width, 1, 1), "sequence": (width, 1), "mlp": (width,)}[macro]
 
-
-# residual form name -> constructor(macro, width, spec); reversible forms register theirs here.
-RESIDUAL_FORMS = {"preact": lambda macro, width, spec: PreActResidual(macro, width)}

@@ -4,11 +4,10 @@ from __future__ import annotations
 from torch import nn
 
 from . import estimate
-from . import reversible  # noqa: F401  (registers the reversible stages and residual forms)
-from .blocks import RESIDUAL_FORMS, Head, Stem, Transition
+from .blocks import Head, Stem, Transition
+from .residuals import RESIDUAL_FORMS
 from .spec import NetworkSpec
-from .stages import STAGES
-
+from .stage import SchemeStage
 
 
 class SchemeNetwork(nn.Module):
@@ -17,14 +16,6 @@ class SchemeNetwork(nn.Module):
     def __init__(self, spec: NetworkSpec):
         super().__init__()
         self.spec = spec
-        family = spec.scheme.family
-        if family not in STAGES:
-            raise ValueError(f"scheme.family: no network stage for family {family!r}; known: {', '.join(STAGES)}")
-        stage_class = STAGES[family]
-        if spec.memory_efficient and not getattr(stage_class, "supports_memory_efficient", False):
-            raise ValueError(
-                f"memory_efficient: needs a reversible scheme; {spec.scheme} ({family}) cannot be inverted step by step"
-            )
         form = RESIDUAL_FORMS[spec.residual]
         self.stem = Stem(spec.macro, spec.in_channels, spec.widths[0])
         self.transitions = nn.ModuleList()
@@ -33,7 +24,7 @@ class SchemeNetwork(nn.Module):
             if i > 0:
                 self.transitions.append(Transition(spec.macro, spec.widths[i - 1], width))
             make_residual = lambda width=width: form(spec.macro, width, spec)  # noqa: E731
-            self.stages.append(stage_class(spec.scheme, spec, width, i * spec.steps_per_stage, make_residual))
+            self.stages.append(SchemeStage(spec.scheme, spec, width, i * spec.steps_per_stage, make_residual))
         self.head = Head(spec.macro, spec.widths[-1], spec.num_classes)
 
     def forward(self, x):

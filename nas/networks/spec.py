@@ -10,7 +10,8 @@ from numbers import Integral, Real
 from ..schemes import from_dict as scheme_from_dict
 from ..schemes import resolve
 from ..schemes.serialization import check_keys
-from .blocks import MACROS, RESIDUAL_FORMS
+from .blocks import MACROS
+from .residuals import RESIDUAL_FORMS
 
 DEFAULT_IN_CHANNELS = {"image": 3, "sequence": 1, "mlp": 2}
 

@@ -4,7 +4,7 @@ Sun, Tao, Du, "Stochastic Training of Residual Networks: a Differential Equation
 Write step n of a scheme network as x_{n+1} = S_n + I_n, where I_n is the step's *increment*
 (h Σ b_i k_i for Runge-Kutta, h Σ β_j f_{n+j} for multistep; for LM-ResNet I_n = f_n(x_n)) and S_n the
 state part (x_n, or −Σ α_j x_{n+j}). A noise schedule perturbs I_n and nothing else, the same way for
-every scheme (the hook in ``nas.networks.stages``):
+every scheme (the families' stage hooks, ``nas.families``):
 
     multiplicative kinds   x_{n+1} = S_n + η_n ⊙ I_n,          η_n = E[η_n] + sd(η_n) ξ_n
     additive kind          x_{n+1} = S_n + I_n + √h σ_n ε_n,    ε_n ~ N(0, 1) elementwise

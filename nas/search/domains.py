@@ -157,10 +157,34 @@ def parse_domain(raw, path: str, kind: str, low=None, high=None, choices=None) -
     return Domain(kind, "constant", value=check_scalar(raw, path, kind, low, high, choices))
 
 
+def suggest_into(domain: Domain, trial, name: str, constants: dict):
+    """``domain.suggest(trial, name)``, recording the value in ``constants`` when the domain is a constant (the
+    define-by-run function returns constants; Optuna only sees the suggested values)."""
+    value = domain.suggest(trial, name)
+    if domain.is_constant:
+        constants[name] = value
+    return value
+
+
+DEFAULT_RANGE = {"low": -1.0, "high": 1.0}
+
+
+def parse_range(raw, path: str, default: dict = DEFAULT_RANGE, bound: float = 10.0) -> tuple[float, float]:
+    """``{low, high}`` with −bound ≤ low < high ≤ bound (the bounds of searched coefficients)."""
+    raw = default if raw is None else raw
+    check_mapping(raw, path, {"low", "high"}, {"low", "high"})
+    low = check_scalar(raw["low"], f"{path}.low", "float", -bound, bound)
+    high = check_scalar(raw["high"], f"{path}.high", "float", -bound, bound)
+    if not low < high:
+        raise fail(path, f"low must be below high, got low {low} and high {high}")
+    return low, high
+
+
 def parse_int_list(raw, path: str) -> tuple[int, ...]:
     if not isinstance(raw, list) or not raw:
         raise fail(path, f"expected a non-empty list of positive integers, got {_describe(raw)}")
     return tuple(check_scalar(v, f"{path}[{i}]", "int", low=1) for i, v in enumerate(raw))
 
 
-__all__ = ["Domain", "SpaceError", "check_mapping", "check_scalar", "fail", "parse_domain", "parse_int_list"]
+__all__ = ["DEFAULT_RANGE", "Domain", "SpaceError", "check_mapping", "check_scalar", "fail", "parse_domain",
+           "parse_int_list", "parse_range", "suggest_into"]

@@ -91,36 +91,10 @@ def read_trial(folder) -> dict | None:
 
 # -------------------------------------------------------------------------------------- trials.csv
 def coefficient_columns(scheme: dict) -> dict:
-    """One column per coefficient of a scheme's JSON form (exact values written as floats)."""
-    family = scheme.get("family")
-    out = {}
-    value = lambda v: None if v is None else float(_fraction(v))  # noqa: E731
-    if family == "runge_kutta":
-        for i, row in enumerate(scheme["A"]):
-            for j in range(i):
-                out[f"coef_A_{i}_{j}"] = value(row[j])
-        for i, v in enumerate(scheme["b"]):
-            out[f"coef_b_{i}"] = value(v)
-        for i, v in enumerate(scheme.get("c") or []):
-            out[f"coef_c_{i}"] = value(v)
-    elif family == "multistep":
-        for j, v in enumerate(scheme["alpha"]):
-            out[f"coef_alpha_{j}"] = value(v)
-        for j, v in enumerate(scheme["beta"]):
-            out[f"coef_beta_{j}"] = value(v)
-    elif family == "lm_resnet":
-        out["coef_k"] = value(scheme.get("k"))
-    else:  # other families (reversible, ...): every numeric entry of their JSON form
-        for key, v in scheme.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[f"coef_{key}"] = float(v)
-    return out
+    """One column per coefficient of a scheme's JSON form (exact values written as floats), from its family."""
+    from nas.families.registry import family
 
-
-def _fraction(v):
-    from fractions import Fraction
-
-    return Fraction(v) if isinstance(v, str) else v
+    return family(scheme.get("family")).coefficient_columns(scheme)
 
 
 def trial_row(folder, run_dir) -> dict | None:

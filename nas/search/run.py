@@ -195,7 +195,8 @@ def _start_ray(address: str | None):
         except ConnectionError as exc:
             raise ValueError(f"--address: cannot join a Ray cluster at {address!r}: {exc}") from None
     else:
-        ray.init(num_cpus=os.cpu_count() or 1, **options)
+        # address="local": always a new embedded instance, never a stray `ray start` cluster on this machine
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
     return True
 
 

@@ -15,18 +15,17 @@ everything but ``scheme`` has defaults:
     baselines: true              first train the hand-designed references euler and lm_resnet (ResNet and
                                  LM-ResNet as published), then sample
 
-Scheme family blocks (``label`` names the block; default: its family):
+Scheme blocks (``label`` names the block; default: its family): ``{family: named, names: [...]}`` picks
+registered schemes (nas.schemes.names()); any other family's block is parsed by that family
+(``nas.families``, its ``parse_block`` hook), e.g.
 
-    {family: named, names: [euler, heun, rk4]}            registered schemes (nas.schemes.names())
     {family: runge_kutta, stages: {low: 1, high: 4}, coefficients: {low: -1, high: 1}}
     {family: multistep, steps: [2, 3], coefficients: {low: -1, high: 1}}
     {family: lm_resnet, k: {low: -0.5, high: 0.9}, learn: [fixed, layer]}
 
-Consistency by construction (Hairer, Nørsett, Wanner I, §II.1 and §III.2): a Runge-Kutta block samples the
-strictly lower entries of A and b_0 … b_{s−2}; b_{s−1} = 1 − Σ b_i (order ≥ 1) and c = A·1 are derived.
-A k-step block samples α_1 … α_{k−1} and β_0 … β_{k−2}; α_k = 1, α_0 = −Σ_{j≥1} α_j (ρ(1) = 0) and
-β_{k−1} = ρ'(1) − Σ_{j<k−1} β_j (ρ'(1) = σ(1)) are derived. Zero-stability, a minimum order and a parameter
-budget are not built in: they are Optuna constraints (``nas.search.constraints``), so the sampler learns them.
+Free Runge-Kutta and multistep blocks are consistent by construction (see their families). Zero-stability,
+a minimum order and a parameter budget are not built in: they are Optuna constraints
+(``nas.search.constraints``), so the sampler learns them.
 
 The define-by-run function (``SpaceSampler``) only calls ``trial.suggest_*`` and returns the constants;
 ``SearchSpace.plan(config, ...)`` turns a trial's config into the scheme, noise schedule and NetworkSpec.
@@ -43,16 +42,13 @@ from nas.limits import MAX_SEED
 from nas.messages import quote
 from nas.paths import check_run_name
 
-from .domains import Domain, SpaceError, check_mapping, check_scalar, fail, parse_domain, parse_int_list
+from .domains import (Domain, SpaceError, check_mapping, check_scalar, fail, parse_domain, parse_int_list,
+                      suggest_into)
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp", "random", "qmc")
 SCHEDULERS = ("asha", "none")
 # objective -> Optuna direction; the first objective is the primary one (ASHA, progress, leaderboard)
 OBJECTIVES = {"val_acc": "max", "val_loss": "min", "params": "min", "flops": "min"}
-FAMILIES = ("named", "runge_kutta", "multistep", "lm_resnet")
-MAX_RK_STAGES = 4
-MAX_MULTISTEP_STEPS = 3
-DEFAULT_COEFFICIENTS = {"low": -1.0, "high": 1.0}
 BASELINES = ("baseline_euler", "baseline_lm_resnet")
 EMBEDDED_DEFAULT = "quick.yaml"
 
@@ -147,111 +143,15 @@ class NamedBlock:
     family: str = "named"
 
     def suggest(self, trial, constants: dict) -> None:
-        _suggest(self.names, trial, f"{self.label}.name", constants)
+        suggest_into(self.names, trial, f"{self.label}.name", constants)
 
     def build(self, config: dict):
         from nas import schemes
 
         return schemes.get(config[f"{self.label}.name"])
 
-    def max_steps(self) -> int:
-        from nas import schemes
-
-        return max(getattr(schemes.get(n), "steps", 1) for n in self.names.values())
-
-
-@dataclass(frozen=True)
-class RungeKuttaBlock:
-    """Free explicit tableaux with ``stages`` stages; c and the last b derived (consistent by construction)."""
-
-    label: str
-    stages: Domain
-    low: float
-    high: float
-    family: str = "runge_kutta"
-
-    def suggest(self, trial, constants: dict) -> None:
-        s = _suggest(self.stages, trial, f"{self.label}.stages", constants)
-        for i in range(1, s):
-            for j in range(i):
-                trial.suggest_float(f"{self.label}.A_{i}_{j}", self.low, self.high)
-        for i in range(s - 1):
-            trial.suggest_float(f"{self.label}.b_{i}", self.low, self.high)
-
-    def build(self, config: dict):
-        from nas.schemes import ButcherTableau
-
-        s = int(config[f"{self.label}.stages"])
-        A = [[config[f"{self.label}.A_{i}_{j}"] if j < i else 0.0 for j in range(s)] for i in range(s)]
-        b = [config[f"{self.label}.b_{i}"] for i in range(s - 1)]
-        b.append(1.0 - sum(b))  # Σ b = 1: order ≥ 1 by construction
-        return ButcherTableau(A=A, b=b, name=f"{self.label}_s{s}")
-
-    def max_steps(self) -> int:
-        return 1
-
-
-@dataclass(frozen=True)
-class MultistepBlock:
-    """Free explicit k-step methods; α_0 and β_{k−1} derived so that ρ(1) = 0 and ρ'(1) = σ(1)."""
-
-    label: str
-    steps: Domain
-    low: float
-    high: float
-    family: str = "multistep"
-
-    def suggest(self, trial, constants: dict) -> None:
-        k = _suggest(self.steps, trial, f"{self.label}.steps", constants)
-        for j in range(1, k):
-            trial.suggest_float(f"{self.label}.alpha_{j}", self.low, self.high)
-        for j in range(k - 1):
-            trial.suggest_float(f"{self.label}.beta_{j}", self.low, self.high)
-
-    def build(self, config: dict):
-        from nas.schemes import LinearMultistep
-
-        k = int(config[f"{self.label}.steps"])
-        free_alpha = [config[f"{self.label}.alpha_{j}"] for j in range(1, k)]
-        alpha = [-1.0 - sum(free_alpha), *free_alpha, 1.0]  # ρ(1) = Σ α_j = 0
-        rho_prime = sum(j * a for j, a in enumerate(alpha))
-        beta = [config[f"{self.label}.beta_{j}"] for j in range(k - 1)]
-        beta.append(rho_prime - sum(beta))  # σ(1) = ρ'(1)
-        beta.append(0.0)  # explicit: β_k = 0
-        return LinearMultistep(alpha=alpha, beta=beta, name=f"{self.label}_k{k}")
-
-    def max_steps(self) -> int:
-        return max(self.steps.values())
-
-
-@dataclass(frozen=True)
-class LMResNetBlock:
-    """LM-ResNet (Lu et al. 2018) with k fixed or learned (k is then the initial value; none: the paper's)."""
-
-    label: str
-    k: Domain | None
-    learn: Domain
-    family: str = "lm_resnet"
-
-    def suggest(self, trial, constants: dict) -> None:
-        _suggest(self.learn, trial, f"{self.label}.learn", constants)
-        if self.k is not None:
-            _suggest(self.k, trial, f"{self.label}.k", constants)
-
-    def build(self, config: dict):
-        from nas.schemes import LMResNet
-
-        return LMResNet(k=config.get(f"{self.label}.k"), learn=config[f"{self.label}.learn"])
-
-    def max_steps(self) -> int:
-        return 2
-
-
-def _suggest(domain: Domain, trial, name: str, constants: dict):
-    value = domain.suggest(trial, name)
-    if domain.is_constant:
-        constants[name] = value
-    return value
+    def check_depth(self, most_steps: int, path: str) -> None:
+        return None  # named multistep methods start up with plain residual steps
 
 
 def _parse_label(raw, path: str, default: str) -> str:
@@ -262,62 +162,28 @@ def _parse_label(raw, path: str, default: str) -> str:
     return label
 
 
-def _parse_coefficient_range(raw, path: str) -> tuple[float, float]:
-    raw = DEFAULT_COEFFICIENTS if raw is None else raw
-    check_mapping(raw, path, {"low", "high"}, {"low", "high"})
-    low = check_scalar(raw["low"], f"{path}.low", "float", -10, 10)
-    high = check_scalar(raw["high"], f"{path}.high", "float", -10, 10)
-    if not low < high:
-        raise fail(path, f"low must be below high, got low {low} and high {high}")
-    return low, high
-
-
 def _parse_scheme_block(raw, path: str):
     from nas import schemes
-    from nas.schemes.multistep import LEARN_MODES
+    from nas.families import registry
 
     if not isinstance(raw, dict):
         raise fail(path, f"expected a scheme block (a mapping with a family key), got {quote(raw)}")
     family = raw.get("family")
-    if family not in FAMILIES:
-        raise fail(f"{path}.family", f"must be one of {', '.join(FAMILIES)}, got {quote(family)}")
+    allowed = ("named", *registry.names())
+    if family not in allowed:
+        raise fail(f"{path}.family", f"must be one of {', '.join(allowed)}, got {quote(family)}")
     label = _parse_label(raw, path, family)
-    if family == "named":
-        check_mapping(raw, path, {"family", "label", "names"}, {"names"})
-        names = parse_domain(raw["names"], f"{path}.names", "str", choices=tuple(schemes.names()))
-        return NamedBlock(label, names)
-    if family == "runge_kutta":
-        check_mapping(raw, path, {"family", "label", "stages", "coefficients"}, {"stages"})
-        stages = parse_domain(raw["stages"], f"{path}.stages", "int")
-        for v in stages.values():
-            if not 1 <= v <= MAX_RK_STAGES:
-                raise fail(f"{path}.stages", f"must be 1..{MAX_RK_STAGES}, got {v}")
-        if stages.mode == "range" and (stages.log or stages.step not in (None, 1)):
-            raise fail(f"{path}.stages", "a stage range takes only low and high")
-        return RungeKuttaBlock(label, stages, *_parse_coefficient_range(raw.get("coefficients"),
-                                                                       f"{path}.coefficients"))
-    if family == "multistep":
-        check_mapping(raw, path, {"family", "label", "steps", "coefficients"}, {"steps"})
-        steps = parse_domain(raw["steps"], f"{path}.steps", "int")
-        for v in steps.values():
-            if not 1 <= v <= MAX_MULTISTEP_STEPS:
-                raise fail(f"{path}.steps", f"must be 1..{MAX_MULTISTEP_STEPS}, got {v}")
-        if steps.mode == "range":
-            steps = Domain("int", "choice", choices=tuple(range(int(steps.low), int(steps.high) + 1)))
-        return MultistepBlock(label, steps, *_parse_coefficient_range(raw.get("coefficients"),
-                                                                     f"{path}.coefficients"))
-    check_mapping(raw, path, {"family", "label", "k", "learn"})
-    learn = parse_domain(raw.get("learn", "layer"), f"{path}.learn", "str", choices=LEARN_MODES)
-    k = None if raw.get("k") is None else parse_domain(raw["k"], f"{path}.k", "float", -2.0, 2.0)
-    if k is None and "fixed" in learn.values():
-        raise fail(f"{path}.k", "learn: fixed needs a value (or range) of k")
-    return LMResNetBlock(label, k, learn)
+    if family != "named":
+        return registry.family(family).parse_block(raw, path, label)
+    check_mapping(raw, path, {"family", "label", "names"}, {"names"})
+    names = parse_domain(raw["names"], f"{path}.names", "str", choices=tuple(schemes.names()))
+    return NamedBlock(label, names)
 
 
 def _baseline_blocks() -> tuple:
     """The hand-designed references: ResNet (forward Euler) and the published LM-ResNet (learned k)."""
-    return (NamedBlock(BASELINES[0], Domain("str", "constant", value="euler")),
-            LMResNetBlock(BASELINES[1], None, Domain("str", "constant", value="layer")))
+    return (_parse_scheme_block({"family": "named", "label": BASELINES[0], "names": "euler"}, "baselines"),
+            _parse_scheme_block({"family": "lm_resnet", "label": BASELINES[1], "learn": "layer"}, "baselines"))
 
 
 # -------------------------------------------------------------------------------------------- noise
@@ -333,8 +199,8 @@ class NoiseBlock:
     def suggest(self, trial, constants: dict) -> None:
         if self.kind == "none":
             return
-        _suggest(self.shape, trial, f"noise.{self.label}.shape", constants)
-        _suggest(self.strength, trial, f"noise.{self.label}.{self._parameter}", constants)
+        suggest_into(self.shape, trial, f"noise.{self.label}.shape", constants)
+        suggest_into(self.strength, trial, f"noise.{self.label}.{self._parameter}", constants)
 
     @property
     def _parameter(self) -> str:
@@ -388,7 +254,7 @@ class NetworkSpace:
 
     def suggest(self, trial, constants: dict) -> None:
         for name in ("widths", "steps_per_stage", "h", "share_stage_weights"):
-            _suggest(getattr(self, name), trial, name, constants)
+            suggest_into(getattr(self, name), trial, name, constants)
 
 
 def widths_key(widths) -> str:
@@ -400,7 +266,8 @@ def widths_from_key(key: str) -> tuple[int, ...]:
 
 
 def _parse_network(raw, path: str = "network") -> NetworkSpace:
-    from nas.networks.blocks import MACROS, RESIDUAL_FORMS
+    from nas.networks.blocks import MACROS
+    from nas.networks.residuals import RESIDUAL_FORMS
 
     raw = {} if raw is None else raw
     check_mapping(raw, path, {"macro", "widths", "steps_per_stage", "h", "share_stage_weights", "residual"})
@@ -574,10 +441,7 @@ class SearchSpace:
         network = _parse_network(raw.get("network"))
         most_steps = max(network.steps_per_stage.values())
         for block, path in zip(blocks, paths):
-            k = block.max_steps()
-            if k > most_steps and isinstance(block, MultistepBlock):
-                raise fail(f"{path}.steps", f"a {k}-step method needs steps_per_stage >= {k} to take a single "
-                                            f"multistep step; network.steps_per_stage allows at most {most_steps}")
+            block.check_depth(most_steps, path)
 
         train = _parse_train(raw.get("train"))
         settings = _parse_settings(raw.get("search"))

@@ -214,10 +214,9 @@ def _finished_record(folder: TrialFolder) -> dict | None:
 
 
 def _scheme_name(plan) -> str:
-    scheme = plan.scheme
-    if scheme.family == "lm_resnet":
-        return "lm_resnet" if scheme.learned else f"lm_resnet(k={float(scheme.k):.3g})"
-    return getattr(scheme, "name", "") or str(scheme)
+    from nas.families.registry import family_of
+
+    return family_of(plan.scheme).display_name(plan.scheme)
 
 
 def _flops(model, data) -> int:

@@ -1,0 +1,6 @@
+"""Scheme families: one module per family, one explicit table (:mod:`nas.families.registry`).
+
+``base`` defines the interface every family implements (:class:`nas.families.base.SchemeFamily`); the
+family modules hold their scheme value type, named schemes, stepping, network stage, diagnostics entry,
+search block and result columns. ``docs/families.md`` explains how to add one.
+"""

@@ -1,0 +1,359 @@
+"""Explicit linear multistep methods.
+
+    Σ_{j=0..k} α_j x_{n+j} = h Σ_{j=0..k} β_j f(x_{n+j}),   α_k = 1, β_k = 0 (explicit)
+    ρ(ζ) = Σ α_j ζ^j,   σ(ζ) = Σ β_j ζ^j                    (Hairer, Nørsett, Wanner, Solving ODEs I, §III.2)
+
+The step is ``nas.stepper.multistep_update`` (state part and increment), used by ``nas.integrate`` and by
+the networks. Networks start every stage with k−1 plain residual steps (the LM-ResNet convention: the
+states before a width change have another shape); ``nas.integrate`` starts with RK4 steps by default.
+Two-step methods that invert without division (|α_0| = 1, β_0 = 0), such as ``leapfrog`` (the "midpoint
+network" of Chang et al. 2018), have the memory-efficient mode.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from fractions import Fraction
+from fractions import Fraction as F  # noqa: N817
+from typing import ClassVar
+
+from nas.schemes.coefficients import Coefficient, close_to, coefficient_to_json, exact_sum, parse_vector
+from nas.schemes.serialization import check_keys
+from nas.stepper import as_floats, multistep_update, runge_kutta_increment, tableau_floats
+
+from . import runge_kutta
+from .base import CoefficientOptions, FreeCoefficientsBlock, NamedScheme, SchemeFamily, json_float, renamed
+
+NAME = "multistep"
+MAX_STEPS = 3  # largest free method a search block samples
+STARTUP_TABLEAUX = {"runge_kutta": runge_kutta.RK4, "euler": runge_kutta.EULER}
+# Roots this close to the unit circle count as on it (numerical roots of a double root err by ~1e-8).
+ROOT_TOLERANCE = 1e-6
+# A repeated root on the unit circle violates the root condition although max |ζ| − 1 = 0.
+REPEATED_UNIT_ROOT_VIOLATION = 1e-3
+
+
+@dataclass(frozen=True)
+class LinearMultistep:
+    """An explicit k-step method given by α (length k+1, α_k = 1) and β (length k+1, β_k = 0)."""
+
+    alpha: tuple[Coefficient, ...]
+    beta: tuple[Coefficient, ...]
+    name: str = ""
+    family: str = field(default=NAME, init=False)
+
+    def __post_init__(self):
+        alpha = parse_vector(self.alpha, "alpha")
+        beta = parse_vector(self.beta, "beta")
+        if len(alpha) < 2:
+            raise ValueError(f"alpha: needs at least 2 entries (a k-step method has k+1), got {len(alpha)}")
+        if len(beta) != len(alpha):
+            raise ValueError(f"beta: has {len(beta)} entries, expected {len(alpha)} (same length as alpha)")
+        if alpha[-1] != 1:
+            raise ValueError(f"alpha[{len(alpha) - 1}] = {alpha[-1]}: the leading coefficient α_k must be 1")
+        if beta[-1] != 0:
+            raise ValueError(
+                f"beta[{len(beta) - 1}] = {beta[-1]}: β_k must be 0 (only explicit methods are supported)"
+            )
+        if all(b == 0 for b in beta):
+            raise ValueError("beta: all zero, the method never evaluates f")
+        if not isinstance(self.name, str):
+            raise ValueError(f"name: expected a string, got {self.name!r}")
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "beta", beta)
+
+    @property
+    def steps(self) -> int:
+        """k, the number of previous states one step uses."""
+        return len(self.alpha) - 1
+
+    @property
+    def consistent(self) -> bool:
+        """ρ(1) = 0 and ρ'(1) = σ(1)."""
+        rho_1 = exact_sum(self.alpha)
+        rho_prime_1 = exact_sum(j * a for j, a in enumerate(self.alpha))
+        return close_to(rho_1, 0) and close_to(rho_prime_1, exact_sum(self.beta))
+
+    @property
+    def is_exact(self) -> bool:
+        return all(isinstance(v, Fraction) for v in (*self.alpha, *self.beta))
+
+    def to_dict(self) -> dict:
+        return {
+            "family": NAME,
+            "name": self.name,
+            "alpha": [coefficient_to_json(v) for v in self.alpha],
+            "beta": [coefficient_to_json(v) for v in self.beta],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LinearMultistep":
+        check_keys(data, required={"alpha", "beta"}, optional={"name", "family"}, where="multistep scheme")
+        return cls(alpha=data["alpha"], beta=data["beta"], name=data.get("name", ""))
+
+    def __str__(self) -> str:
+        return self.name or f"multistep({self.steps} steps)"
+
+
+# ------------------------------------------------------------------------------------ named methods
+_HNW = "Hairer, Nørsett, Wanner (1993), §III.1"
+
+AB2 = LinearMultistep(alpha=[0, -1, 1], beta=[F(-1, 2), F(3, 2), 0], name="ab2")
+"""Two-step Adams-Bashforth: x_{n+2} = x_{n+1} + h(3/2 f_{n+1} − 1/2 f_n). Order 2, C_3 = 5/12."""
+AB3 = LinearMultistep(alpha=[0, 0, -1, 1], beta=[F(5, 12), F(-16, 12), F(23, 12), 0], name="ab3")
+"""Three-step Adams-Bashforth: x_{n+3} = x_{n+2} + h(23/12 f_{n+2} − 16/12 f_{n+1} + 5/12 f_n). Order 3,
+C_4 = 3/8."""
+LEAPFROG = LinearMultistep(alpha=[-1, 0, 1], beta=[0, 2, 0], name="leapfrog")
+"""Leapfrog / explicit midpoint two-step rule: x_{n+2} = x_n + 2h f_{n+1}. Order 2, zero-stable. The
+"midpoint network" of Chang et al. (AAAI 2018)."""
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def rho_violation(alpha, analyze) -> float:
+    """max |ζ| − 1 over the roots of ρ (root condition, Hairer, Nørsett, Wanner I, §III.3); a repeated root
+    on the unit circle gives ``REPEATED_UNIT_ROOT_VIOLATION``. ``analyze()`` is the method's report, asked
+    only when the numerical roots cannot decide (exactly for Fractions)."""
+    import numpy as np
+
+    rho = [float(a) for a in alpha]  # lowest degree first
+    roots = np.roots(rho[::-1])
+    violation = float(np.abs(roots).max() - 1.0) if len(roots) else -1.0
+    if violation > ROOT_TOLERANCE:
+        return violation
+    # On or inside the unit circle: the root condition also forbids repeated roots of modulus 1, which
+    # numerical roots cannot tell from close simple ones.
+    if analyze().zero_stable is False:
+        return REPEATED_UNIT_ROOT_VIOLATION
+    return min(violation, 0.0)
+
+
+def division_free_inverse(scheme: LinearMultistep) -> str | None:
+    """None when a multistep method inverts step by step without division, else the reason it does not."""
+    if scheme.steps != 2:
+        return f"only two-step methods invert from the last two states; {scheme} has {scheme.steps} step(s)"
+    if scheme.beta[0] != 0:
+        return f"beta[0] = {scheme.beta[0]} != 0: the inverse would need f at the unknown older state"
+    if abs(scheme.alpha[0]) != 1:
+        return f"|alpha[0]| = {abs(scheme.alpha[0])} != 1: the inverse would divide by alpha[0]"
+    return None
+
+
+def coefficient_value(value):
+    """A coefficient as a float, or a list of floats for per-channel values (tensors included)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu()
+        return value.item() if value.numel() == 1 else value.flatten().tolist()
+    return float(value)
+
+
+# ------------------------------------------------------------------------------------- search block
+@dataclass(frozen=True)
+class MultistepBlock(FreeCoefficientsBlock):
+    """Free explicit k-step methods, consistent by construction: the block samples α_1 … α_{k−1} and
+    β_0 … β_{k−2}; α_k = 1, α_0 = −Σ_{j≥1} α_j (ρ(1) = 0) and β_{k−1} = ρ'(1) − Σ_{j<k−1} β_j (ρ'(1) = σ(1))
+    are derived (Hairer, Nørsett, Wanner I, §III.2)."""
+
+    family: str = NAME
+    size_key: ClassVar[str] = "steps"
+
+    @classmethod
+    def size_domain(cls, size, path):
+        from nas.search.domains import Domain
+
+        if size.mode == "range":  # a choice: each k has its own set of free coefficients
+            return Domain("int", "choice", choices=tuple(range(int(size.low), int(size.high) + 1)))
+        return size
+
+    def free(self, k: int) -> list[str]:
+        return [f"alpha_{j}" for j in range(1, k)] + [f"beta_{j}" for j in range(k - 1)]
+
+    def build(self, config: dict):
+        k = int(config[f"{self.label}.steps"])
+        free_alpha = [config[f"{self.label}.alpha_{j}"] for j in range(1, k)]
+        alpha = [-1.0 - sum(free_alpha), *free_alpha, 1.0]  # ρ(1) = Σ α_j = 0
+        rho_prime = sum(j * a for j, a in enumerate(alpha))
+        beta = [config[f"{self.label}.beta_{j}"] for j in range(k - 1)]
+        beta.append(rho_prime - sum(beta))  # σ(1) = ρ'(1)
+        beta.append(0.0)  # explicit: β_k = 0
+        return LinearMultistep(alpha=alpha, beta=beta, name=f"{self.label}_k{k}")
+
+    def check_depth(self, most_steps: int, path: str) -> None:
+        from nas.search.domains import fail
+
+        k = max(self.size.values())
+        if k > most_steps:
+            raise fail(f"{path}.steps", f"a {k}-step method needs steps_per_stage >= {k} to take a single "
+                                        f"multistep step; network.steps_per_stage allows at most {most_steps}")
+
+
+# ------------------------------------------------------------------------------------------ family
+class MultistepFamily(SchemeFamily):
+    name = NAME
+    scheme_type = LinearMultistep
+    coefficient_options = CoefficientOptions("multistep", (
+        ("alpha", "alpha", "multistep α_0 … α_k as a JSON list (α_k = 1)"),
+        ("beta", "beta", "multistep β_0 … β_k as a JSON list (β_k = 0)"),
+    ), switch="multistep", switch_help="a linear multistep method from --alpha/--beta")
+
+    def named_schemes(self):
+        return (
+            NamedScheme.constant(AB2, 2, _HNW, "2-step Adams-Bashforth"),
+            NamedScheme.constant(AB3, 3, _HNW, "3-step Adams-Bashforth"),
+            NamedScheme.constant(LEAPFROG, 2, "Chang et al. (AAAI 2018), 'midpoint network'",
+                                 "x_{n+1} = x_{n-1} + 2h f(x_n)"),
+        )
+
+    def method(self, scheme) -> LinearMultistep:
+        """The linear multistep method ``scheme`` steps with (itself here; LM-ResNet at its k)."""
+        return scheme
+
+    # stepping
+    def integrate(self, scheme, fns, x0, h, steps, startup):
+        method = self.method(scheme)
+        alpha, beta = as_floats(method.alpha), as_floats(method.beta)
+        start_A, start_b = tableau_floats(STARTUP_TABLEAUX[startup])
+        k = method.steps
+        states, f_values = deque(maxlen=k), deque(maxlen=k)
+        x = x0
+        for f in fns:
+            states.append(x)
+            if len(states) < k:  # start-up: one-step method
+                increment, f_x = runge_kutta_increment([f] * len(start_b), x, h, start_A, start_b)
+                f_values.append(f_x)
+                x = x + increment
+            else:
+                f_values.append(f(x))
+                state_part, increment = multistep_update(states, f_values, alpha, beta, h)
+                x = state_part + increment
+        return x
+
+    # network stage: x_{n+k} = −Σ α_j x_{n+j} + h Σ β_j f_{n+j}(x_{n+j}) after k−1 plain residual steps
+    def init_stage(self, stage, spec, width, first_step, make_residual):
+        from torch import nn
+
+        scheme = stage.scheme
+        stage.history = scheme.steps
+        stage.residuals = nn.ModuleList(make_residual() for _ in range(spec.steps_per_stage))
+        stage.learned_k = None
+        self._init_coefficients(stage, spec, width)
+        if self.memory_efficient_reason(scheme) is None:  # x_{n+1} = a x_n + c x_{n−1} + d f_n(x_n)
+            alpha, beta = as_floats(scheme.alpha), as_floats(scheme.beta)
+            stage.inverse_coefficients = (-alpha[1], -alpha[0], stage.h * beta[1])
+
+    def _init_coefficients(self, stage, spec, width) -> None:
+        method = self.method(stage.scheme)
+        stage.alpha, stage.beta = as_floats(method.alpha), as_floats(method.beta)
+
+    def _step_coefficients(self, stage, n: int):
+        """(α, β) of step n ≥ k − 1 of the stage."""
+        return stage.alpha, stage.beta
+
+    def stage_forward(self, stage, x):
+        k = stage.history
+        states, f_values = [], []
+        for n, f in enumerate(stage.residuals):
+            states.append(x)
+            f_values.append(f(x))
+            if len(states) < k:  # start-up: a plain residual step
+                increment = stage.h * f_values[-1] if stage.h != 1 else f_values[-1]
+                state_part = x
+            else:
+                states, f_values = states[-k:], f_values[-k:]
+                alpha, beta = self._step_coefficients(stage, n)
+                state_part, increment = multistep_update(states, f_values, alpha, beta, stage.h)
+            if stage.noise is not None:  # noise perturbs the increment, never the state combination
+                increment = stage.noise[n](increment, x)
+            x = state_part + increment
+        return x
+
+    def stage_coefficients(self, stage):
+        rows = []
+        for n in range(len(stage.residuals)):
+            if n < stage.history - 1:
+                rows.append({"step": n, "startup": True, "alpha": [-1.0, 1.0], "beta": [1.0, 0.0], "h": stage.h})
+                continue
+            alpha, beta = self._step_coefficients(stage, n)
+            rows.append({"step": n, "startup": False, "h": stage.h,
+                         "alpha": [coefficient_value(a) for a in alpha], "beta": [coefficient_value(b) for b in beta],
+                         **self._extra_row(stage, n)})
+        return rows
+
+    def _extra_row(self, stage, n: int) -> dict:
+        return {}
+
+    # memory-efficient mode (two-step, division-free): x_{n+1} = −α_1 x_n − α_0 x_{n−1} + h β_1 f_n(x_n)
+    # inverts as x_{n−1} = (x_{n+1} + α_1 x_n − h β_1 f_n(x_n)) / (−α_0), no division when α_0 = ±1; the first
+    # (start-up, Euler) step is recomputed from the stage input.
+    def memory_efficient_reason(self, scheme):
+        return division_free_inverse(scheme)
+
+    def forward_states(self, stage, x):
+        # The same arithmetic as stage_forward, keeping the last two states (β_0 = 0: f_{n−1} unused).
+        previous = x
+        for n, f in enumerate(stage.residuals):
+            if n == 0:
+                increment = stage.h * f(x) if stage.h != 1 else f(x)
+                previous, x = x, x + increment
+            else:
+                state_part, increment = multistep_update([previous, x], [None, f(x)], stage.alpha, stage.beta,
+                                                         stage.h)
+                previous, x = x, state_part + increment
+        return previous, x
+
+    def backward_states(self, stage, x, states, grad_output, accumulate):
+        from nas.networks.reversible_autograd import two_step_backward
+
+        a, c, d = stage.inverse_coefficients
+        return two_step_backward(stage.residuals, a, c, d, stage.h, x, *states, grad_output, accumulate)
+
+    def reconstruct_input(self, stage, states):
+        """x_0 from (x_{N−1}, x_N): x_{n−1} = −α_0 (x_{n+1} + α_1 x_n − h β_1 f_n(x_n)) (no gradients)."""
+        import torch
+
+        from nas.networks.reversible_autograd import frozen_batch_norm_statistics, older_state
+
+        a, c, d = stage.inverse_coefficients
+        x, x_next = states
+        with torch.no_grad(), frozen_batch_norm_statistics(stage):
+            for f in reversed(stage.residuals[1:]):
+                x, x_next = older_state(a, c, x, x_next, d * f(x)), x
+        return x
+
+    def paper_residual(self, scheme):
+        # Chang et al.'s midpoint network uses σ((K − Kᵀ) x): stable for imaginary spectra (SCIENCE.md §5)
+        return "antisymmetric" if division_free_inverse(scheme) is None else "preact"
+
+    # diagnostics
+    def analyze(self, scheme, tolerance):
+        from nas.diagnostics.multistep import analyze_multistep
+
+        return analyze_multistep(scheme, tolerance=tolerance)
+
+    def zero_stability_violation(self, scheme):
+        from nas.diagnostics.multistep import analyze_multistep
+
+        method = self.method(scheme)
+        return rho_violation(method.alpha, lambda: analyze_multistep(method))
+
+    # search and results
+    def parse_block(self, raw, path, label):
+        return MultistepBlock.parse(raw, path, label, MAX_STEPS)
+
+    def coefficient_columns(self, data):
+        value = json_float
+        out = {f"coef_alpha_{j}": value(v) for j, v in enumerate(data["alpha"])}
+        out.update({f"coef_beta_{j}": value(v) for j, v in enumerate(data["beta"])})
+        return out
+
+    def stability_proxy(self, scheme, learned=None, name=None):
+        return renamed(scheme, name)  # root condition of ρ − hλ σ
+
+    def card_rows(self, scheme):
+        return {"steps": str(scheme.steps), "step": "x_{n+k} = −Σ_{j<k} α_j x_{n+j} + h Σ_{j<k} β_j f(x_{n+j})",
+                "start-up (networks)": f"{scheme.steps - 1} plain residual step(s) per stage"}
+
+
+FAMILY = MultistepFamily()
+
+__all__ = ["AB2", "AB3", "FAMILY", "LEAPFROG", "LinearMultistep", "MultistepFamily",
+           "REPEATED_UNIT_ROOT_VIOLATION", "ROOT_TOLERANCE", "division_free_inverse", "rho_violation"]

@@ -1,0 +1,75 @@
+"""A stage = one scheme applied over ``steps_per_stage`` steps at constant width.
+
+:class:`SchemeStage` is the one ``nn.Module`` of every stage; its behaviour comes from the scheme's family
+(``nas.families``), whose hooks create the residual functions and coefficients on the stage and do its
+stepping (with ``nas.stepper``, the code ``nas.integrate`` uses). Every stage exposes ``coefficients()``
+(one dict per step: the coefficients that step really uses, learned ones included), which diagnostics and
+export cards read, and, for families that invert their steps, the memory-efficient mode
+(``nas.networks.reversible_autograd``).
+
+Noise: a noise layer perturbs the step's *increment* (h Σ b_i k_i for Runge-Kutta, h Σ β_j f_{n+j} for
+multistep, ...), never the state combination; see ``nas.schemes.noise``.
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from torch import nn
+
+from ..families.registry import family_of, names
+from .reversible_autograd import reject_noise, run_memory_efficient, use_memory_efficient_path
+
+
+def noise_layers(spec, first_step: int, steps: int):
+    """One noise module per step (global step index n of N), or None when the spec has no noise."""
+    if spec.noise is None or spec.noise.kind == "none":
+        return None
+    return nn.ModuleList(spec.noise.layer(first_step + n, spec.total_steps, spec.h) for n in range(steps))
+
+
+class SchemeStage(nn.Module):
+    """``scheme`` over ``spec.steps_per_stage`` steps of width ``width``, starting at global step
+    ``first_step``; ``make_residual(width=width)`` builds one residual function."""
+
+    def __init__(self, scheme, spec, width: int, first_step: int, make_residual):
+        super().__init__()
+        family = family_of(scheme)
+        if spec.memory_efficient:
+            reason = family.memory_efficient_reason(scheme)
+            if reason is not None:
+                raise ValueError(f"memory_efficient: needs a reversible scheme; {scheme} cannot be inverted step "
+                                 f"by step: {reason}")
+            reject_noise(spec, str(scheme))
+        self.scheme = scheme
+        self.h = spec.h
+        self.memory_efficient = spec.memory_efficient
+        self.noise = noise_layers(spec, first_step, spec.steps_per_stage)
+        family.init_stage(self, spec, width, first_step, make_residual)
+
+    @property
+    def family(self):
+        return family_of(self.scheme)
+
+    def forward(self, x):
+        if use_memory_efficient_path(self):
+            return run_memory_efficient(self, x)
+        return self.family.stage_forward(self, x)
+
+    def coefficients(self) -> list[dict]:
+        return self.family.stage_coefficients(self)
+
+    # memory-efficient mode (see nas.networks.reversible_autograd)
+    def forward_states(self, x) -> tuple:
+        return self.family.forward_states(self, x)
+
+    def backward_states(self, x, states, grad_output, accumulate):
+        return self.family.backward_states(self, x, states, grad_output, accumulate)
+
+    def reconstruct_input(self, states):
+        return self.family.reconstruct_input(self, states)
+
+
+# scheme family -> its stage class (one class for all: the behaviour comes from the family)
+STAGES = MappingProxyType({name: SchemeStage for name in names()})
+
+__all__ = ["STAGES", "SchemeStage", "noise_layers"]
