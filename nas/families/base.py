@@ -183,6 +183,30 @@ class SchemeFamily(abc.ABC):
         (tests and ``benchmarks/reversible_memory.py --drift`` measure its round-off)."""
         raise NotImplementedError(f"{self.name}: no memory-efficient mode")
 
+    # ---------------------------------------------------------- converted networks (nas.convert)
+    # ``nas.convert`` runs a family's stage on pre-built residual functions (the blocks of a torchvision ResNet):
+    # ``make_residual()`` hands them out in order, ``stage.after_step(x)`` applies the per-step activation (the
+    # ReLU torchvision's blocks end with; identity in nas's own networks) and ``stage.prior_states`` is 1 when
+    # the forward pass receives the state before the stage input (the transition block's shortcut and
+    # residual). A family that supports this calls ``make_residual()`` without arguments, once per residual
+    # function, calls ``stage.after_step`` on every new state, and returns None from ``conversion_reason``.
+    def conversion_reason(self, scheme) -> str | None:
+        """None when a converted torchvision ResNet can run ``scheme`` (``nas.convert``), else why not. Asked
+        by ``nas.convert`` before anything is built."""
+        return f"the {self.name} family's stages cannot run on pre-built residual functions"
+
+    def residual_evaluations(self, scheme) -> int:
+        """Evaluations of the step's residual function per step (a converted network evaluates one block
+        this many times per step, with shared weights; its summary says so)."""
+        return 1
+
+    def stage_forward_from(self, stage, x, prior):
+        """A converted stage's forward pass, given ``prior = (x_prev, f_prev)``: the state before ``x`` and the
+        residual value of the step that led from it (the transition block's shortcut and residual branch,
+        x = relu(x_prev + f_prev)). Families whose steps use earlier states start from it; the default, for
+        one-step families and those whose networks start from rest, ignores it."""
+        return self.stage_forward(stage, x)
+
     def paper_residual(self, scheme) -> str:
         """The residual form (``NetworkSpec.residual``) of the paper that introduced the scheme's network
         (benchmarks and examples build the paper's network with it)."""

@@ -127,6 +127,10 @@ class HamiltonianFamily(SchemeFamily):
         return [{"step": n, "h": stage.h, "y_increment": stage.h, "z_increment": -stage.h}
                 for n in range(len(stage.drifts))]
 
+    def conversion_reason(self, scheme):
+        return ("it splits the channels into two halves, each step evaluating two half-width residual functions "
+                "(drift and kick); a torchvision block maps the full width")
+
     def memory_efficient_reason(self, scheme):
         return None
 

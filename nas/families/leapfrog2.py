@@ -94,6 +94,7 @@ class Leapfrog2Family(SchemeFamily):
                 previous, x = x, stage.scheme.start(force, x, stage.h)
             else:
                 previous, x = x, stage.scheme.step(force, previous, x, stage.h)
+            x = stage.after_step(x)
         return previous, x
 
     def stage_forward(self, stage, x):
@@ -105,6 +106,9 @@ class Leapfrog2Family(SchemeFamily):
             {"step": n, "startup": False, "h": stage.h, "alpha": [1.0, -2.0, 1.0], "force": h2}
             for n in range(1, len(stage.residuals))
         ]
+
+    def conversion_reason(self, scheme):
+        return None  # started from rest (zero velocity) at every stage
 
     def memory_efficient_reason(self, scheme):
         return None

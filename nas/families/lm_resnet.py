@@ -7,7 +7,8 @@ rejected); zero-stable iff −1 < k ≤ 1. Modified equation: (1 + k) u̇ + (1 �
 k is a constant (``learn="fixed"``), one trainable scalar per step (``"layer"``, the paper) or one per
 channel per step (``"channel"``). The network stage is the multistep stage (``nas.families.multistep``)
 with per-step coefficients from k_n; the first step of each stage is a plain residual step, and only the
-steps that use k_n (steps ≥ 1) own one, so every learned k receives a gradient.
+steps that use k_n (steps ≥ 1; every step of a converted stage, whose history starts at its transition block)
+own one, so every learned k receives a gradient.
 """
 from __future__ import annotations
 
@@ -150,18 +151,17 @@ class LMResNetFamily(MultistepFamily):
         from nas.networks.blocks import coefficient_shape
 
         shape = coefficient_shape(spec.macro, width) if scheme.learn == "channel" else ()
-        stage.learned_k = nn.ParameterList(
-            nn.Parameter(_initial_k(scheme, shape)) for _ in range(max(spec.steps_per_stage - 1, 0))
-        )
+        owners = max(spec.steps_per_stage - stage.startup_steps, 0)  # the steps that use k_n
+        stage.learned_k = nn.ParameterList(nn.Parameter(_initial_k(scheme, shape)) for _ in range(owners))
 
     def _step_coefficients(self, stage, n):
         if stage.learned_k is None:
             return stage.alpha, stage.beta
-        k = stage.learned_k[n - 1]
+        k = stage.learned_k[n - stage.startup_steps]
         return (-k, k - 1.0, 1.0), (0.0, 1.0, 0.0)
 
     def _extra_row(self, stage, n):
-        k = stage.learned_k[n - 1] if stage.learned_k is not None else stage.scheme.k
+        k = stage.learned_k[n - stage.startup_steps] if stage.learned_k is not None else stage.scheme.k
         return {"k": multistep.coefficient_value(k)}
 
     def memory_efficient_reason(self, scheme):

@@ -285,6 +285,7 @@ class MomentumFamily(SchemeFamily):
             if stage.noise is not None:  # noise perturbs the increment, never the velocity it is added to
                 increment = stage.noise[n](increment, x)
             x, v = momentum_step(x, v, increment, gamma)
+            x = stage.after_step(x)  # converted networks: v stays the unprojected velocity
         return x
 
     def stage_coefficients(self, stage):
@@ -298,6 +299,9 @@ class MomentumFamily(SchemeFamily):
                 rows.append({"step": n, "startup": False, "h": stage.h, "gamma": gamma,
                              "alpha": [gamma, -(1.0 + gamma), 1.0], "beta": [0.0, 1.0 - gamma, 0.0]})
         return rows
+
+    def conversion_reason(self, scheme):
+        return None  # v_0 = 0 at every stage, as in the paper's networks
 
     # memory-efficient mode: exact fixed-point inversion (module docstring)
     def memory_efficient_reason(self, scheme):

@@ -233,6 +233,9 @@ class MultistepFamily(SchemeFamily):
 
         scheme = stage.scheme
         stage.history = scheme.steps
+        # k − 1 plain residual steps before the first multistep step; fewer when the stage starts from a
+        # prior state (a converted network's transition block)
+        stage.startup_steps = max(scheme.steps - 1 - stage.prior_states, 0)
         stage.residuals = nn.ModuleList(make_residual() for _ in range(spec.steps_per_stage))
         stage.learned_k = None
         self._init_coefficients(stage, spec, width)
@@ -249,8 +252,17 @@ class MultistepFamily(SchemeFamily):
         return stage.alpha, stage.beta
 
     def stage_forward(self, stage, x):
+        return self._forward(stage, x, [], [])
+
+    def conversion_reason(self, scheme):
+        return None
+
+    def stage_forward_from(self, stage, x, prior):
+        state, value = prior  # the history starts one step earlier: x_{-1} and f_{-1}
+        return self._forward(stage, x, [state], [value])
+
+    def _forward(self, stage, x, states: list, f_values: list):
         k = stage.history
-        states, f_values = [], []
         for n, f in enumerate(stage.residuals):
             states.append(x)
             f_values.append(f(x))
@@ -263,13 +275,13 @@ class MultistepFamily(SchemeFamily):
                 state_part, increment = multistep_update(states, f_values, alpha, beta, stage.h)
             if stage.noise is not None:  # noise perturbs the increment, never the state combination
                 increment = stage.noise[n](increment, x)
-            x = state_part + increment
+            x = stage.after_step(state_part + increment)
         return x
 
     def stage_coefficients(self, stage):
         rows = []
         for n in range(len(stage.residuals)):
-            if n < stage.history - 1:
+            if n < stage.startup_steps:
                 rows.append({"step": n, "startup": True, "alpha": [-1.0, 1.0], "beta": [1.0, 0.0], "h": stage.h})
                 continue
             alpha, beta = self._step_coefficients(stage, n)

@@ -208,11 +208,17 @@ class RungeKuttaFamily(SchemeFamily):
             increment, _ = runge_kutta_increment(stage_fns, x, stage.h, stage.A, stage.b)
             if stage.noise is not None:  # noise perturbs the increment, never the state
                 increment = stage.noise[n](increment, x)
-            x = x + increment
+            x = stage.after_step(x + increment)
         return x
 
     def stage_coefficients(self, stage):
         return [{"step": n, "A": stage.A, "b": stage.b, "h": stage.h} for n in range(len(stage.residuals))]
+
+    def conversion_reason(self, scheme):
+        return None  # a converted step's s stages evaluate its one block (shared weights)
+
+    def residual_evaluations(self, scheme):
+        return scheme.stages
 
     def memory_efficient_reason(self, scheme):
         return ("a Runge-Kutta step x + h Σ b_i k_i(x) has no explicit inverse (inverting it is a nonlinear "

@@ -29,9 +29,15 @@ def noise_layers(spec, first_step: int, steps: int):
 
 class SchemeStage(nn.Module):
     """``scheme`` over ``spec.steps_per_stage`` steps of width ``width``, starting at global step
-    ``first_step``; ``make_residual(width=width)`` builds one residual function."""
+    ``first_step``; ``make_residual(width=width)`` builds one residual function.
 
-    def __init__(self, scheme, spec, width: int, first_step: int, make_residual):
+    Converted networks (``nas.convert``) also give ``activation``, a module applied to every new state (the
+    ReLU of torchvision's blocks; ``after_step``), and ``prior_states = 1``: the forward pass then receives
+    ``prior = (x_prev, f_prev)``, the state before the stage input and its residual value (see the families'
+    ``stage_forward_from``)."""
+
+    def __init__(self, scheme, spec, width: int, first_step: int, make_residual, *, activation=None,
+                 prior_states: int = 0):
         super().__init__()
         family = family_of(scheme)
         if spec.memory_efficient:
@@ -40,9 +46,14 @@ class SchemeStage(nn.Module):
                 raise ValueError(f"memory_efficient: needs a reversible scheme; {scheme} cannot be inverted step "
                                  f"by step: {reason}")
             reject_noise(spec, str(scheme))
+            if activation is not None or prior_states:  # a ReLU after each step destroys what inversion needs
+                raise ValueError("memory_efficient: the steps must be the scheme's alone (no activation after "
+                                 "each step, no prior states) to be inverted")
         self.scheme = scheme
         self.h = spec.h
         self.memory_efficient = spec.memory_efficient
+        self.activation = activation
+        self.prior_states = prior_states
         self.noise = noise_layers(spec, first_step, spec.steps_per_stage)
         family.init_stage(self, spec, width, first_step, make_residual)
 
@@ -50,10 +61,19 @@ class SchemeStage(nn.Module):
     def family(self):
         return family_of(self.scheme)
 
-    def forward(self, x):
+    def forward(self, x, prior=None):
+        if (prior is None) != (self.prior_states == 0):
+            raise ValueError(f"stage: built for {self.prior_states} prior state(s), called with "
+                             f"{'none' if prior is None else 'one'}")
         if use_memory_efficient_path(self):
             return run_memory_efficient(self, x)
-        return self.family.stage_forward(self, x)
+        if prior is None:
+            return self.family.stage_forward(self, x)
+        return self.family.stage_forward_from(self, x, prior)
+
+    def after_step(self, x):
+        """A new state, through the stage's per-step activation (converted networks; identity otherwise)."""
+        return x if self.activation is None else self.activation(x)
 
     def coefficients(self) -> list[dict]:
         return self.family.stage_coefficients(self)
