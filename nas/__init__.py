@@ -26,6 +26,7 @@ _EXPORTS = {
     "TrainConfig": "nas.train",
     "load_dataset": "nas.data",
     "NoiseSchedule": "nas.schemes.noise",
+    "convert": "nas.conversion",
 }
 
 __all__ = sorted(_EXPORTS)

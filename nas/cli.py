@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "diagnose": ("nas.commands.diagnose", "modified-equation diagnostics of a scheme"),
     "search": ("nas.commands.search", "run an architecture search over schemes"),
     "export": ("nas.commands.export", "export the best trials of a run as PyTorch models"),
+    "convert": ("nas.commands.convert", "convert a torchvision ResNet into a scheme network and export it"),
     "leaderboard": ("nas.commands.leaderboard", "coefficient leaderboards across runs"),
 }
 

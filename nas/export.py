@@ -89,14 +89,14 @@ def read_model(folder, what: str, *, device="cpu"):
     on the meta device, so nothing is allocated for a bad folder. Every problem is a ``ValueError`` naming
     ``what`` (this is the reader ``nas.load`` and ``nas export`` share).
     """
-    from .networks import NetworkSpec
+    from .networks import spec_from_dict
     from .networks.estimate import check_state_dict
 
     folder = Path(folder)
     spec_path = contained(folder, "spec.json", f"{what}: spec.json")
     data = read_json(spec_path, f"{what}: spec.json")
     try:
-        spec = NetworkSpec.from_dict(data)
+        spec = spec_from_dict(data)
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"{what}: spec.json: {one_line(exc)}") from None
     weights = read_weights(contained(folder, "weights.safetensors", f"{what}: weights.safetensors"),

@@ -6,7 +6,7 @@ from torch import nn
 from . import estimate
 from .blocks import Head, Stem, Transition
 from .residuals import RESIDUAL_FORMS
-from .spec import NetworkSpec
+from .spec import NetworkSpec, spec_from_dict
 from .stage import SchemeStage
 
 
@@ -41,11 +41,12 @@ class SchemeNetwork(nn.Module):
 
 
 def build_network(spec: NetworkSpec | dict) -> SchemeNetwork:
-    """The network of ``spec``; a ``ValueError`` when it exceeds the parameter budget (``nas.limits``),
-    found on the meta device before anything is allocated."""
+    """The network of ``spec`` (a ``NetworkSpec``, a converted torchvision ResNet's ``ConvertedSpec``, or the
+    dict of either); a ``ValueError`` when it exceeds the parameter budget (``nas.limits``), found on the meta
+    device before anything is allocated."""
     if isinstance(spec, dict):
-        spec = NetworkSpec.from_dict(spec)
-    if not isinstance(spec, NetworkSpec):
+        spec = spec_from_dict(spec)
+    if not callable(getattr(spec, "module", None)):
         raise TypeError(f"build_network: expected a NetworkSpec or its dict, got {type(spec).__name__}")
     estimate.check(spec)
-    return SchemeNetwork(spec)
+    return spec.module()

@@ -32,13 +32,11 @@ def describe(spec) -> str:
 
 
 def _meta_network(spec, where: str):
-    from .builder import SchemeNetwork
-
     limits.check_depth(len(spec.widths), spec.steps_per_stage, where)
     limits.check_fixed_layers(spec.macro, spec.in_channels, spec.num_classes, spec.widths, where)
     try:
         with torch.device("meta"):
-            return SchemeNetwork(spec)
+            return spec.module()
     except (RuntimeError, OverflowError) as exc:  # a size past int64: far beyond any budget
         raise ValueError(f"{where}: tensors too large to describe ({exc}); {limits.PARAMS.describe()}") from None
 

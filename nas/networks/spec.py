@@ -86,6 +86,12 @@ class NetworkSpec:
     def replace(self, **changes) -> "NetworkSpec":
         return replace(self, **changes)
 
+    def module(self):
+        """A fresh network of this spec; ``build_network`` checks the budgets first (every spec kind has this)."""
+        from .builder import SchemeNetwork
+
+        return SchemeNetwork(self)
+
     def to_dict(self) -> dict:
         out = {}
         for f in fields(self):
@@ -107,6 +113,16 @@ class NetworkSpec:
         return cls(**data)
 
 
+def spec_from_dict(data: dict):
+    """The spec of a ``spec.json``: a ``NetworkSpec``, or a converted torchvision ResNet's spec (``nas.convert``)
+    when the form names one with the key ``"torchvision"``."""
+    if isinstance(data, dict) and "torchvision" in data:
+        from ..conversion.spec import ConvertedSpec  # torchvision networks are a kind of spec, built elsewhere
+
+        return ConvertedSpec.from_dict(data)
+    return NetworkSpec.from_dict(data)
+
+
 def _noise_schedule(value):
     """A NoiseSchedule from a schedule or its JSON dict; anything else is a ValueError."""
     from ..schemes.noise import NoiseSchedule  # noise schedules are optional in a spec
@@ -118,4 +134,4 @@ def _noise_schedule(value):
     return value
 
 
-__all__ = ["NetworkSpec", "DEFAULT_IN_CHANNELS"]
+__all__ = ["NetworkSpec", "DEFAULT_IN_CHANNELS", "spec_from_dict"]
