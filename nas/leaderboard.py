@@ -406,6 +406,12 @@ def read_learned_coefficients(trial_dir) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     owned = out.groupby(["stage", "name"])["index"].transform("max") + 1
     out["depth"] = out["stage"] * steps_per_stage + (steps_per_stage - owned) + out["index"]
+    stage_steps = spec.get("stage_steps")  # converted torchvision networks: stages of different depths
+    if isinstance(stage_steps, list) and all(isinstance(n, int) and not isinstance(n, bool) for n in stage_steps) \
+            and out["stage"].max() < len(stage_steps):
+        first = np.concatenate([[0], np.cumsum(stage_steps)[:-1]])
+        steps = np.asarray(stage_steps)[out["stage"]]
+        out["depth"] = first[out["stage"]] + (steps - owned) + out["index"]
     return out.sort_values(["name", "depth"]).reset_index(drop=True)[columns]
 
 

@@ -37,7 +37,10 @@ def sample_configs(space: SearchSpace, n: int, seed: int = 0, enqueue_baselines:
 
 
 def plan(space, config):
-    return space.plan(config, macro="sequence", in_channels=1, num_classes=10)
+    from nas.data_info import INFO
+
+    info = INFO[space.data["name"]]  # the space's own data set (a torchvision network needs 3-channel images)
+    return space.plan(config, macro=info.macro, in_channels=info.in_channels, num_classes=info.num_classes)
 
 
 def test_shipped_spaces_load_and_every_sample_builds():

@@ -119,8 +119,8 @@ def _markdown(card: dict) -> str:
               f"at input ({shape}).", "", "## Architecture", "",
               exporting._markdown_table([{"field": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else v}
                                          for k, v in arch.items() if k not in ("scheme", "noise")]), "",
-              f"Exported {card['exported']['at']} with nas {card['exported']['nas']}, torch {card['exported']['torch']}.",
-              ""]
+              f"Exported {card['exported']['at']} with nas {card['exported']['nas']}, torch "
+              f"{card['exported']['torch']}.", ""]
     return "\n".join(lines)
 
 

@@ -9,6 +9,8 @@ everything but ``scheme`` has defaults:
     train: {epochs: 12, lr: 0.05, ...}                          fields of nas.train.TrainConfig (constants)
     search: {trials: 14, sampler: tpe, scheduler: asha, objectives: [val_acc], grace_period: 3, ...}
     network: {widths: [8, 16, 32], steps_per_stage: [1, 2], h: 1.0, share_stage_weights: false}
+             or a torchvision ResNet converted to each trial's scheme: {torchvision: resnet18, stem: cifar, h: 1.0}
+             (nas.search.torchvision_network)
     scheme:  one family block, or a list of them (the block is then a categorical choice "scheme")
     noise:   one noise block, or a list of them (categorical choice "noise"); default: no noise
     constraints: {min_order: 2, zero_stable: true, max_params: 50000}
@@ -256,6 +258,15 @@ class NetworkSpace:
         for name in ("widths", "steps_per_stage", "h", "share_stage_weights"):
             suggest_into(getattr(self, name), trial, name, constants)
 
+    def build_spec(self, config: dict, *, scheme, noise, macro: str, in_channels: int, num_classes: int):
+        """The trial's ``NetworkSpec`` from its config."""
+        from nas.networks import NetworkSpec
+
+        return NetworkSpec(scheme=scheme, macro=self.macro or macro, in_channels=in_channels, num_classes=num_classes,
+                           widths=widths_from_key(config["widths"]), steps_per_stage=int(config["steps_per_stage"]),
+                           h=float(config["h"]), share_stage_weights=bool(config["share_stage_weights"]), noise=noise,
+                           residual=self.residual)
+
 
 def widths_key(widths) -> str:
     return "-".join(str(w) for w in widths)
@@ -265,11 +276,15 @@ def widths_from_key(key: str) -> tuple[int, ...]:
     return tuple(int(w) for w in str(key).split("-"))
 
 
-def _parse_network(raw, path: str = "network") -> NetworkSpace:
+def _parse_network(raw, path: str = "network", data=None) -> NetworkSpace:
     from nas.networks.blocks import MACROS
     from nas.networks.residuals import RESIDUAL_FORMS
 
     raw = {} if raw is None else raw
+    if isinstance(raw, dict) and "torchvision" in raw:  # a torchvision ResNet, converted to each trial's scheme
+        from .torchvision_network import parse_torchvision_network
+
+        return parse_torchvision_network(raw, path, data)
     check_mapping(raw, path, {"macro", "widths", "steps_per_stage", "h", "share_stage_weights", "residual"})
     macro = raw.get("macro")
     if macro is not None:
@@ -438,7 +453,7 @@ class SearchSpace:
         noise = [_parse_noise_block(item, p) for item, p in zip(noise_items, noise_paths)]
         _check_unique_labels([b.label for b in noise], noise_paths)
 
-        network = _parse_network(raw.get("network"))
+        network = _parse_network(raw.get("network"), data=raw.get("data"))
         most_steps = max(network.steps_per_stage.values())
         for block, path in zip(blocks, paths):
             block.check_depth(most_steps, path)
@@ -502,18 +517,13 @@ class SearchSpace:
 
     # ---------------------------------------------------------------------------- building
     def plan(self, config: dict, *, macro: str, in_channels: int, num_classes: int) -> TrialPlan:
-        """The scheme, noise schedule and NetworkSpec of a trial's config (ValueError if it cannot be built)."""
-        from nas.networks import NetworkSpec
-
+        """The scheme, noise schedule and network spec of a trial's config (ValueError if it cannot be built)."""
         label = config["scheme"]
         scheme = self._block(label).build(config)
         noise_label = config.get("noise", "none")
         noise = None if not self.noise else self._noise_block(noise_label).build(config)
-        spec = NetworkSpec(scheme=scheme, macro=self.network.macro or macro, in_channels=in_channels,
-                           num_classes=num_classes, widths=widths_from_key(config["widths"]),
-                           steps_per_stage=int(config["steps_per_stage"]), h=float(config["h"]),
-                           share_stage_weights=bool(config["share_stage_weights"]), noise=noise,
-                           residual=self.network.residual)
+        spec = self.network.build_spec(config, scheme=scheme, noise=noise, macro=macro, in_channels=in_channels,
+                                       num_classes=num_classes)
         return TrialPlan(option=label, baseline=label in BASELINES, scheme=scheme, noise=noise, spec=spec)
 
 

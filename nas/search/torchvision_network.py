@@ -1,0 +1,81 @@
+"""A search space's ``network`` section naming a torchvision ResNet: every trial converts it to its scheme.
+
+    network:
+      torchvision: resnet18        one of nas.conversion.ARCHITECTURES (random weights: trained from scratch)
+      num_classes: 10              optional; must be the data set's
+      stem: cifar                  imagenet (torchvision's, default) or cifar (3×3 stride-1 conv, no max pool)
+      h: 1.0                       step size of the scheme steps: a constant, a choice or a range
+      relu: step                   where the blocks' ReLU goes (step, stage, none): a constant or a choice
+
+Each trial's network is ``ConvertedSpec(architecture, scheme, ...)`` built by ``nas.build_network`` (torchvision
+builds the ResNet, ``nas.convert`` turns its layers into the sampled scheme), so trial folders, ``trials.csv``,
+``nas export`` and ``nas.load`` handle it like any other network. See docs/convert.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nas.messages import quote
+
+from .domains import Domain, check_mapping, check_scalar, fail, parse_domain, suggest_into
+
+KEYS = {"torchvision", "num_classes", "stem", "h", "relu"}
+
+
+@dataclass(frozen=True)
+class TorchvisionNetworkSpace:
+    """The network section of a space whose network is a converted torchvision ResNet."""
+
+    architecture: str
+    stem: str
+    num_classes: int | None
+    h: Domain
+    relu: Domain
+    # the deepest stage's steps, its transition included (what the scheme blocks' check_depth compares with:
+    # a k-step method takes full steps from a stage's second block, since its history starts at the transition)
+    steps_per_stage: Domain
+    macro: str = "image"
+
+    def suggest(self, trial, constants: dict) -> None:
+        for name in ("h", "relu"):
+            suggest_into(getattr(self, name), trial, name, constants)
+
+    def build_spec(self, config: dict, *, scheme, noise, macro: str, in_channels: int, num_classes: int):
+        """The trial's ``ConvertedSpec`` (a ``ValueError`` when the data set does not fit the network)."""
+        from nas.conversion import ConvertedSpec
+
+        if in_channels != 3:
+            raise ValueError(f"network.torchvision: {self.architecture} takes 3-channel images, the data has "
+                             f"{in_channels} channel(s)")
+        if self.num_classes is not None and self.num_classes != num_classes:
+            raise ValueError(f"network.num_classes: {self.num_classes}, but the data set has {num_classes} classes")
+        return ConvertedSpec(architecture=self.architecture, scheme=scheme, num_classes=num_classes, stem=self.stem,
+                             h=float(config["h"]), relu=config["relu"], noise=noise)
+
+
+def parse_torchvision_network(raw: dict, path: str, data) -> TorchvisionNetworkSpace:
+    """The section ``raw`` (it has the key ``torchvision``); ``data`` is the space's raw ``data`` section, whose
+    data set's number of classes ``num_classes`` must equal."""
+    from nas.conversion import ARCHITECTURES, RELU_MODES, STEMS
+    from nas.conversion.architectures import architecture_layout
+    from nas.data_info import INFO
+
+    check_mapping(raw, path, KEYS, {"torchvision"})
+    architecture = check_scalar(raw["torchvision"], f"{path}.torchvision", "str", choices=ARCHITECTURES)
+    stem = check_scalar(raw.get("stem", "imagenet"), f"{path}.stem", "str", choices=STEMS)
+    num_classes = raw.get("num_classes")
+    if num_classes is not None:
+        check_scalar(num_classes, f"{path}.num_classes", "int", low=1)
+        name = data.get("name", "mnist1d") if isinstance(data, dict) else None
+        if name in INFO and INFO[name].num_classes != num_classes:
+            raise fail(f"{path}.num_classes", f"{num_classes}, but the data set {quote(name)} has "
+                                              f"{INFO[name].num_classes} classes")
+    deepest = max(architecture_layout(architecture)[1])
+    return TorchvisionNetworkSpace(
+        architecture=architecture, stem=stem, num_classes=num_classes,
+        h=parse_domain(raw.get("h", 1.0), f"{path}.h", "float", 1e-3, 10.0),
+        relu=parse_domain(raw.get("relu", "step"), f"{path}.relu", "str", choices=RELU_MODES),
+        steps_per_stage=Domain("int", "constant", value=deepest))
+
+
+__all__ = ["TorchvisionNetworkSpace", "parse_torchvision_network"]
