@@ -246,3 +246,46 @@ def test_options_of_a_scheme_object_and_unknown_scheme_parameters_are_refused():
         convert(resnet("resnet18"), "euler", k=0.3)
     with pytest.raises(ValueError, match="apply to a scheme given by name"):
         convert(resnet("resnet18"), schemes.get("euler"), k=0.3)
+
+
+# ---------------------------------------------------------------------------------------------- search spaces
+def test_a_search_space_network_may_name_a_torchvision_resnet():
+    from nas.search import load_space
+    from nas.search.domains import SpaceError
+
+    def space(network, scheme=None):
+        return load_space({"data": {"name": "cifar10"}, "network": network,
+                           "scheme": scheme or {"family": "lm_resnet", "learn": "layer"}})
+
+    shipped = load_space(Path(__file__).resolve().parents[1] / "search_spaces" / "cifar10_resnet18.yaml")
+    plan = shipped.plan({"scheme": "lm_resnet", "lm_resnet.learn": "layer", "lm_resnet.k": 0.0, "noise": "none",
+                         "h": 1.0, "relu": "step"}, macro="image", in_channels=3, num_classes=10)
+    assert plan.spec == ConvertedSpec("resnet18", schemes.get("lm_resnet", k=0.0, learn="layer"), num_classes=10,
+                                      stem="cifar")
+    with pytest.raises(ValueError, match="takes 3-channel images, the data has 1 channel"):
+        shipped.plan(plan_config(shipped), macro="image", in_channels=1, num_classes=10)
+    space({"torchvision": "resnet18"}, {"family": "multistep", "steps": 2})  # a full step from the transition
+    for network, scheme, message in [
+            ({"torchvision": "vgg16"}, None, "network.torchvision: must be one of resnet18"),
+            ({"torchvision": "resnet18", "num_classes": 100}, None,
+             "network.num_classes: 100, but the data set 'cifar10' has 10 classes"),
+            ({"torchvision": "resnet18", "widths": [8]}, None, "network.widths: unknown key"),
+            ({"torchvision": "resnet18", "relu": ["step", "gelu"]}, None, "network.relu"),
+            ({"torchvision": "resnet18"}, {"family": "multistep", "steps": 3},
+             "network.steps_per_stage allows at most 2"),
+            ({"torchvision": "resnet18"}, {"family": "hamiltonian"},
+             "scheme: hamiltonian cannot run on the blocks of network.torchvision (resnet18): it splits"),
+            ({"torchvision": "resnet18"}, [{"family": "named", "names": ["rk4", "hamiltonian"]}],
+             "scheme[0]: hamiltonian cannot run on the blocks")]:
+        with pytest.raises((SpaceError, ValueError), match=re.escape(message)):
+            built = space(network, scheme)
+            built.plan(plan_config(built), macro="image", in_channels=3, num_classes=10)
+
+
+def plan_config(space) -> dict:
+    """The config of a space's first sample (Optuna's random sampler)."""
+    import optuna
+
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    constants = space.sampler_function()(trial)
+    return {**trial.params, **constants}

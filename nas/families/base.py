@@ -192,7 +192,8 @@ class SchemeFamily(abc.ABC):
     # function, calls ``stage.after_step`` on every new state, and returns None from ``conversion_reason``.
     def conversion_reason(self, scheme) -> str | None:
         """None when a converted torchvision ResNet can run ``scheme`` (``nas.convert``), else why not. Asked
-        by ``nas.convert`` before anything is built."""
+        by ``nas.convert`` before anything is built, and by search spaces with a torchvision network for one
+        scheme of each family block: the answer is the family's, whatever the coefficients."""
         return f"the {self.name} family's stages cannot run on pre-built residual functions"
 
     def residual_evaluations(self, scheme) -> int:

@@ -258,6 +258,10 @@ class NetworkSpace:
         for name in ("widths", "steps_per_stage", "h", "share_stage_weights"):
             suggest_into(getattr(self, name), trial, name, constants)
 
+    def check_schemes(self, blocks, paths) -> None:
+        """Every scheme block builds networks of this kind (a torchvision network refuses some families)."""
+        return None
+
     def build_spec(self, config: dict, *, scheme, noise, macro: str, in_channels: int, num_classes: int):
         """The trial's ``NetworkSpec`` from its config."""
         from nas.networks import NetworkSpec
@@ -457,6 +461,7 @@ class SearchSpace:
         most_steps = max(network.steps_per_stage.values())
         for block, path in zip(blocks, paths):
             block.check_depth(most_steps, path)
+        network.check_schemes(blocks, paths)
 
         train = _parse_train(raw.get("train"))
         settings = _parse_settings(raw.get("search"))

@@ -40,6 +40,22 @@ class TorchvisionNetworkSpace:
         for name in ("h", "relu"):
             suggest_into(getattr(self, name), trial, name, constants)
 
+    def check_schemes(self, blocks, paths) -> None:
+        """A ``SpaceError`` for a scheme block whose schemes cannot run on the blocks (``conversion_reason``: a
+        family's answer, whatever its coefficients), found while the space is read rather than in every trial."""
+        from nas import schemes
+        from nas.families import registry
+
+        for block, path in zip(blocks, paths):
+            names = getattr(block, "names", None)  # a block of registered names, or one family's block
+            candidates = ([schemes.get(name) for name in names.values()] if names is not None
+                          else [registry.family(block.family).named_schemes()[0].build()])
+            for scheme in candidates:
+                reason = registry.family_of(scheme).conversion_reason(scheme)
+                if reason is not None:
+                    raise fail(path, f"{scheme} cannot run on the blocks of network.torchvision "
+                                     f"({self.architecture}): {reason}")
+
     def build_spec(self, config: dict, *, scheme, noise, macro: str, in_channels: int, num_classes: int):
         """The trial's ``ConvertedSpec`` (a ``ValueError`` when the data set does not fit the network)."""
         from nas.conversion import ConvertedSpec
