@@ -89,7 +89,7 @@ def test_without_the_relu_a_one_step_stage_is_nas_integrate_over_its_blocks():
     x = torch.rand(2, 256, 8, 8)
     with torch.no_grad():
         expected = nas.integrate([fs[0] for fs in stage.residuals], x, "rk4", h=0.5, steps=len(stage.residuals))
-        assert max_difference(stage(x, (x, x)), expected) < 1e-5  # a one-step scheme ignores the prior state
+        assert max_difference(stage(x), expected) < 1e-5  # a one-step scheme has no prior state
     assert all(len(fs) == 1 for fs in stage.residuals)  # four evaluations of one block per step: shared weights
     assert "4 evaluations of the same block per step" in converted.summary()
     assert sum(p.numel() for p in converted.parameters()) == sum(p.numel() for p in model.parameters())
@@ -289,3 +289,20 @@ def plan_config(space) -> dict:
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     constants = space.sampler_function()(trial)
     return {**trial.params, **constants}
+
+
+def test_a_noise_schedule_perturbs_the_scheme_steps_at_their_depth_in_the_network():
+    from nas.export import random_ops
+    from nas.schemes.noise import NoiseSchedule
+
+    schedule = NoiseSchedule(kind="stochastic_depth", shape="linear", p_L=0.5)
+    network = convert(resnet("resnet18"), "euler", noise=schedule)
+    # steps n = 1, 3, 5, 7 of N = 8 (the transitions are steps 0, 2, 4, 6), at depth (n + 1)/N: the last block
+    # keeps p_L, as in Huang et al.
+    assert [stage.noise[0].p for stage in network.stages] == pytest.approx([0.875, 0.75, 0.625, 0.5])
+    assert ConvertedSpec.from_dict(json.loads(json.dumps(network.spec.to_dict()))).noise == schedule
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(network.eval()(x), network(x))  # eval: the expectation, deterministic
+        program = torch.export.export(network, (x,))
+    assert random_ops(program) == []

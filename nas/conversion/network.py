@@ -137,8 +137,10 @@ def _stage(spec: ConvertedSpec, blocks: list, width: int, first_step: int) -> Sc
     stage_spec = StageSpec(steps_per_stage=len(blocks), h=spec.h, noise=spec.noise,
                            memory_efficient=spec.memory_efficient, total_steps=spec.total_steps)
     activation = nn.ReLU() if spec.relu == "step" else None
+    # the backward pass of the memory-efficient mode inverts back to the stage input: no prior state then
+    prior = family_of(spec.scheme).uses_prior_state(spec.scheme) and not spec.memory_efficient
     stage = SchemeStage(spec.scheme, stage_spec, width, first_step, next_branch, activation=activation,
-                        prior_states=0 if spec.memory_efficient else 1)
+                        prior_states=int(prior))
     if next(handed, None) is not None:
         raise RuntimeError(f"{spec.scheme}: the family used fewer residual functions than the {len(blocks)} blocks")
     return stage

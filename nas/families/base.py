@@ -201,12 +201,17 @@ class SchemeFamily(abc.ABC):
         this many times per step, with shared weights; its summary says so)."""
         return 1
 
+    def uses_prior_state(self, scheme) -> bool:
+        """Whether a converted stage of ``scheme`` starts its history at the transition block before it (then
+        ``stage.prior_states`` is 1 and ``stage_forward_from`` runs it). Default: no, for one-step families and
+        those whose networks start from rest."""
+        return False
+
     def stage_forward_from(self, stage, x, prior):
         """A converted stage's forward pass, given ``prior = (x_prev, f_prev)``: the state before ``x`` and the
         residual value of the step that led from it (the transition block's shortcut and residual branch,
-        x = relu(x_prev + f_prev)). Families whose steps use earlier states start from it; the default, for
-        one-step families and those whose networks start from rest, ignores it."""
-        return self.stage_forward(stage, x)
+        x = relu(x_prev + f_prev)). Called only for families whose ``uses_prior_state`` is true."""
+        raise NotImplementedError(f"{self.name}: its stages do not start from a prior state")
 
     def paper_residual(self, scheme) -> str:
         """The residual form (``NetworkSpec.residual``) of the paper that introduced the scheme's network

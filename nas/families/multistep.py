@@ -257,6 +257,9 @@ class MultistepFamily(SchemeFamily):
     def conversion_reason(self, scheme):
         return None
 
+    def uses_prior_state(self, scheme):
+        return True  # a converted stage's first step is a full k-step step when k = 2
+
     def stage_forward_from(self, stage, x, prior):
         state, value = prior  # the history starts one step earlier: x_{-1} and f_{-1}
         return self._forward(stage, x, [state], [value])
