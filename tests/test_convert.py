@@ -201,14 +201,19 @@ def test_spec_round_trips_and_rebuilds_the_network():
 
 
 def test_convert_recognises_named_architectures_and_stems():
-    assert convert(resnet("resnet50"), "euler").spec.architecture == "resnet50"
-    assert convert(resnet("wide_resnet50_2"), "euler").spec.architecture == "wide_resnet50_2"
-    cifar = nas.conversion.torchvision_model("resnet18", num_classes=10, stem="cifar")
-    assert (convert(cifar, "euler").spec.architecture, convert(cifar, "euler").spec.stem) == ("resnet18", "cifar")
-    custom = torchvision.models.resnet18(weights=None)
-    custom.conv1 = nn.Conv2d(3, 64, 5, 1, 2, bias=False)  # a ResNet of one's own: converts, cannot be rebuilt
-    converted = convert(custom, "euler")
-    assert converted.spec.architecture is None and not converted.spec.rebuildable
+    def spec(model):
+        return convert(model, "euler").spec
+
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        assert spec(torchvision.models.resnet50()).architecture == "resnet50"
+        assert spec(torchvision.models.wide_resnet50_2(num_classes=7)).architecture == "wide_resnet50_2"
+        cifar = spec(nas.conversion.torchvision_model("resnet18", num_classes=10, stem="cifar"))
+        assert (cifar.architecture, cifar.stem, cifar.num_classes) == ("resnet18", "cifar", 10)
+        custom = torchvision.models.resnet18()
+        custom.conv1 = nn.Conv2d(3, 64, 5, 1, 2, bias=False)  # a ResNet of one's own: converts, cannot be rebuilt
+        assert spec(custom).architecture is None and not spec(custom).rebuildable
+        custom.fc = nn.Identity()  # a feature extractor: its outputs are the last layer's features
+        assert spec(custom).num_classes == 512
 
 
 # ----------------------------------------------------------------------------------- unsupported models
@@ -231,13 +236,13 @@ class GatedBlock(torchvision.models.resnet.BasicBlock):
 
 
 @pytest.mark.parametrize("model, message", [
-    (lambda: torchvision.models.vgg11(weights=None), "a VGG is not a torchvision ResNet"),
+    (lambda: torchvision.models.vgg11(weights=None, num_classes=10), "a VGG is not a torchvision ResNet"),
     (lambda: torchvision.models.resnet.ResNet(OwnBlock, [2, 2, 2, 2]), "layer1[0] is a OwnBlock; only torchvision's "
                                                                        "BasicBlock and Bottleneck blocks"),
     (lambda: torchvision.models.resnet.ResNet(GatedBlock, [2, 2, 2, 2]), "layer1[0] is a GatedBlock"),
 ])
 def test_unsupported_models_are_one_clear_error_naming_the_block_type(model, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with torch.device("meta"), pytest.raises(ValueError, match=re.escape(message)):
         convert(model(), "euler")
 
 
@@ -306,3 +311,15 @@ def test_a_noise_schedule_perturbs_the_scheme_steps_at_their_depth_in_the_networ
         assert torch.equal(network.eval()(x), network(x))  # eval: the expectation, deterministic
         program = torch.export.export(network, (x,))
     assert random_ops(program) == []
+
+
+def test_load_checks_a_converted_spec_against_the_budgets_before_building(tmp_path):
+    from safetensors.torch import save_file
+
+    (tmp_path / "spec.json").write_text(json.dumps(ConvertedSpec("wide_resnet101_2").to_dict()))
+    save_file({"fc.weight": torch.zeros(1)}, str(tmp_path / "weights.safetensors"))
+    with pytest.raises(ValueError, match="126,886,696 parameters; the budget is 100,000,000"):
+        nas.load(tmp_path)
+    (tmp_path / "spec.json").write_text(json.dumps(ConvertedSpec("resnet18", num_classes=10).to_dict()))
+    with pytest.raises(ValueError, match="the weights do not match the spec"):
+        nas.load(tmp_path)

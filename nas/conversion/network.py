@@ -183,7 +183,9 @@ def convert(model: nn.Module, scheme="euler", *, h: float = 1.0, relu: str = "st
     widths, blocks = layout(model)
     if max(blocks) < 2:
         raise ValueError("convert: every layer has a single block; there is no step to convert")
-    num_classes = model.fc.out_features if isinstance(model.fc, nn.Linear) else 1
+    # the classifier's outputs (a head of one's own: its last Linear layer, or the features it passes on)
+    linear = [m for m in model.fc.modules() if isinstance(m, nn.Linear)]
+    num_classes = linear[-1].out_features if linear else widths[-1]
     spec = ConvertedSpec(architecture=architecture, scheme=scheme, num_classes=num_classes, stem=stem, h=h,
                          relu=relu, noise=noise, memory_efficient=memory_efficient, widths=widths,
                          stage_steps=blocks)

@@ -14,7 +14,7 @@ from numbers import Integral, Real
 from ..schemes import from_dict as scheme_from_dict
 from ..schemes import resolve
 from ..schemes.serialization import check_keys
-from .architectures import STEMS, architecture_layout, check_architecture, check_stem
+from .architectures import architecture_layout, check_architecture, check_stem
 
 RELU_MODES = ("step", "stage", "none")
 # derived entries of the JSON form -> their value for a converted network (checked on reading)
@@ -170,4 +170,4 @@ class ConvertedSpec:
         return spec
 
 
-__all__ = ["ConvertedSpec", "RELU_MODES", "STEMS"]
+__all__ = ["ConvertedSpec", "RELU_MODES"]
