@@ -70,6 +70,20 @@ def test_a_missing_checkpoint_is_one_line_naming_where_torchvision_caches_it(tmp
     assert list(tmp_path.iterdir()) == []  # nothing written, no cache folder created
 
 
+def test_a_cached_checkpoint_that_would_run_code_is_refused(tmp_path, monkeypatch, capsys):
+    from hostile import plant_torch_pickle
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    file = checkpoint(tmp_path / "torch", torchvision.models.ResNet18_Weights.DEFAULT)
+    file.parent.mkdir(parents=True)
+    marker = tmp_path / "payload-ran"
+    plant_torch_pickle(file, marker)
+    status = main(["convert", "resnet18", "--weights", "DEFAULT", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.splitlines()
+    assert status == 2 and len(err) == 1 and f"weights DEFAULT: {file}: refused" in err[0]
+    assert not marker.exists() and not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_search_over_schemes_on_resnet18_runs_end_to_end_on_tiny_cifar(ray_session, cifar_folder, tmp_path):
     from nas.export import export_run
