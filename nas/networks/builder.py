@@ -47,6 +47,7 @@ def build_network(spec: NetworkSpec | dict) -> SchemeNetwork:
     if isinstance(spec, dict):
         spec = spec_from_dict(spec)
     if not callable(getattr(spec, "module", None)):
-        raise TypeError(f"build_network: expected a NetworkSpec or its dict, got {type(spec).__name__}")
+        raise TypeError(f"build_network: expected a NetworkSpec, a ConvertedSpec or the dict of either, got "
+                        f"{type(spec).__name__}")
     estimate.check(spec)
     return spec.module()
