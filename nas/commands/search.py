@@ -5,6 +5,8 @@ the last line on stderr names the command that continues the run, and the exit s
 """
 from __future__ import annotations
 
+from nas.search.run import SAMPLERS, SCHEDULERS
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("space", nargs="?", default=None,
@@ -13,9 +15,8 @@ def add_arguments(parser) -> None:
                                        "1-100 ASCII letters, digits, '.', '_' or '-', starting with a letter or "
                                        "digit")
     parser.add_argument("--trials", type=int, help="number of trials")
-    parser.add_argument("--sampler", choices=("tpe", "cmaes", "nsga2", "gp", "random", "qmc"),
-                        help="Optuna sampler")
-    parser.add_argument("--scheduler", choices=("asha", "none"), help="early stopping of bad trials")
+    parser.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler")
+    parser.add_argument("--scheduler", choices=SCHEDULERS, help="early stopping of bad trials")
     parser.add_argument("--objectives", help="comma-separated: val_acc, val_loss, params, flops "
                                              "(several: multi-objective, writes pareto.csv)")
     parser.add_argument("--address", help="join a running Ray cluster: auto or ray://HOST:PORT "

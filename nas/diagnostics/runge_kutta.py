@@ -30,10 +30,6 @@ from .report import ModifiedEquation, RungeKuttaReport, Term
 MAX_TREE_ORDER = 8
 
 
-def _vector_add(x, y):
-    return [a + b for a, b in zip(x, y)]
-
-
 def elementary_weights(tableau: ButcherTableau, max_order: int = MAX_TREE_ORDER) -> dict:
     """Φ(t) for every rooted tree t with |t| ≤ max_order, in the tableau's arithmetic."""
     A, b = tableau.A, tableau.b

@@ -54,10 +54,6 @@ def coefficient_to_json(value: Coefficient):
     return float(value)
 
 
-def is_zero(value: Coefficient) -> bool:
-    return value == 0
-
-
 def close_to(value: Coefficient, target: Coefficient) -> bool:
     """Exact comparison for Fractions, FLOAT_TOLERANCE for floats."""
     if isinstance(value, Fraction) and isinstance(target, Fraction):

@@ -65,11 +65,6 @@ class TrialFolder:
             save_weights(folder / "weights.safetensors", weights)
         atomic.write_json(folder / "metrics.json", metrics)  # last: its presence marks a complete folder
 
-    def update_metrics(self, metrics: dict, weights: dict | None = None) -> None:
-        if weights is not None:
-            save_weights(self.path / "weights.safetensors", weights)
-        atomic.write_json(self.path / "metrics.json", metrics)
-
 
 def save_weights(path: Path, state_dict: dict) -> None:
     from safetensors.torch import save_file

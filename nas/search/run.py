@@ -52,8 +52,6 @@ FORMAT = "nas.search/1"
 EXPERIMENT_FOLDER = "tune"
 CONFIG_FILE = "search.json"
 STUDY_FILE = "optuna.db"
-# Flags that may differ when a run is resumed (they do not change what the trials compute).
-RESUMABLE_FLAGS = ("address",)
 
 
 @dataclass(frozen=True)
@@ -553,7 +551,8 @@ def write_outputs(run_dir: Path, grid, name: str, objectives, unfinished=(), sig
                 missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "interrupted", "epochs_run": 0,
                                      "message": note, "trial_dir": None}
             elif record["metrics"].get("status") not in FINAL_STATUSES:
-                folder.update_metrics({**record["metrics"], "status": "interrupted", "message": note})
+                folder.publish(record["spec"], record["train_config"],
+                               {**record["metrics"], "status": "interrupted", "message": note})
         elif record is None:
             missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "error", "epochs_run": 0,
                                  "message": _error_text(result.error), "trial_dir": None}
