@@ -30,16 +30,15 @@ from .atomic import atomic_path, staged_files
 from .messages import quote
 from .paths import contained
 from .safe_load import read_json, read_weights
+from .vocabulary import LOWER_IS_BETTER, SCORED_STATUSES, STATUSES, maximised, pareto_mask
+from .vocabulary import parse_objectives as _parse_objectives
+from .vocabulary import pareto_front as _pareto_front
 
-FINISHED_STATUSES = ("completed", "stopped")
-STATUSES = ("completed", "stopped", "diverged", "error", "interrupted")
+FINISHED_STATUSES = SCORED_STATUSES  # the trials with best-validation weights
 METRIC = "best_val_acc"  # the ranking metric: accuracy of the best-validation epoch (the exported weights)
 RESNET_SCHEME = "euler"
 DEFAULT_RESULTS_ROOT = Path("results")
 
-# Natural sort direction: metrics where lower is better sort ascending, everything else descending.
-LOWER_IS_BETTER = frozenset({"val_loss", "params", "flops", "wall_time", "epochs_run", "error_constant",
-                             "error_norm", "test_loss"})
 # Compact column set of the printed table; files (csv, parquet) get every column.
 TABLE_COLUMNS = ("run", "trial_id", "family", "scheme_name", "noise_kind", "status", "best_val_acc", "vs_resnet",
                  "val_acc", "params", "flops", "order", "zero_stable", "epochs_run")
@@ -215,7 +214,7 @@ def check_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> Non
 
 
 def descending(column: str) -> bool:
-    return column not in LOWER_IS_BETTER
+    return maximised(column)
 
 
 def sort_trials(frame: pd.DataFrame, column: str = METRIC, ascending: bool | None = None) -> pd.DataFrame:
@@ -261,47 +260,16 @@ def family_summary(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
 
 def parse_objectives(text: str | Sequence[str]) -> list[tuple[str, bool]]:
     """``"val_acc,params"`` → [("val_acc", maximise), ("params", minimise)]; ``col:max`` / ``col:min`` force
-    a direction."""
-    if not isinstance(text, str) and all(isinstance(item, tuple) for item in text):
-        return list(text)  # already parsed
-    items = [s.strip() for s in text.split(",")] if isinstance(text, str) else [str(s).strip() for s in text]
-    objectives = []
-    for item in items:
-        name, _, direction = item.partition(":")
-        if not name:
-            raise ValueError(f"pareto: empty objective in {text!r}; expected e.g. val_acc,params")
-        if direction not in ("", "max", "min"):
-            raise ValueError(f"pareto: direction of {name!r} must be max or min, got {direction!r}")
-        objectives.append((name, descending(name) if not direction else direction == "max"))
-    if len(objectives) < 2:
-        raise ValueError(f"pareto: need at least two objectives, got {text!r}")
-    return objectives
-
-
-def pareto_mask(values: np.ndarray) -> np.ndarray:
-    """Non-dominated rows of ``values`` (n × m, every column to be maximised).
-
-    Row i is dominated when some row j is ≥ in every objective and > in at least one (Deb 2001, §2.4).
-    """
-    values = np.asarray(values, dtype=float)
-    at_least = (values[None, :, :] >= values[:, None, :]).all(axis=2)  # [i, j]: j ≥ i everywhere
-    better = (values[None, :, :] > values[:, None, :]).any(axis=2)     # [i, j]: j > i somewhere
-    return ~(at_least & better).any(axis=1)
+    a direction (``nas.vocabulary.parse_objectives``; a Pareto front needs two)."""
+    return _parse_objectives(text, "pareto", at_least=2)
 
 
 def pareto_front(frame: pd.DataFrame, objectives="best_val_acc,params") -> pd.DataFrame:
-    """The finished trials on the Pareto front of ``objectives``, sorted by the first objective."""
+    """The finished, feasible trials on the Pareto front of ``objectives``, sorted by the first objective
+    (``nas.vocabulary.pareto_front``)."""
     objectives = parse_objectives(objectives)
-    names = [name for name, _ in objectives]
-    check_columns(frame, names, "pareto")
-    candidates = frame[frame["finished"]].dropna(subset=names)
-    if candidates.empty:
-        return candidates
-    signs = np.array([1.0 if maximise else -1.0 for _, maximise in objectives])
-    mask = pareto_mask(candidates[names].to_numpy(dtype=float) * signs)
-    front = candidates[mask]
-    first, maximise = objectives[0]
-    return front.sort_values(first, ascending=not maximise, kind="stable")
+    check_columns(frame, [name for name, _ in objectives], "pareto")
+    return _pareto_front(frame, objectives)
 
 
 # ---------------------------------------------------------------------------- coefficient analysis
@@ -661,5 +629,5 @@ __all__ = ["load", "resolve_run", "read_search_config", "finished_trials", "chec
            "filter_family", "sort_trials", "family_summary", "pareto_front", "pareto_mask", "parse_objectives",
            "coefficient_columns", "coefficient_correlations", "coefficient_bins", "learned_coefficients",
            "read_learned_coefficients", "render", "write_table", "display_frame", "plot_coefficients",
-           "plot_pareto", "plot_learned", "plot_stability", "write_plots", "FINISHED_STATUSES", "METRIC",
-           "TABLE_COLUMNS", "FORMATS", "VIEWS"]
+           "plot_pareto", "plot_learned", "plot_stability", "write_plots", "FINISHED_STATUSES", "STATUSES",
+           "LOWER_IS_BETTER", "METRIC", "TABLE_COLUMNS", "FORMATS", "VIEWS"]

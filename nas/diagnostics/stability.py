@@ -14,8 +14,10 @@ import math
 
 import numpy as np
 
+from nas.vocabulary import ZERO_STABILITY_TOLERANCE
+
 # |ζ| may exceed 1 by this much and still count as on the unit circle (float coefficients, root finding).
-ROOT_TOLERANCE = 1e-7
+ROOT_TOLERANCE = ZERO_STABILITY_TOLERANCE
 
 
 def polynomial_extent(p_low_first, tolerance: float = 1e-12) -> float:

@@ -20,6 +20,7 @@ from typing import ClassVar
 from nas.schemes.coefficients import Coefficient, close_to, coefficient_to_json, exact_sum, parse_vector
 from nas.schemes.serialization import check_keys
 from nas.stepper import as_floats, multistep_update, runge_kutta_increment, tableau_floats
+from nas.vocabulary import ZERO_STABILITY_TOLERANCE
 
 from . import runge_kutta
 from .base import CoefficientOptions, FreeCoefficientsBlock, NamedScheme, SchemeFamily, json_float, renamed
@@ -27,8 +28,8 @@ from .base import CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Scheme
 NAME = "multistep"
 MAX_STEPS = 3  # largest free method a search block samples
 STARTUP_TABLEAUX = {"runge_kutta": runge_kutta.RK4, "euler": runge_kutta.EULER}
-# Roots this close to the unit circle count as on it (numerical roots of a double root err by ~1e-8).
-ROOT_TOLERANCE = 1e-6
+# Roots this close to the unit circle count as on it (see nas.vocabulary).
+ROOT_TOLERANCE = ZERO_STABILITY_TOLERANCE
 # A repeated root on the unit circle violates the root condition although max |ζ| − 1 = 0.
 REPEATED_UNIT_ROOT_VIOLATION = 1e-3
 

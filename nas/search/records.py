@@ -18,13 +18,9 @@ import json
 from pathlib import Path
 
 from nas import atomic
+from nas.vocabulary import FINAL_STATUSES, SCORED_STATUSES, STATUSES, pareto_front  # noqa: F401 (re-exported)
 
 TRIALS_FOLDER = "trials"
-STATUSES = ("completed", "stopped", "diverged", "error", "interrupted")
-# Statuses whose metrics are a real (possibly early-stopped) training result.
-SCORED_STATUSES = ("completed", "stopped")
-# A trial folder with one of these statuses is final: a resumed run reports it instead of training again.
-FINAL_STATUSES = ("completed", "diverged")
 
 # The documented column order of trials.csv; coefficient columns (coef_*) follow "scheme", extra columns
 # (option, best_epoch, ..., constraint_*) come last.
@@ -192,30 +188,8 @@ def write_trials_csv(run_dir, rows: list[dict]):
     return frame
 
 
-def pareto_front(frame, objectives: dict):
-    """The non-dominated scored, feasible trials for ``objectives`` (name -> "max" | "min").
-
-    A trial dominates another when it is at least as good in every objective and better in one.
-    """
-    import numpy as np
-
-    candidates = frame[frame["status"].isin(SCORED_STATUSES)]
-    if "feasible" in candidates:
-        candidates = candidates[candidates["feasible"].fillna(True).astype(bool)]
-    candidates = candidates.dropna(subset=list(objectives))
-    # Turn every objective into "smaller is better".
-    values = np.column_stack([(-1.0 if mode == "max" else 1.0) * candidates[name].to_numpy(dtype=float)
-                              for name, mode in objectives.items()]) if len(candidates) else np.zeros((0, 0))
-    keep = []
-    for i in range(len(values)):
-        dominated = np.any(np.all(values <= values[i], axis=1) & np.any(values < values[i], axis=1))
-        keep.append(not dominated)
-    front = candidates[np.array(keep, dtype=bool)] if len(candidates) else candidates
-    first, mode = next(iter(objectives.items()))
-    return front.sort_values(first, ascending=mode == "min")
-
-
-def write_pareto_csv(run_dir, frame, objectives: dict):
+def write_pareto_csv(run_dir, frame, objectives):
+    """``pareto.csv``: ``nas.vocabulary.pareto_front`` of ``frame`` (atomically); returns the front."""
     front = pareto_front(frame, objectives)
     with atomic.atomic_path(Path(run_dir) / "pareto.csv") as tmp:
         front.to_csv(tmp, index=False)
@@ -223,4 +197,5 @@ def write_pareto_csv(run_dir, frame, objectives: dict):
 
 
 __all__ = ["TrialFolder", "read_trial", "trial_row", "collect_rows", "write_trials_csv", "pareto_front",
-           "write_pareto_csv", "coefficient_columns", "save_weights", "STATUSES", "FINAL_STATUSES", "TRIALS_FOLDER"]
+           "write_pareto_csv", "coefficient_columns", "save_weights", "STATUSES", "SCORED_STATUSES", "FINAL_STATUSES",
+           "TRIALS_FOLDER"]
