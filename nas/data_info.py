@@ -8,9 +8,9 @@ checks its data section before anything is generated, read or written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 from . import limits
+from .checks import int_at_least, number_in
 from .messages import quote
 
 DATASETS = ("mnist1d", "cifar10", "cifar100", "toy2d")
@@ -68,26 +68,24 @@ def check_request(name: str = "mnist1d", *, seed: int = 0, root=None, num_sample
     info = INFO[name]
     limits.check_seed(seed, "seed")
     if num_samples is not None:
-        _int_at_least(num_samples, "num_samples", 2)
+        int_at_least(num_samples, "num_samples", 2)
         if info.max_pool is not None and num_samples > info.max_pool:
             raise ValueError(f"num_samples: {name} has {info.max_pool:,} training images, asked for {num_samples:,}")
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, Real) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction: must be a number in (0, 1), got {quote(val_fraction)}")
+    number_in(val_fraction, "val_fraction", 0, 1, low_open=True)
     unknown = sorted(set(options) - info.options)
     if unknown:
         raise ValueError(f"{name}: unknown option(s) {', '.join(map(str, unknown))}; allowed: "
                          f"{', '.join(sorted(info.options))}")
     if options.get("num_test_samples") is not None:
-        _int_at_least(options["num_test_samples"], "num_test_samples", 1)
+        int_at_least(options["num_test_samples"], "num_test_samples", 1)
     if "generator_seed" in options:
         limits.check_seed(options["generator_seed"], "generator_seed")
     if "kind" in options and options["kind"] not in TOY2D_KINDS:
         raise ValueError(f"kind: unknown toy2d kind {quote(options['kind'])}; known kinds: {', '.join(TOY2D_KINDS)}")
     noise = options.get("noise", 0.0)
-    if isinstance(noise, bool) or not isinstance(noise, Real) or not noise >= 0:
-        raise ValueError(f"noise: must be a number >= 0, got {quote(noise)}")
+    number_in(noise, "noise", 0, None)
     if options.get("num_workers") is not None:
-        limits.check_workers(_int_at_least(options["num_workers"], "num_workers", 0), "num_workers")
+        limits.check_workers(int_at_least(options["num_workers"], "num_workers", 0), "num_workers")
     pool = info.default_pool if num_samples is None else num_samples
     test = CIFAR_TEST if info.max_pool else options.get("num_test_samples") or max(pool // 4, 1)
     limits.check_data(pool + test, info.bytes_per_sample, "data",
@@ -95,10 +93,6 @@ def check_request(name: str = "mnist1d", *, seed: int = 0, root=None, num_sample
     return info
 
 
-def _int_at_least(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {quote(value)}")
-    return int(value)
 
 
 

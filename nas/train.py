@@ -21,18 +21,18 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, fields
-from numbers import Integral, Real
 from typing import Callable
 
 import torch
 from torch import nn
 
+from .checks import flag, number_in, positive_int
 from .limits import check_seed
 from .schemes.serialization import check_keys
+from .vocabulary import TRAIN_STATUSES as STATUSES  # fit's statuses
 
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
 DEVICES = ("auto", "cpu", "cuda")
-STATUSES = ("completed", "diverged", "stopped")
 CHECKPOINT_FORMAT = "nas.train.checkpoint/1"
 # Fractions of the run after which the ``step`` schedule divides the lr by 10 (LM-ResNet: 80/160, 120/160).
 STEP_MILESTONES = (0.5, 0.75)
@@ -42,29 +42,6 @@ RESUMABLE_CHANGES = {"device", "eval_batch_size"}
 
 
 # --------------------------------------------------------------------------------------------- config
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _number_in(value, name, low, high, *, low_open=False, high_open=True):
-    ok = not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value)
-    if ok:
-        ok = (value > low if low_open else value >= low) and (high is None or (value < high if high_open else value <= high))
-    if not ok:
-        left, right = "(" if low_open else "[", ")" if high_open or high is None else "]"
-        raise ValueError(f"{name}: must be a number in {left}{low}, {'inf' if high is None else high}{right}, "
-                         f"got {value!r}")
-    return float(value)
-
-
-def _flag(value, name):
-    if not isinstance(value, bool):
-        raise ValueError(f"{name}: must be true or false, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a training run (with the model and the data).
@@ -91,13 +68,13 @@ class TrainConfig:
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
         for name in ("epochs", "batch_size", "eval_batch_size"):
-            set_(name, _positive_int(getattr(self, name), name))
-        set_("lr", _number_in(self.lr, "lr", 0, None, low_open=True))
-        set_("momentum", _number_in(self.momentum, "momentum", 0, 1))
-        set_("weight_decay", _number_in(self.weight_decay, "weight_decay", 0, None))
-        set_("label_smoothing", _number_in(self.label_smoothing, "label_smoothing", 0, 1))
+            set_(name, positive_int(getattr(self, name), name))
+        set_("lr", number_in(self.lr, "lr", 0, None, low_open=True))
+        set_("momentum", number_in(self.momentum, "momentum", 0, 1))
+        set_("weight_decay", number_in(self.weight_decay, "weight_decay", 0, None))
+        set_("label_smoothing", number_in(self.label_smoothing, "label_smoothing", 0, 1))
         for name in ("nesterov", "augment", "bf16"):
-            _flag(getattr(self, name), name)
+            flag(getattr(self, name), name)
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov: Nesterov momentum needs momentum > 0 (got momentum 0)")
         if self.schedule not in SCHEDULES:
@@ -210,7 +187,7 @@ def evaluate(model: nn.Module, split, batch_size: int = 1024, *, bf16: bool = Fa
 
     Use it for the test split at the end of a run; the search only ever looks at validation.
     """
-    batch_size = _positive_int(batch_size, "batch_size")
+    batch_size = positive_int(batch_size, "batch_size")
     if len(split) == 0:
         raise ValueError("split: cannot evaluate on an empty split")
     first = next(model.parameters(), None)

@@ -135,7 +135,7 @@ CASES = {
     "search: file over the size limit": (["search", "{root}/big.yaml"], "larger than the limit of 1,048,576"),
     "search: grace_period beyond the epochs": (["search", "{bad}/grace_after_last_epoch.yaml"],
                                                "search.grace_period: 5 is more than train.epochs (2)"),
-    "search: seed 2**32 in the space": (["search", "{bad}/seed_too_large.yaml"], "search.seed: must be 0..4294967295"),
+    "search: seed 2**32 in the space": (["search", "{bad}/seed_too_large.yaml"], "search.seed: must be an integer in 0..4294967295"),
     "search: absurd widths in the space": (["search", "{bad}/huge_widths.yaml"], "7,000,019,000,010 parameters"),
     "search: absurd data in the space": (["search", "{bad}/absurd_data.yaml"], "need about 1.25 PB in memory"),
     "search: activation budget": (["search", "{bad}/activation_budget.yaml"], "of activations per training batch"),

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 
+from nas.checks import positive_int
+from nas.limits import check_seed
+
 from .scheme_options import add_scheme_options, given_options, scheme_parameters
 
 
@@ -53,13 +56,11 @@ def _noise(text):
 
 
 def run(args) -> int:
-    from nas.limits import MAX_SEED
     from nas.schemes import get
 
-    if isinstance(args.seed, bool) or not 0 <= args.seed <= MAX_SEED:
-        raise ValueError(f"--seed: must be an integer in 0..{MAX_SEED}, got {args.seed}")
-    if args.image_size is not None and args.image_size < 1:
-        raise ValueError(f"--image-size: must be a positive integer, got {args.image_size}")
+    check_seed(args.seed, "--seed")
+    if args.image_size is not None:
+        positive_int(args.image_size, "--image-size")
     scheme = get(args.scheme, **scheme_parameters(args.scheme, given_options(args)))
 
     import copy

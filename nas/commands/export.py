@@ -5,6 +5,8 @@ Each model folder holds ``model.pt2`` (``torch.export``, loadable without nas), 
 """
 from __future__ import annotations
 
+from nas.checks import positive_int
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("run", help="run folder, or a run name under --results-root")
@@ -20,8 +22,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    if args.top is not None and args.top < 1:
-        raise ValueError(f"--top: must be a positive integer, got {args.top}")
+    if args.top is not None:
+        positive_int(args.top, "--top")
     from nas.export import export_run
 
     folders = export_run(args.run, args.out, top=1 if args.top is None else args.top, trial=args.trial,

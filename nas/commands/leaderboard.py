@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from nas.checks import positive_int
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders, or run names under --results-root")
@@ -40,13 +42,9 @@ def add_arguments(parser) -> None:
 RUN_FILES = ("trials.csv", "pareto.csv", "search.json", "optuna.db")
 
 
-def _positive(value, name):
-    if value is not None and value < 1:
-        raise ValueError(f"{name}: must be a positive integer, got {value}")
-
-
 def run(args) -> int:
-    _positive(args.top, "--top")
+    if args.top is not None:
+        positive_int(args.top, "--top")
     if args.format == "parquet" and args.output is None:
         raise ValueError("--format parquet: needs --output FILE (parquet is binary)")
     from nas import leaderboard as lb

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from nas.checks import positive_int
+
 from .scheme_options import add_scheme_options, given_options, scheme_parameters
 
 # CLI option -> TrainConfig field (options left at None keep the TrainConfig default)
@@ -84,9 +86,7 @@ def run(args) -> int:
     # the data request against the data budget, the widths against the parameter budget (nas.limits).
     output = None if args.output is None else check_output_file(args.output, "--output")
     if args.threads is not None:
-        if args.threads <= 0:
-            raise ValueError(f"threads: must be a positive integer, got {args.threads}")
-        check_workers(args.threads, "--threads")
+        check_workers(positive_int(args.threads, "threads"), "--threads")
     data_options = {name: value for name, value in
                     (("kind", args.toy2d_kind), ("noise", args.noise), ("num_workers", args.workers))
                     if value is not None}

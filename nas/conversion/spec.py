@@ -9,8 +9,8 @@ reader of trial folders uses (``macro``, ``in_channels``, ``widths``, ``steps_pe
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from numbers import Integral, Real
 
+from ..checks import positive_int, step_size
 from ..schemes import from_dict as scheme_from_dict
 from ..schemes import resolve
 from ..schemes.serialization import check_keys
@@ -21,16 +21,10 @@ RELU_MODES = ("step", "stage", "none")
 _SUMMARY = ("macro", "in_channels", "steps_per_stage", "share_stage_weights")
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _layers(values, name: str) -> tuple[int, ...]:
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise ValueError(f"{name}: expected four positive integers (one per layer), got {values!r}")
-    out = tuple(_positive_int(v, f"{name}[{i}]") for i, v in enumerate(values))
+    out = tuple(positive_int(v, f"{name}[{i}]") for i, v in enumerate(values))
     if len(out) != 4:
         raise ValueError(f"{name}: expected four entries (layer1-4), got {len(out)}")
     return out
@@ -82,11 +76,9 @@ class ConvertedSpec:
         if reason is not None:
             raise ValueError(f"scheme: {scheme} cannot run on the blocks of a torchvision ResNet: {reason}")
         set_("scheme", scheme)
-        set_("num_classes", _positive_int(self.num_classes, "num_classes"))
+        set_("num_classes", positive_int(self.num_classes, "num_classes"))
         check_stem(self.stem)
-        if isinstance(self.h, bool) or not isinstance(self.h, Real) or not self.h > 0:
-            raise ValueError(f"h: step size must be a positive number, got {self.h!r}")
-        set_("h", float(self.h))
+        set_("h", step_size(self.h))
         if self.relu not in RELU_MODES:
             raise ValueError(f"relu: must be one of {', '.join(RELU_MODES)}, got {self.relu!r}")
         if not isinstance(self.memory_efficient, bool):

@@ -5,8 +5,8 @@ Exports store it beside the weights as ``spec.json`` so a model can be rebuilt e
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from numbers import Integral, Real
 
+from ..checks import flag, positive_int, step_size
 from ..schemes import from_dict as scheme_from_dict
 from ..schemes import resolve
 from ..schemes.serialization import check_keys
@@ -14,12 +14,6 @@ from .blocks import MACROS
 from .residuals import RESIDUAL_FORMS
 
 DEFAULT_IN_CHANNELS = {"image": 3, "sequence": 1, "mlp": 2}
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -59,21 +53,18 @@ class NetworkSpec:
             raise ValueError(f"macro: must be one of {', '.join(MACROS)}, got {self.macro!r}")
         if self.in_channels is None:
             set_("in_channels", DEFAULT_IN_CHANNELS[self.macro])
-        set_("in_channels", _positive_int(self.in_channels, "in_channels"))
-        set_("num_classes", _positive_int(self.num_classes, "num_classes"))
+        set_("in_channels", positive_int(self.in_channels, "in_channels"))
+        set_("num_classes", positive_int(self.num_classes, "num_classes"))
         if isinstance(self.widths, (str, bytes)) or not hasattr(self.widths, "__iter__"):
             raise ValueError(f"widths: expected a list of positive integers, got {self.widths!r}")
-        widths = tuple(_positive_int(w, f"widths[{i}]") for i, w in enumerate(self.widths))
+        widths = tuple(positive_int(w, f"widths[{i}]") for i, w in enumerate(self.widths))
         if not widths:
             raise ValueError("widths: needs at least one stage")
         set_("widths", widths)
-        set_("steps_per_stage", _positive_int(self.steps_per_stage, "steps_per_stage (depth)"))
-        if isinstance(self.h, bool) or not isinstance(self.h, Real) or not self.h > 0:
-            raise ValueError(f"h: step size must be a positive number, got {self.h!r}")
-        set_("h", float(self.h))
-        for flag in ("share_stage_weights", "memory_efficient"):
-            if not isinstance(getattr(self, flag), bool):
-                raise ValueError(f"{flag}: must be true or false, got {getattr(self, flag)!r}")
+        set_("steps_per_stage", positive_int(self.steps_per_stage, "steps_per_stage (depth)"))
+        set_("h", step_size(self.h))
+        for name in ("share_stage_weights", "memory_efficient"):
+            flag(getattr(self, name), name)
         if self.residual not in RESIDUAL_FORMS:
             raise ValueError(f"residual: must be one of {', '.join(RESIDUAL_FORMS)}, got {self.residual!r}")
         if self.noise is not None:

@@ -51,7 +51,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+
+from nas.checks import finite_number, is_int, step_size
 
 from .serialization import check_keys
 
@@ -67,23 +68,11 @@ _KEEP_PROBABILITY_KINDS = ("stochastic_depth", "dropout")
 PER_SAMPLE_KINDS = ("stochastic_depth", "shake")
 
 
-def _number(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ValueError(f"{name}: must be a finite number, got {value!r}")
-    return float(value)
-
-
 def _check_step(n, N) -> None:
-    if isinstance(N, bool) or not isinstance(N, Integral) or N <= 0:
+    if not is_int(N) or N <= 0:
         raise ValueError(f"N: number of steps must be a positive integer, got {N!r}")
-    if isinstance(n, bool) or not isinstance(n, Integral) or not 0 <= n < N:
+    if not is_int(n) or not 0 <= n < N:
         raise ValueError(f"n: step index must be an integer in [0, {N - 1}], got {n!r}")
-
-
-def _check_h(h) -> float:
-    if isinstance(h, bool) or not isinstance(h, Real) or not h > 0 or not math.isfinite(h):
-        raise ValueError(f"h: step size must be a positive number, got {h!r}")
-    return float(h)
 
 
 def depth_profile(shape: str, n: int, N: int) -> float:
@@ -136,7 +125,7 @@ class NoiseSchedule:
         value = getattr(self, own)
         if value is None:
             raise ValueError(f"{own}: kind {self.kind!r} needs {own} ({_RANGES[own]})")
-        value = _number(value, own)
+        value = finite_number(value, own)
         if own == "p_L" and not 0 < value <= 1:
             raise ValueError(f"p_L: keep probability must be in (0, 1], got {value!r}")
         if own == "sigma_max" and not value >= 0:
@@ -186,7 +175,7 @@ class NoiseSchedule:
 
     def additive_variance(self, n: int, N: int, h: float) -> float:
         """Variance of the additive noise √h σ_n ε of step n, h σ_n² (0 for the multiplicative kinds)."""
-        h = _check_h(h)
+        h = step_size(h)
         value = self.step_value(n, N)
         return h * value * value if self.kind == "gaussian" else 0.0
 
@@ -197,14 +186,14 @@ class NoiseSchedule:
     def diffusion_scale(self, n: int, N: int, h: float) -> float:
         """The SDE diffusion of step n: sd(η_n) √h (it multiplies F) for the multiplicative kinds, e.g.
         √(p_n (1 − p_n) h) for stochastic depth; σ_n (independent of F) for gaussian."""
-        h = _check_h(h)
+        h = step_size(h)
         if self.kind == "gaussian":
             return self.step_value(n, N)
         return math.sqrt(self.variance(n, N) * h)
 
     def total_variance(self, N: int, h: float) -> float:
         """Total injected variance Σ_n h² Var(η_n) (multiplicative, per unit F²) or Σ_n h σ_n² (additive)."""
-        h = _check_h(h)
+        h = step_size(h)
         if self.kind == "gaussian":
             return sum(self.additive_variance(n, N, h) for n in range(N))
         return sum(h * h * self.variance(n, N) for n in range(N))

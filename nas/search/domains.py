@@ -11,11 +11,10 @@ Validation errors are ``SpaceError`` (a ``ValueError``) whose message starts wit
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import Any
 
+from nas.checks import is_int, is_number
 from nas.messages import quote
 
 KINDS = ("bool", "int", "float", "str")
@@ -67,11 +66,11 @@ def check_scalar(value, path: str, kind: str, low=None, high=None, choices=None)
             raise fail(path, f"must be one of {', '.join(choices)}, got {quote(value)}")
         return value
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, Integral):
+        if not is_int(value):
             raise fail(path, f"must be an integer, got {_describe(value)}")
         value = int(value)
     else:
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        if not is_number(value):
             raise fail(path, f"must be a finite number, got {_describe(value)}")
         value = float(value)
     if (low is not None and value < low) or (high is not None and value > high):

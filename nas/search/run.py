@@ -37,15 +37,15 @@ from pathlib import Path
 
 from nas import atomic, data_info
 from nas.interrupt import Interrupted, catch_signals
-from nas.limits import budget_environment, check_seed
+from nas.limits import budget_environment
 from nas.paths import check_output_folder
 from nas.safe_load import read_json
 
 from .budget import check_space
 from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, read_trial, write_pareto_csv,
                       write_trials_csv)
-from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name, check_settings,
-                    load_space, parse_gpus, parse_objectives)
+from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
+                    check_setting, check_settings, load_space)
 from .trainable import RESUME_FILE, TrialSetup, read_resume_state, threads_for, train_trial
 
 FORMAT = "nas.search/1"
@@ -133,39 +133,17 @@ def constrained_search_class():
     return ConstrainedOptunaSearch
 
 
+# The command-line flags that override a setting of the space's ``search`` section.
+SETTING_FLAGS = ("trials", "sampler", "scheduler", "objectives", "cpus_per_trial", "gpus_per_trial", "time_budget",
+                 "seed")
+
+
 def _settings(space: SearchSpace, **flags) -> SearchSettings:
-    """The space's ``search`` section with command-line values applied (None: keep the space's)."""
-    settings = space.search
-    changes = {}
-    if flags.get("trials") is not None:
-        if isinstance(flags["trials"], bool) or not isinstance(flags["trials"], int) or flags["trials"] < 1:
-            raise ValueError(f"--trials: must be a positive integer, got {flags['trials']!r}")
-        changes["trials"] = flags["trials"]
-    if flags.get("sampler") is not None:
-        if flags["sampler"] not in SAMPLERS:
-            raise ValueError(f"--sampler: must be one of {', '.join(SAMPLERS)}, got {flags['sampler']!r}")
-        changes["sampler"] = flags["sampler"]
-    if flags.get("scheduler") is not None:
-        if flags["scheduler"] not in SCHEDULERS:
-            raise ValueError(f"--scheduler: must be one of {', '.join(SCHEDULERS)}, got {flags['scheduler']!r}")
-        changes["scheduler"] = flags["scheduler"]
-    if flags.get("objectives") is not None:
-        changes["objectives"] = parse_objectives(flags["objectives"], "--objectives")
-    if flags.get("cpus_per_trial") is not None:
-        value = flags["cpus_per_trial"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"--cpus-per-trial: must be a positive number, got {value!r}")
-        changes["cpus_per_trial"] = float(value)
-    if flags.get("gpus_per_trial") is not None:
-        changes["gpus_per_trial"] = parse_gpus(flags["gpus_per_trial"], "--gpus-per-trial")
-    if flags.get("time_budget") is not None:
-        value = flags["time_budget"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"--time-budget: must be a positive number of seconds, got {value!r}")
-        changes["time_budget"] = float(value)
-    if flags.get("seed") is not None:
-        changes["seed"] = check_seed(flags["seed"], "--seed")
-    settings = replace(settings, **changes)
+    """The space's ``search`` section with command-line values applied (None: keep the space's); a bad value
+    is an error naming its flag (``--cpus-per-trial``)."""
+    changes = {key: check_setting(key, flags[key], "--" + key.replace("_", "-"))
+               for key in SETTING_FLAGS if flags.get(key) is not None}
+    settings = replace(space.search, **changes)
     check_settings(settings, space.train)
     return settings
 
@@ -560,7 +538,7 @@ def write_outputs(run_dir: Path, grid, name: str, objectives, unfinished=(), sig
     frame = write_trials_csv(run_dir, rows)
     pareto = None
     if len(objectives) > 1:
-        pareto = write_pareto_csv(run_dir, frame, {o: OBJECTIVES[o] for o in objectives})
+        pareto = write_pareto_csv(run_dir, frame, objectives)
     return SearchResult(name=name, run_dir=run_dir, trials=frame, pareto=pareto)
 
 
@@ -581,4 +559,5 @@ def _error_text(error) -> str:
 
 
 __all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs", "resume_command",
-           "read_run_record", "check_resume_states", "unfinished_trials", "tune_signal_handling"]
+           "read_run_record", "check_resume_states", "unfinished_trials", "tune_signal_handling", "SAMPLERS",
+           "SCHEDULERS"]

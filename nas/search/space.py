@@ -35,22 +35,23 @@ The define-by-run function (``SpaceSampler``) only calls ``trial.suggest_*`` and
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from nas.limits import MAX_SEED
+from nas import checks
+from nas.limits import MAX_SEED, check_seed
 from nas.messages import quote
 from nas.paths import check_run_name
+from nas.vocabulary import OBJECTIVES  # objective -> Optuna direction; the first is the primary one
+from nas.vocabulary import parse_objectives as _parse_objectives
 
 from .domains import (Domain, SpaceError, check_mapping, check_scalar, fail, parse_domain, parse_int_list,
                       suggest_into)
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp", "random", "qmc")
 SCHEDULERS = ("asha", "none")
-# objective -> Optuna direction; the first objective is the primary one (ASHA, progress, leaderboard)
-OBJECTIVES = {"val_acc": "max", "val_loss": "min", "params": "min", "flops": "min"}
 BASELINES = ("baseline_euler", "baseline_lm_resnet")
 EMBEDDED_DEFAULT = "quick.yaml"
 
@@ -58,7 +59,8 @@ EMBEDDED_DEFAULT = "quick.yaml"
 # ----------------------------------------------------------------------------------------- run defaults
 @dataclass(frozen=True)
 class SearchSettings:
-    """The ``search`` section: driver defaults that command-line flags override."""
+    """The ``search`` section: driver defaults that command-line flags override. Validates itself
+    (``SETTING_CHECKS``); apply flags with ``dataclasses.replace`` after ``check_setting`` names them."""
 
     trials: int = 10
     sampler: str = "tpe"
@@ -73,6 +75,10 @@ class SearchSettings:
     time_budget: float | None = None
     seed: int = 0
 
+    def __post_init__(self):
+        for item in fields(self):
+            object.__setattr__(self, item.name, check_setting(item.name, getattr(self, item.name), item.name))
+
     def to_dict(self) -> dict:
         return {"trials": self.trials, "sampler": self.sampler, "scheduler": self.scheduler,
                 "objectives": list(self.objectives), "grace_period": self.grace_period,
@@ -82,49 +88,53 @@ class SearchSettings:
 
 
 def parse_objectives(raw, path: str) -> tuple[str, ...]:
-    items = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(items, list) and not isinstance(items, tuple) or not items:
-        raise fail(path, f"expected a list of objectives ({', '.join(OBJECTIVES)}), got {quote(raw)}")
-    out = []
-    for i, item in enumerate(items):
-        item = item.strip() if isinstance(item, str) else item
-        check_scalar(item, f"{path}[{i}]", "str", choices=tuple(OBJECTIVES))
-        if item in out:
-            raise fail(path, f"objective {quote(item)} listed twice")
-        out.append(item)
-    return tuple(out)
+    """The names of the search's objectives (``nas.vocabulary.OBJECTIVES``, in their natural directions)."""
+    return tuple(o.name for o in _parse_objectives(raw, path, choices=tuple(OBJECTIVES), error=SpaceError))
 
 
 def parse_gpus(raw, path: str):
-    if raw == "auto":
-        return "auto"
-    return check_scalar(raw, path, "float", low=0)
+    """``auto`` (a GPU only when the cluster has one) or a number of GPUs >= 0, fractions allowed."""
+    return "auto" if raw == "auto" else checks.number_in(raw, path, 0, None, error=SpaceError)
+
+
+def _optional(check):
+    return lambda value, name: None if value is None else check(value, name)
+
+
+# One check per setting, used for the space file, the command-line flags and SearchSettings itself:
+# check(value, name) -> the normalised value, or a ValueError whose message starts with ``name``.
+SETTING_CHECKS = {
+    "trials": checks.positive_int,
+    "sampler": lambda value, name: checks.choice(value, name, SAMPLERS),
+    "scheduler": lambda value, name: checks.choice(value, name, SCHEDULERS),
+    "objectives": parse_objectives,
+    "grace_period": checks.positive_int,
+    "reduction_factor": lambda value, name: checks.int_at_least(value, name, 2),
+    "cpus_per_trial": lambda value, name: checks.number_in(value, name, 0.01, None),
+    "gpus_per_trial": parse_gpus,
+    "max_failures": lambda value, name: checks.int_at_least(value, name, 0),
+    "max_concurrent": _optional(checks.positive_int),
+    "time_budget": _optional(lambda value, name: checks.positive_number(value, name,
+                                                                       what="a positive number of seconds")),
+    "seed": check_seed,
+}
+
+
+def check_setting(field_name: str, value, name: str):
+    """``value`` of the setting ``field_name`` checked and normalised; a ``SpaceError`` naming ``name`` (a key
+    path such as ``search.trials`` or a flag such as ``--trials``) when it is bad."""
+    try:
+        return SETTING_CHECKS[field_name](value, name)
+    except SpaceError:
+        raise
+    except ValueError as exc:
+        raise SpaceError(str(exc)) from None
 
 
 def _parse_settings(raw, path: str = "search") -> SearchSettings:
     raw = {} if raw is None else raw
-    names = set(SearchSettings.__dataclass_fields__)
-    check_mapping(raw, path, names)
-    d = SearchSettings()
-    get = lambda key: raw.get(key, getattr(d, key))  # noqa: E731
-    max_concurrent = raw.get("max_concurrent")
-    time_budget = raw.get("time_budget")
-    return SearchSettings(
-        trials=check_scalar(get("trials"), f"{path}.trials", "int", low=1),
-        sampler=check_scalar(get("sampler"), f"{path}.sampler", "str", choices=SAMPLERS),
-        scheduler=check_scalar(get("scheduler"), f"{path}.scheduler", "str", choices=SCHEDULERS),
-        objectives=parse_objectives(get("objectives"), f"{path}.objectives"),
-        grace_period=check_scalar(get("grace_period"), f"{path}.grace_period", "int", low=1),
-        reduction_factor=check_scalar(get("reduction_factor"), f"{path}.reduction_factor", "int", low=2),
-        cpus_per_trial=check_scalar(get("cpus_per_trial"), f"{path}.cpus_per_trial", "float", low=0.01),
-        gpus_per_trial=parse_gpus(get("gpus_per_trial"), f"{path}.gpus_per_trial"),
-        max_failures=check_scalar(get("max_failures"), f"{path}.max_failures", "int", low=0),
-        max_concurrent=None if max_concurrent is None else check_scalar(
-            max_concurrent, f"{path}.max_concurrent", "int", low=1),
-        time_budget=None if time_budget is None else check_scalar(time_budget, f"{path}.time_budget", "float",
-                                                                  low=1),
-        seed=check_scalar(get("seed"), f"{path}.seed", "int", low=0, high=MAX_SEED),
-    )
+    check_mapping(raw, path, set(SETTING_CHECKS))
+    return SearchSettings(**{key: check_setting(key, value, f"{path}.{key}") for key, value in raw.items()})
 
 
 def check_settings(settings: SearchSettings, train: dict, path: str = "search") -> None:
