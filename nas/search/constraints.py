@@ -43,11 +43,15 @@ def zero_stability_violation(scheme) -> float:
 
 
 def constraint_values(constraints, scheme, params: int, diagnostics: dict) -> dict:
-    """``{"constraint_<name>": value}`` for every constraint of the space (≤ 0: feasible)."""
+    """``{"constraint_<name>": value}`` for every constraint of the space (≤ 0: feasible). A ``min_order``
+    constraint on a scheme whose order is unknown (``None``) is a ``ValueError``."""
     out = {}
     if constraints.min_order is not None:
         order = diagnostics.get("order")
-        out["constraint_min_order"] = float(constraints.min_order - (0 if order is None else order))
+        if order is None:  # unknown is not order 0: the trial is an error that says why, not silently infeasible
+            raise ValueError(f"constraint min_order: the analysis of scheme {scheme} gives no order to compare "
+                             f"with {constraints.min_order}")
+        out["constraint_min_order"] = float(constraints.min_order - order)
     if constraints.zero_stable:
         out["constraint_zero_stable"] = zero_stability_violation(scheme)
     if constraints.max_params is not None:

@@ -87,12 +87,16 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         return
 
     params = count_parameters(model)
-    diagnostics = scheme_diagnostics(plan.scheme)
-    constraints = constraint_values(setup.space.constraints, plan.scheme, params, diagnostics)
-    is_feasible = feasible(constraints)
     spec_dict = plan.spec.to_dict()
-    base.update(option=plan.option, baseline=plan.baseline, scheme_name=_scheme_name(plan), params=params,
-                diagnostics=diagnostics, constraints=constraints, feasible=is_feasible)
+    base.update(option=plan.option, baseline=plan.baseline, scheme_name=_scheme_name(plan), params=params)
+    try:
+        diagnostics = scheme_diagnostics(plan.scheme)
+        constraints = constraint_values(setup.space.constraints, plan.scheme, params, diagnostics)
+    except (RuntimeError, ValueError) as exc:  # deterministic: a failed analysis names itself in the record
+        _end_with_error(folder, spec_dict, train_config, base, started, f"cannot analyse the scheme: {exc}")
+        return
+    is_feasible = feasible(constraints)
+    base.update(diagnostics=diagnostics, constraints=constraints, feasible=is_feasible)
 
     # State carried across retries: fit's checkpoint, the best epoch's weights, the wall time so far.
     resume, best, previous_time = None, {"epoch": None, "val_acc": None, "val_loss": None}, 0.0
