@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import leaderboard
+from .checks import is_number
 from .atomic import atomic_directory
 from .messages import one_line, quote
 from .paths import check_output_folder, contained, is_within
@@ -207,8 +208,9 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     (folder / "weights.safetensors").chmod(0o644)  # safetensors creates 0600; the export is meant to be shared
 
     test = evaluate(model, data.test, record["eval_batch_size"])
-    card = _card(record, run_dir, search, data, spec, model, test,
-                 params=count_parameters(model), flops=forward_flops(model, example))
+    searched = record.get("flops")  # counted once by the trial for this architecture; counted here only if absent
+    flops = int(searched) if is_number(searched) and searched > 0 else forward_flops(model, example)
+    card = _card(record, run_dir, search, data, spec, model, test, params=count_parameters(model), flops=flops)
     card["files"] = sorted([*MODEL_FILES, *_plots(spec, model, card["scheme"]["per_step"], folder)])
     _write_json(folder / "card.json", card)
     (folder / "card.md").write_text(_card_markdown(card), encoding="utf-8")

@@ -248,7 +248,7 @@ def _wants_stop(decision) -> bool:
 
 # ----------------------------------------------------------------------------------------------- fit
 def fit(model: nn.Module, data, config: TrainConfig | None = None,
-        callback: Callable | None = None, resume: dict | None = None) -> TrainResult:
+        callback: Callable | None = None, resume: dict | None = None, *, flops: int | None = None) -> TrainResult:
     """Train ``model`` on ``data.train``, score ``data.val`` after every epoch; never touches ``data.test``.
 
     Per epoch, ``history`` gets ``{"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
@@ -258,6 +258,9 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
     returns a dict (model, optimizer, scheduler, generators, history) that ``fit(..., resume=that_dict)``
     continues from exactly; a callback returning ``False`` or ``"stop"`` ends the run with status ``stopped``. The checkpoint holds
     only tensors (on the CPU) and plain Python values: ``torch.save`` it, ``torch.load(weights_only=True)`` it.
+
+    ``flops``: the model's forward FLOPs per sample when the caller has counted them (``forward_flops``),
+    so they are counted once per run; None counts them here.
 
     A non-finite training or validation loss ends the run at once with status ``diverged``: that epoch is
     not recorded, the result keeps the last finite metrics, and nothing is raised.
@@ -273,8 +276,9 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
                          f"{len(val_split)}")
 
     params = count_parameters(model)
-    example, _ = next(iter(val_split.batches(2, device=device)))
-    flops = forward_flops(model, example)
+    if flops is None:
+        example, _ = next(iter(val_split.batches(2, device=device)))
+        flops = forward_flops(model, example)
 
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 nesterov=config.nesterov, weight_decay=config.weight_decay)

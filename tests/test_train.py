@@ -295,3 +295,15 @@ def test_cuda_is_never_requested_without_a_gpu(monkeypatch):
     assert resolve_device("auto") == torch.device("cpu")
     with pytest.raises(ValueError, match="cuda"):
         resolve_device("cuda")
+
+
+def test_flops_counted_by_the_caller_are_not_counted_again(circles, monkeypatch):
+    import nas.train
+
+    def counted_twice(model, example):
+        raise AssertionError("fit counted FLOPs the caller had already counted")
+
+    monkeypatch.setattr(nas.train, "forward_flops", counted_twice)
+    result = fit(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)), circles, TrainConfig(**{**FAST, "epochs": 1}),
+                 flops=64)
+    assert result.flops == 64

@@ -1,4 +1,5 @@
-"""A trial whose scheme analysis fails ends as an ``error`` whose record says why (never order 0)."""
+"""One trial run directly, with Tune's context faked: a failed scheme analysis ends it as an ``error`` whose
+record says why (never order 0), and its FLOPs are counted once."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -16,6 +17,27 @@ from nas.search.space import Constraints
 from nas.search.trainable import TrialSetup, train_trial
 
 
+def _fake_tune(monkeypatch) -> list:
+    """Tune's trial context and ``report`` faked; returns the list the reports go to."""
+    import ray
+    from ray import tune
+
+    reports = []
+    monkeypatch.setattr(tune, "get_context", lambda: SimpleNamespace(get_trial_id=lambda: "t0"))
+    monkeypatch.setattr(tune, "report", lambda metrics, checkpoint=None: reports.append(metrics))
+    monkeypatch.setattr(ray, "get_runtime_context", lambda: SimpleNamespace(get_node_id=lambda: "node0"))
+    return reports
+
+
+def _config_and_plan(space):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    trial = study.ask()
+    constants = space.sampler_function()(trial)  # suggests first: trial.params is filled by it
+    config = {**trial.params, **constants}
+    info = INFO[space.data["name"]]
+    return config, space.plan(config, macro=info.macro, in_channels=info.in_channels, num_classes=info.num_classes)
+
+
 def test_min_order_of_an_unknown_order_is_an_error_not_order_zero():
     constraints = Constraints(min_order=2)
     with pytest.raises(ValueError, match="min_order: the analysis of scheme rk4 gives no order to compare with 2"):
@@ -24,25 +46,15 @@ def test_min_order_of_an_unknown_order_is_an_error_not_order_zero():
 
 
 def test_a_trial_whose_analysis_fails_is_recorded_with_the_reason(tmp_path, monkeypatch):
-    import ray
-    from ray import tune
-
     space = load_space(None)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    trial = study.ask()
-    constants = space.sampler_function()(trial)  # suggests first: trial.params is filled by it
-    config = {**trial.params, **constants}
+    config, plan = _config_and_plan(space)
     info = INFO[space.data["name"]]
-    plan = space.plan(config, macro=info.macro, in_channels=info.in_channels, num_classes=info.num_classes)
 
     def broken(scheme, tolerance):
         raise ModuleNotFoundError("No module named 'sympy'")  # e.g. a missing optional dependency
 
     monkeypatch.setattr(registry.family_of(plan.scheme), "analyze", broken)
-    reports = []
-    monkeypatch.setattr(tune, "get_context", lambda: SimpleNamespace(get_trial_id=lambda: "t0"))
-    monkeypatch.setattr(tune, "report", lambda metrics, checkpoint=None: reports.append(metrics))
-    monkeypatch.setattr(ray, "get_runtime_context", lambda: SimpleNamespace(get_node_id=lambda: "node0"))
+    reports = _fake_tune(monkeypatch)
     data = SimpleNamespace(macro=info.macro, in_channels=info.in_channels, num_classes=info.num_classes)
     setup = TrialSetup(run="r", run_dir=str(tmp_path), space=space, train=dict(space.train), seed=0)
 
@@ -54,3 +66,24 @@ def test_a_trial_whose_analysis_fails_is_recorded_with_the_reason(tmp_path, monk
     assert "ModuleNotFoundError: No module named 'sympy'" in metrics["message"]
     assert "diagnostics" not in metrics  # no made-up order
     assert len(reports) == 1 and reports[0]["status"] == "error" and reports[0]["feasible"] is False
+
+
+def test_a_trial_counts_its_flops_once(tmp_path, monkeypatch):
+    import nas.train
+    from nas.data import load_dataset
+
+    space = load_space(None)
+    config, _ = _config_and_plan(space)
+    calls = []
+    count = nas.train.forward_flops
+    monkeypatch.setattr(nas.train, "forward_flops", lambda model, example: calls.append(1) or count(model, example))
+    reports = _fake_tune(monkeypatch)
+    data = load_dataset("mnist1d", seed=0, num_samples=200)
+    setup = TrialSetup(run="r", run_dir=str(tmp_path), space=space, train={**space.train, "epochs": 2}, seed=0)
+
+    train_trial(config, data=data, setup=setup)
+
+    metrics = read_trial(tmp_path / TRIALS_FOLDER / "t0")["metrics"]
+    assert metrics["status"] == "completed" and len(reports) == 2
+    assert len(calls) == 1 and metrics["flops"] > 0
+    assert [r["flops"] for r in reports] == [metrics["flops"]] * 2

@@ -96,6 +96,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         _end_with_error(folder, spec_dict, train_config, base, started, f"cannot analyse the scheme: {exc}")
         return
     is_feasible = feasible(constraints)
+    flops = _flops(model, data)  # once per trial: fit, the records and the reports reuse it
     base.update(diagnostics=diagnostics, constraints=constraints, feasible=is_feasible)
 
     # State carried across retries: fit's checkpoint, the best epoch's weights, the wall time so far.
@@ -113,11 +114,9 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         previous_time, previous_cpu = saved["wall_time"], saved.get("cpu_time", 0.0)
     base["resumed_from_epoch"] = 0 if resume is None else resume["epoch"]  # this attempt's starting point
 
-    flops_holder = {"flops": None}
-
     def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None) -> dict:
         metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
-                   "epochs_run": epochs_run, "flops": flops_holder["flops"],
+                   "epochs_run": epochs_run, "flops": flops,
                    "wall_time": previous_time + time.time() - started,
                    "cpu_time": previous_cpu + time.process_time() - cpu_started}
         folder.publish(spec_dict, train_config.to_dict(), metrics, weights)
@@ -132,7 +131,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     def report(metrics: dict, status: str, marker: bool = False) -> None:
         values = {"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "val_loss": metrics["val_loss"],
                   "train_loss": metrics.get("train_loss", math.nan), "best_val_acc": best["val_acc"] or 0.0,
-                  "params": params, "flops": flops_holder["flops"] or 0, "status": status,
+                  "params": params, "flops": flops, "status": status,
                   "feasible": is_feasible, **constraints}
         if not marker:
             tune.report(values)
@@ -144,8 +143,6 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     def on_epoch(metrics: dict, checkpoint_fn) -> bool:
         nonlocal best_weights
         state = checkpoint_fn()
-        if flops_holder["flops"] is None:
-            flops_holder["flops"] = _flops(model, data)
         improved = best["val_acc"] is None or metrics["val_acc"] > best["val_acc"]
         if improved:
             best.update(epoch=metrics["epoch"], val_acc=metrics["val_acc"], val_loss=metrics["val_loss"])
@@ -167,7 +164,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         return True
 
     try:
-        result = fit(model, data, train_config, callback=on_epoch, resume=resume)
+        result = fit(model, data, train_config, callback=on_epoch, resume=resume, flops=flops)
     except Exception as exc:
         # Unexpected: record it, then let Tune retry the trial (max_failures); it continues from its state.
         record("error", None, best["epoch"] or 0, message=f"{type(exc).__name__}: {exc}")
