@@ -27,8 +27,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output", default=None, metavar="FILE",
                         help="write to FILE (atomically) instead of stdout; required for parquet")
     parser.add_argument("--pareto", default=None, metavar="OBJ,OBJ",
-                        help="keep the Pareto front of these objectives, e.g. val_acc,params (col:max / col:min "
-                             "force a direction)")
+                        help="keep the Pareto front of these objectives among the finished, feasible trials, e.g. "
+                             "val_acc,params (col:max / col:min force a direction)")
     parser.add_argument("--view", default="trials", choices=("trials", "families", "coefficients", "bins"))
     parser.add_argument("--columns", default=None, metavar="A,B,...",
                         help="columns of the trials view (default: a compact set for table/markdown, all for "
