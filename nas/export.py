@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from . import leaderboard
-from .checks import is_number
+from .checks import is_int, is_number, positive_int
 from .atomic import atomic_directory
 from .messages import one_line, quote
 from .paths import check_output_folder, contained, is_within
@@ -53,8 +53,8 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
     """(run folder, rows to export in rank order) — every problem is a ``ValueError`` raised here, first."""
     if trial is not None and top not in (None, 1):
         raise ValueError("choose either --top K or --trial ID, not both")
-    if trial is None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
-        raise ValueError(f"top: must be a positive integer, got {top!r}")
+    if trial is None:
+        positive_int(top, "top")
     run_dir = leaderboard.resolve_run(run, results_root)
     frame = leaderboard.load([run_dir])
     leaderboard.check_runs_have_finished_trials(frame)
@@ -296,7 +296,7 @@ def _index_models(index: dict, path) -> list[dict]:
         if not isinstance(model, dict):
             raise ValueError(f"load: {path}: models[{i}] is not an object")
         rank, folder = model.get("rank"), model.get("folder")
-        if isinstance(rank, bool) or not isinstance(rank, int):
+        if not is_int(rank):
             raise ValueError(f"load: {path}: models[{i}] has no integer 'rank' (got {quote(rank)})")
         if not isinstance(folder, str) or not folder:
             raise ValueError(f"load: {path}: models[{i}] has no 'folder' (got {quote(folder)})")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path, staged_files
+from .checks import is_int, positive_int
 from .messages import quote
 from .paths import contained
 from .safe_load import read_json, read_weights
@@ -314,8 +315,7 @@ def coefficient_correlations(frame: pd.DataFrame, metric: str = METRIC) -> pd.Da
 def coefficient_bins(frame: pd.DataFrame, metric: str = METRIC, bins: int = 4) -> pd.DataFrame:
     """``metric`` per coefficient bin (equal-count bins; one bin per value when there are few values)."""
     check_columns(frame, [metric], "metric")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins: must be a positive integer, got {bins!r}")
+    positive_int(bins, "bins")
     rows = []
     for family, column, pairs in _varying(frame, metric):
         if pairs["value"].nunique() <= bins:
@@ -356,7 +356,7 @@ def read_learned_coefficients(trial_dir) -> pd.DataFrame:
     trial_dir = Path(trial_dir)
     spec = read_json(contained(trial_dir, "spec.json", f"{trial_dir}: spec.json"))
     steps = spec.get("steps_per_stage", 1)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+    if not is_int(steps) or steps < 1:
         raise ValueError(f"{trial_dir / 'spec.json'}: steps_per_stage must be a positive integer, got {quote(steps)}")
     steps_per_stage = steps
     weights = read_weights(contained(trial_dir, "weights.safetensors", f"{trial_dir}: weights.safetensors"),

@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from numbers import Integral
 
+from .checks import is_int
 from .messages import quote
 
 MAX_SEED = 2**32 - 1
@@ -74,7 +74,7 @@ def human_bytes(n: float) -> str:
 
 def check_seed(value, name: str = "seed") -> int:
     """An integer seed in 0 … ``MAX_SEED``."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value <= MAX_SEED:
+    if not is_int(value) or not 0 <= value <= MAX_SEED:
         raise ValueError(f"{name}: must be an integer in 0..{MAX_SEED} (2**32 - 1, what numpy and Optuna's "
                          f"samplers accept), got {quote(value)}")
     return int(value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sympy
 
+from nas.checks import is_int, step_size
 from nas.limits import MAX_STEPS
 from nas.schemes.noise import NoiseSchedule
 
@@ -26,13 +27,10 @@ COLUMNS = ("step", "t", "mean", "variance", "drift_scale", "diffusion_scale", "a
 def analyze_noise(schedule: NoiseSchedule, depth: int | None = None, h: float | None = None) -> NoiseReport:
     """The report of ``schedule`` over ``depth`` steps of size ``h`` (defaults: 10 steps, h = 1/depth)."""
     depth = DEFAULT_DEPTH if depth is None else depth
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_STEPS:
+    if not is_int(depth) or not 1 <= depth <= MAX_STEPS:
         raise ValueError(f"depth: number of steps must be an integer in 1..{MAX_STEPS} (the most steps a network "
                          f"has), got {depth!r}")
-    h = 1.0 / depth if h is None else h
-    if isinstance(h, bool) or not isinstance(h, (int, float)) or not h > 0:
-        raise ValueError(f"h: step size must be a positive number, got {h!r}")
-    h = float(h)
+    h = 1.0 / depth if h is None else step_size(h)
     rows = tuple(
         (n, (n + 1) / depth, schedule.mean(n, depth), schedule.variance(n, depth), schedule.drift_scale(n, depth),
          schedule.diffusion_scale(n, depth, h), schedule.additive_variance(n, depth, h))
