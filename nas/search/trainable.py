@@ -216,7 +216,7 @@ def report_duplicate(config: dict, data, setup: TrialSetup) -> None:
                "epochs_run": 0, "original_epochs_run": recorded.get("epochs_run"),
                "wall_time": time.time() - started, "cpu_time": time.process_time() - cpu_started}
     folder.publish(spec, train_config, metrics)
-    tune.report(result)
+    tune.report({**result, "status": "duplicate"})  # the original's values; the progress view says duplicate
 
 
 RESUME_KEYS = ("train", "best", "best_weights", "wall_time")
