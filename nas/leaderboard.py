@@ -721,7 +721,8 @@ def write_plots(frame: pd.DataFrame, folder, *, objectives="best_val_acc,params"
 
 
 __all__ = ["load", "resolve_run", "read_search_config", "finished_trials", "without_duplicates", "aggregate_seeds",
-           "check_runs_have_finished_trials", "budget_label", "filter_family", "sort_trials", "family_summary", "pareto_front", "pareto_mask", "parse_objectives",
+           "check_runs_have_finished_trials", "budget_label", "filter_family", "sort_trials", "family_summary",
+           "pareto_front", "pareto_mask", "parse_objectives",
            "coefficient_columns", "coefficient_correlations", "coefficient_bins", "learned_coefficients",
            "read_learned_coefficients", "render", "write_table", "display_frame", "plot_coefficients",
            "plot_pareto", "plot_learned", "plot_stability", "write_plots", "FINISHED_STATUSES", "METRIC",

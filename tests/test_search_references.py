@@ -142,3 +142,48 @@ def test_duplicates_mode_is_validated():
 
     with pytest.raises(ValueError, match=r"search\.duplicates: must be one of reuse, reseed"):
         load_space(_fixed_space(duplicates="skip"))
+
+
+class _StubPlan:
+    def __init__(self, config):
+        self.spec = type("Spec", (), {"to_dict": staticmethod(lambda: {"net": config["net"]})})()
+
+
+class _StubSpace:
+    def plan(self, config, **_):
+        if config["net"] == "broken":
+            raise ValueError("cannot be built")
+        return _StubPlan(config)
+
+
+def _index(mode="reuse"):
+    from nas.search.duplicates import TrainingIndex
+
+    return TrainingIndex(space=_StubSpace(), macro="sequence", in_channels=1, num_classes=10,
+                         train={"epochs": 2}, seed=4, mode=mode)
+
+
+def test_training_index_reuses_finished_holds_running_and_frees_failed_originals():
+    from nas.search.duplicates import DUPLICATE_OF, DUPLICATE_RESULT, is_duplicate
+
+    index = _index()
+    assert index.admit("t1", {"net": "a"})[0] == "train"
+    assert index.admit("t2", {"net": "a"}) == ("wait", {"net": "a"}, "t1")  # t1 still training
+    assert index.admit("t3", {"net": "broken"})[0] == "train"  # unbuildable: the trial records the error
+    index.finished("t1", {"val_acc": 0.5, "epoch": 2, "status": "completed", "time_total_s": 3.0})
+    kind, config, original = index.admit("t4", {"net": "a"})
+    assert (kind, original) == ("duplicate", "t1") and is_duplicate(config) and config[DUPLICATE_OF] == "t1"
+    assert config[DUPLICATE_RESULT] == {"val_acc": 0.5, "epoch": 2, "status": "completed"}  # Tune's keys dropped
+    # an original that fails is forgotten: the next proposal of its configuration trains
+    assert index.admit("t5", {"net": "b"})[0] == "train"
+    index.failed("t5")
+    assert index.admit("t6", {"net": "b"}) == ("train", {"net": "b"}, None)
+
+
+def test_training_index_reseed_gives_each_repeat_the_next_seed():
+    from nas.search.duplicates import TRAIN_SEED, trial_seed
+
+    index = _index("reseed")
+    configs = [index.admit(f"t{i}", {"net": "a"})[1] for i in range(3)]
+    assert [trial_seed(c, 4) for c in configs] == [4, 5, 6] and TRAIN_SEED not in configs[0]
+    assert index.admit("t9", {"net": "b"}) == ("train", {"net": "b"}, None)

@@ -179,7 +179,8 @@ def run(args) -> int:
     from nas.networks import NetworkSpec, build_network, estimate
     from nas.train import TrainConfig, evaluate, fit, seeded
 
-    flags = {field: getattr(args, option) for option, field in TRAIN_OPTIONS.items() if getattr(args, option) is not None}
+    flags = {field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
+             if getattr(args, option) is not None}
     if from_spec is not None:
         spec, defaults = from_spec
         check_spec_fits(spec, info, args.data)
@@ -201,9 +202,9 @@ def run(args) -> int:
     with seeded(config.seed):
         model = build_network(spec)
     sizes = data.sizes()
-    print(f"nas train: {spec.scheme} on {data.name} ({sizes['train']} train / {sizes['val']} val / {sizes['test']} test), "
-          f"{spec.macro} widths {','.join(map(str, spec.widths))} x {spec.steps_per_stage} steps, "
-          f"{config.epochs} epochs", flush=True)
+    print(f"nas train: {spec.scheme} on {data.name} ({sizes['train']} train / {sizes['val']} val / "
+          f"{sizes['test']} test), {spec.macro} widths {','.join(map(str, spec.widths))} x "
+          f"{spec.steps_per_stage} steps, {config.epochs} epochs", flush=True)
 
     width = len(str(config.epochs))
 

@@ -7,7 +7,8 @@ everything but ``scheme`` has defaults:
     description: ...
     data: {name: mnist1d, seed: 0, num_samples: 4000, ...}      arguments of nas.data.load_dataset
     train: {epochs: 12, lr: 0.05, ...}                          fields of nas.train.TrainConfig (constants)
-    search: {trials: 14, sampler: tpe, scheduler: asha, objectives: [val_acc], grace_period: 3, ...}
+    search: {trials: 14, sampler: tpe, scheduler: asha, objectives: [val_acc], grace_period: 3,
+             duplicates: reuse, ...}        reuse: a repeated training is not trained again; reseed: next seed
     network: {widths: [8, 16, 32], steps_per_stage: [1, 2], h: 1.0, share_stage_weights: false}
              or a torchvision ResNet converted to each trial's scheme: {torchvision: resnet18, stem: cifar, h: 1.0}
              (nas.search.torchvision_network)
