@@ -35,7 +35,7 @@ def saving(run_dir: Path) -> dict:
     frame = pd.read_csv(run_dir / "trials.csv", dtype={"trial_id": str, "duplicate_of": str})
     times = frame.set_index("trial_id")["wall_time"]
     duplicates = frame[frame["status"] == "duplicate"]
-    saved = float(duplicates["duplicate_of"].map(times).sum())
+    saved = float(duplicates["duplicate_of"].map(times).astype(float).sum()) if len(duplicates) else 0.0
     return {"trials": len(frame), "duplicates": len(duplicates), "distinct_trainings": frame["training_id"].nunique(),
             "spent_s": float(frame["wall_time"].sum()), "duplicate_time_s": float(duplicates["wall_time"].sum()),
             "saved_s": saved}
