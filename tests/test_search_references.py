@@ -17,6 +17,7 @@ def _metrics(run_dir, trial_dir) -> dict:
     return json.loads((run_dir / trial_dir / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_baselines_are_plain_resnet_and_published_lm_resnet_trained_every_epoch_under_asha(ray_session, tmp_path):
     from nas.search import run
 
@@ -98,6 +99,7 @@ def _fixed_space(**search) -> dict:
                       constraints={})
 
 
+@pytest.mark.slow
 def test_a_fixed_configuration_searched_four_times_is_trained_once(ray_session, tmp_path):
     from nas.search import run
 
@@ -126,6 +128,7 @@ def test_a_fixed_configuration_searched_four_times_is_trained_once(ray_session, 
     assert sum("duplicate_of" in t.user_attrs for t in trials) == 3
 
 
+@pytest.mark.slow
 def test_reseed_trains_a_repeated_architecture_with_the_next_seeds(ray_session, tmp_path):
     from nas.search import run
 
