@@ -8,8 +8,13 @@ scheme diagnostics) and ``trials/<trial_id>/`` with the trial's ``spec.json`` an
 
 - ``run_dir``    absolute path of the run folder (trial folders are relative to it);
 - ``finished``   status is ``completed`` or ``stopped`` (ASHA): the trial has best-validation weights;
-- ``vs_resnet``  ``best_val_acc`` minus that of the best ResNet baseline (``euler``, ``baseline=True``)
-                 trained in the same run with the same budget: > 0 reads "better than ResNet".
+- ``vs_resnet``  ``best_val_acc`` minus that of the plain ResNet baseline of the same run (``euler``,
+                 ``baseline=True``, no noise) that ran the full budget (status ``completed``): > 0 reads
+                 "better than ResNet"; empty when the run has no such trial.
+
+Rows with status ``duplicate`` (``duplicate_of``: a trial that was not trained again because an earlier trial
+of the run trained the same network with the same configuration and seed) carry another trial's result:
+``without_duplicates`` leaves them out of every view and counts them.
 
 The rest are views of that frame: ``family_summary``, ``pareto_front``, ``coefficient_correlations``
 (Spearman and Pearson), ``coefficient_bins``, ``learned_coefficients`` (read from the weights with
@@ -31,7 +36,7 @@ from .checks import is_int, positive_int
 from .messages import quote
 from .paths import contained
 from .safe_load import read_json, read_weights
-from .vocabulary import LOWER_IS_BETTER, SCORED_STATUSES, STATUSES, maximised, pareto_mask
+from .vocabulary import DUPLICATE_STATUS, LOWER_IS_BETTER, SCORED_STATUSES, STATUSES, maximised, pareto_mask
 from .vocabulary import parse_objectives as _parse_objectives
 from .vocabulary import pareto_front as _pareto_front
 
@@ -42,7 +47,7 @@ DEFAULT_RESULTS_ROOT = Path("results")
 
 # Compact column set of the printed table; files (csv, parquet) get every column.
 TABLE_COLUMNS = ("run", "trial_id", "family", "scheme_name", "noise_kind", "status", "best_val_acc", "vs_resnet",
-                 "val_acc", "params", "flops", "order", "zero_stable", "epochs_run")
+                 "val_acc", "params", "flops", "order", "zero_stable", "epochs_run", "budget")
 FORMATS = ("table", "csv", "markdown", "parquet")
 VIEWS = ("trials", "families", "coefficients", "bins")
 
@@ -170,10 +175,22 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _resnet_reference(frame: pd.DataFrame) -> pd.Series:
-    """Per row, the best ``best_val_acc`` of a finished ResNet baseline of the same run (NaN if none)."""
-    is_resnet = frame["baseline"].astype(bool) & (frame["scheme_name"] == RESNET_SCHEME) & frame["finished"]
+    """Per row, ``best_val_acc`` of the plain ResNet baseline of the same run that completed its full budget
+    (NaN if none; the best one if a run somehow has several)."""
+    is_resnet = (frame["baseline"].astype(bool) & (frame["scheme_name"] == RESNET_SCHEME)
+                 & (frame["status"] == "completed"))
+    if "noise_kind" in frame.columns:
+        is_resnet &= frame["noise_kind"].isna() | (frame["noise_kind"].astype(str) == "none")
     best = frame[is_resnet].groupby("run_dir")[METRIC].max()
     return frame["run_dir"].map(best).astype("float64")
+
+
+def without_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows that are not duplicates (they carry another trial's result) and how many were left out."""
+    is_duplicate = frame["status"] == DUPLICATE_STATUS
+    out = frame[~is_duplicate]
+    out.attrs = dict(frame.attrs)
+    return out, int(is_duplicate.sum())
 
 
 def finished_trials(frame: pd.DataFrame) -> pd.DataFrame:
@@ -228,6 +245,35 @@ def sort_trials(frame: pd.DataFrame, column: str = METRIC, ascending: bool | Non
                              kind="stable")
 
 
+def aggregate_seeds(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
+    """One row per architecture (same run and ``architecture_id``) when some architecture was trained with
+    several seeds (``search: {duplicates: reseed}``): the first row of each in ``frame``'s order (sort it
+    first: the best seed) with ``seeds`` (n), ``<metric>_mean`` and ``<metric>_std`` (sample standard
+    deviation, ddof 1; empty for one seed) over the seeds. ``frame`` unchanged when every architecture has one
+    trial."""
+    if "architecture_id" not in frame.columns or frame.empty:
+        return frame
+    keys = frame["run_dir"].astype(str) + "/" + frame["architecture_id"].astype("object").where(
+        frame["architecture_id"].notna(), "trial:" + frame["trial_id"].astype(str)).astype(str)
+    values = frame[metric].astype(float).groupby(keys)
+    if values.size().max() < 2:
+        return frame
+    out = frame.assign(seeds=keys.map(values.count()).astype(int), **{
+        f"{metric}_mean": keys.map(values.mean()), f"{metric}_std": keys.map(values.std(ddof=1))})
+    out = out[~keys.duplicated()]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def budget_label(values) -> str:
+    """The training budget(s) behind a group of rows (``nas.fidelity``'s ``budget`` column): ``15`` or ``4-15``."""
+    values = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    if values.empty:
+        return ""
+    low, high = int(values.min()), int(values.max())
+    return str(low) if low == high else f"{low}-{high}"
+
+
 # -------------------------------------------------------------------------------------- summaries
 def family_summary(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
     """Per family: trials, finished, best / median / mean ``metric`` of the finished ones, the best trial.
@@ -253,6 +299,7 @@ def family_summary(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
             "best_trial": None if best is None else best["trial_id"],
             "best_scheme": None if best is None else best["scheme_name"],
             "best_run": None if best is None else best["run"],
+            **({"budget": budget_label(done["budget"])} if "budget" in frame.columns else {}),
         })
     out = pd.DataFrame(rows)
     return out.sort_values("best", ascending=not descending(metric), na_position="last", kind="stable") \
@@ -281,12 +328,15 @@ def coefficient_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _varying(frame: pd.DataFrame, metric: str):
-    """(family, coefficient, sub-frame of [value, metric]) for every coefficient that varies in a family."""
+    """(family, coefficient, sub-frame of [value, metric, budget]) for every coefficient that varies in a
+    family (``budget``: the epochs behind each value, ``nas.fidelity``; ``epochs_run`` without it)."""
     done = frame[frame["finished"] & frame[metric].notna()]
     for family, group in done.groupby("family", sort=True):
+        budget = group["budget"] if "budget" in group.columns else group.get("epochs_run", np.nan)
         for column in coefficient_columns(group):
             pairs = pd.DataFrame({"value": pd.to_numeric(group[column], errors="coerce"),
                                   "metric": group[metric].astype(float)}).dropna()
+            pairs["budget"] = budget
             if pairs["value"].nunique() >= 2:
                 yield family, column, pairs
 
@@ -304,9 +354,9 @@ def coefficient_correlations(frame: pd.DataFrame, metric: str = METRIC) -> pd.Da
             "family": family, "coefficient": column.removeprefix("coef_"), "n": len(pairs),
             "spearman": np.nan if constant_metric else pairs["value"].corr(pairs["metric"], method="spearman"),
             "pearson": np.nan if constant_metric else pairs["value"].corr(pairs["metric"], method="pearson"),
-            "min": pairs["value"].min(), "max": pairs["value"].max(),
+            "min": pairs["value"].min(), "max": pairs["value"].max(), "budget": budget_label(pairs["budget"]),
         })
-    columns = ["family", "coefficient", "n", "spearman", "pearson", "min", "max"]
+    columns = ["family", "coefficient", "n", "spearman", "pearson", "min", "max", "budget"]
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values(["family", "spearman"], key=lambda s: s.abs() if s.name == "spearman" else s,
                            ascending=[True, False], na_position="last", kind="stable").reset_index(drop=True)
@@ -328,8 +378,9 @@ def coefficient_bins(frame: pd.DataFrame, metric: str = METRIC, bins: int = 4) -
         for key, group in groups:
             rows.append({"family": family, "coefficient": column.removeprefix("coef_"), "bin": labels[key],
                          "n": len(group), "mean": group["metric"].mean(), "median": group["metric"].median(),
-                         "best": group["metric"].max() if descending(metric) else group["metric"].min()})
-    return pd.DataFrame(rows, columns=["family", "coefficient", "bin", "n", "mean", "median", "best"])
+                         "best": group["metric"].max() if descending(metric) else group["metric"].min(),
+                         "budget": budget_label(group["budget"])})
+    return pd.DataFrame(rows, columns=["family", "coefficient", "bin", "n", "mean", "median", "best", "budget"])
 
 
 # Learned coefficients are parameters named stages.<stage>.learned_<name>.<j> (set by each family's init_stage).
@@ -487,8 +538,14 @@ def plot_coefficients(frame: pd.DataFrame, folder, metric: str = METRIC) -> list
         group = frame[(frame["family"] == family) & frame["finished"]]
         for ax, (column, pairs) in zip(axes, panels):
             is_baseline = group.loc[pairs.index, "baseline"].astype(bool)
-            ax.scatter(pairs["value"][~is_baseline], pairs["metric"][~is_baseline], s=18, alpha=0.8,
+            # stopped early (by ASHA or the time budget): hollow markers, their values are from fewer epochs
+            stopped = (group.loc[pairs.index, "status"] != "completed") & ~is_baseline
+            full = ~is_baseline & ~stopped
+            ax.scatter(pairs["value"][full], pairs["metric"][full], s=18, alpha=0.8, color="tab:blue",
                        label="searched")
+            if stopped.any():
+                ax.scatter(pairs["value"][stopped], pairs["metric"][stopped], s=18, alpha=0.8, facecolors="none",
+                           edgecolors="tab:blue", label="searched, stopped early")
             if is_baseline.any():
                 ax.scatter(pairs["value"][is_baseline], pairs["metric"][is_baseline], marker="*", s=120,
                            color="tab:red", label="baseline")
@@ -514,8 +571,13 @@ def plot_pareto(frame: pd.DataFrame, path, objectives="best_val_acc,params") -> 
     front = pareto_front(frame, objectives)
     figure = _figure()
     ax = figure.subplots()
-    for family, group in done.groupby("family"):
-        ax.scatter(group[x_name], group[y_name], s=18, alpha=0.7, label=family)
+    for index, (family, group) in enumerate(done.groupby("family")):
+        color = f"C{index % 10}"
+        stopped = group["status"] != "completed"  # stopped early: hollow markers (fewer epochs behind them)
+        ax.scatter(group[x_name][~stopped], group[y_name][~stopped], s=18, alpha=0.7, color=color, label=family)
+        if stopped.any():
+            ax.scatter(group[x_name][stopped], group[y_name][stopped], s=18, alpha=0.7, facecolors="none",
+                       edgecolors=color, label=f"{family} (stopped early)")
     baselines = done[done["baseline"].astype(bool)]
     if len(baselines):
         ax.scatter(baselines[x_name], baselines[y_name], marker="*", s=140, color="tab:red", label="baseline")
@@ -625,8 +687,9 @@ def write_plots(frame: pd.DataFrame, folder, *, objectives="best_val_acc,params"
     return [folder / path.name for path in paths]
 
 
-__all__ = ["load", "resolve_run", "read_search_config", "finished_trials", "check_runs_have_finished_trials",
-           "filter_family", "sort_trials", "family_summary", "pareto_front", "pareto_mask", "parse_objectives",
+__all__ = ["load", "resolve_run", "read_search_config", "finished_trials", "without_duplicates", "aggregate_seeds",
+           "check_runs_have_finished_trials", "budget_label", "filter_family", "sort_trials", "family_summary",
+           "pareto_front", "pareto_mask", "parse_objectives",
            "coefficient_columns", "coefficient_correlations", "coefficient_bins", "learned_coefficients",
            "read_learned_coefficients", "render", "write_table", "display_frame", "plot_coefficients",
            "plot_pareto", "plot_learned", "plot_stability", "write_plots", "FINISHED_STATUSES", "STATUSES",

@@ -62,3 +62,71 @@ def test_bad_input_is_one_line_on_stderr_with_status_2(capsys, argv, message):
     assert status == 2
     assert message in captured.err and len(captured.err.strip().splitlines()) == 1
     assert "Traceback" not in captured.err
+
+
+# ------------------------------------------------------------------------------------------ --spec
+SEARCHED = {"family": "runge_kutta", "name": "rk_s2", "A": [[0, 0], ["1/3", 0]], "b": ["1/4", "3/4"]}
+
+
+@pytest.fixture(scope="module")
+def searched_run(tmp_path_factory):
+    import torch
+
+    from run_folders import make_run
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("results")
+    run_dir = make_run(root, "searched", [{"scheme": SEARCHED, "seed": 3}])
+    torch.set_num_threads(before)
+    return run_dir
+
+
+def test_train_spec_of_an_export_trains_that_architecture(searched_run, tmp_path, capsys):
+    out = tmp_path / "export"
+    assert main(["export", str(searched_run), "--top", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    model_folder = out / "searched_00000"
+    output = tmp_path / "result.json"
+    status = main(["train", "--spec", str(model_folder), "--data", "mnist1d", "--num-samples", "200", "--epochs", "1",
+                   "--output", str(output)])
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert lines[0].startswith("nas train: rk_s2 on mnist1d") and "sequence widths 4,8 x 2 steps" in lines[0]
+    saved = json.loads(output.read_text())
+    assert saved["network"] == json.loads((model_folder / "spec.json").read_text())
+    assert saved["train"]["status"] == "completed" and saved["train"]["config"]["seed"] == 0  # TrainConfig default
+    # the export's output folder itself: its rank-1 model
+    assert main(["train", "--spec", str(out), "--data", "mnist1d", "--num-samples", "200", "--epochs", "1"]) == 0
+    assert capsys.readouterr().out.startswith("nas train: rk_s2 on mnist1d")
+
+
+def test_train_spec_of_a_trial_folder_takes_its_train_config_flags_override(searched_run, tmp_path, capsys):
+    trial = searched_run / "trials" / "searched_00000"
+    recorded = json.loads((trial / "train_config.json").read_text())
+    output = tmp_path / "result.json"
+    assert main(["train", "--spec", str(trial / "spec.json"), "--data", "mnist1d", "--num-samples", "200",
+                 "--lr", "0.01", "--output", str(output)]) == 0
+    config = json.loads(output.read_text())["train"]["config"]
+    assert config == {**recorded, "lr": 0.01}
+    assert config["seed"] == 3 and config["batch_size"] == 64 and config["epochs"] == 1
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unknown_key", "spec.json: network spec: unknown key(s) depth; allowed keys:"),
+    ("network_flag", "--spec: the spec.json defines the network; leave out --scheme, --widths"),
+    ("missing", "does not exist (give a trial folder, an export folder or a spec.json file)"),
+    ("wrong_data", "--spec: the network takes 1 input channel(s) and 10 classes, but --data toy2d has"),
+])
+def test_train_spec_bad_input_is_one_line_with_status_2(searched_run, tmp_path, capsys, case, message):
+    spec = json.loads((searched_run / "trials" / "searched_00000" / "spec.json").read_text())
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({**spec, "depth": 3} if case == "unknown_key" else spec))
+    argv = ["train", "--spec", str(tmp_path / "nope" if case == "missing" else path), "--epochs", "1"]
+    if case == "network_flag":
+        argv += ["--widths", "4,8", "--scheme", "euler"]
+    if case == "wrong_data":
+        argv += ["--data", "toy2d", "--num-samples", "40"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -245,3 +245,47 @@ def test_plots_are_written_without_importing_torch(runs, tmp_path):
                            "pareto.png", "stability_regions.png"]
     for path in plots.iterdir():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_vs_resnet_refers_to_the_plain_full_budget_resnet_baseline_only(tmp_path):
+    folder = write_run(tmp_path, "ref", [
+        trial("b0", EULER, 0.9, baseline=True, status="stopped", noise_kind="none"),  # cut early: not the reference
+        trial("b1", EULER, 0.95, baseline=True, noise_kind="stochastic_depth"),  # not a plain ResNet
+        trial("s0", EULER, 0.99, noise_kind="none"),  # a sampled euler: not a baseline
+        trial("h0", HEUN, 0.8, noise_kind="none"),
+    ])
+    frame = lb.load([folder])
+    assert frame["vs_resnet"].isna().all()  # no plain, completed ResNet baseline in the run
+    folder2 = write_run(tmp_path, "ref2", [
+        trial("b0", EULER, 0.9, baseline=True, status="stopped", noise_kind="none"),
+        trial("b2", EULER, 0.7, baseline=True, noise_kind="none"),
+        trial("h0", HEUN, 0.8, noise_kind="none"),
+    ])
+    frame = lb.load([folder2]).set_index("trial_id")
+    assert frame.loc["h0", "vs_resnet"] == pytest.approx(0.1)  # against b2, the completed one, not the better b0
+
+
+def test_duplicates_are_left_out_and_counted_and_seeds_of_one_architecture_aggregate(tmp_path, capsys):
+    from nas.cli import main
+
+    folder = write_run(tmp_path, "dups", [
+        trial("a0", HEUN, 0.8, architecture_id="aaa", seed=0),
+        trial("a1", HEUN, 0.6, architecture_id="aaa", seed=1),
+        trial("a2", HEUN, 0.7, architecture_id="aaa", seed=2),
+        trial("d0", HEUN, 0.8, status="duplicate", duplicate_of="a0", architecture_id="aaa", seed=0),
+        trial("e0", EULER, 0.75, architecture_id="bbb", seed=0),
+    ])
+    frame, count = lb.without_duplicates(lb.load([folder]))
+    assert count == 1 and "d0" not in set(frame["trial_id"])
+    table = lb.aggregate_seeds(lb.sort_trials(frame))
+    assert list(table["trial_id"]) == ["a0", "e0"]
+    row = table.set_index("trial_id").loc["a0"]
+    assert row["seeds"] == 3 and row["best_val_acc_mean"] == pytest.approx(0.7)
+    assert row["best_val_acc_std"] == pytest.approx(np.std([0.8, 0.6, 0.7], ddof=1))
+    assert np.isnan(table.set_index("trial_id").loc["e0", "best_val_acc_std"])
+
+    assert main(["leaderboard", str(folder), "--all", "--format", "csv"]) == 0
+    out, err = capsys.readouterr()
+    shown = pd.read_csv(io.StringIO(out))
+    assert "d0" not in set(shown["trial_id"]) and len(shown) == 2
+    assert "1 duplicate trial(s) left out" in err and "4 trials of 2 architectures" in err

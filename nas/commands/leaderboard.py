@@ -3,6 +3,10 @@
 Views: ``trials`` (one row per trial, default), ``families`` (best / median / count per family),
 ``coefficients`` (Spearman and Pearson correlation of accuracy with each coefficient) and ``bins``
 (accuracy per coefficient bin). ``--pareto`` keeps the Pareto front; ``--plots DIR`` writes the PNGs.
+
+Every view and plot compares trials at equal training budget (``nas.fidelity``): the trials that ran the
+run's full budget, or, with fewer than two of those, every finished trial at the highest rung all reached;
+``--all-budgets`` shows every finished trial at the budget it ran. A line on stderr says which.
 """
 from __future__ import annotations
 
@@ -12,7 +16,18 @@ from pathlib import Path
 from nas.checks import positive_int
 
 
+EPILOG = ("Equal budgets: by default every view and plot compares, per run, the trials that ran the full budget "
+          "(completed, all epochs); with fewer than two of those, every finished trial at the highest ASHA rung "
+          "all of them reached (values read from each trial's per-epoch history). The budget column gives the "
+          "epochs behind each row; a line on stderr says which budget is compared and how many trials were left "
+          "out. --all-budgets (or --all) shows trials at the budget they ran; stopped trials are hollow markers in "
+          "the plots. Duplicate trials (not trained again) are never rows of their own; with search.duplicates: "
+          "reseed, one row per architecture gives the mean and standard deviation over its seeds. vs_resnet: "
+          "against the run's plain ResNet baseline that completed its full budget.")
+
+
 def add_arguments(parser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders, or run names under --results-root")
     parser.add_argument("--sort", default="best_val_acc", metavar="COL",
                         help="column to sort by, in its natural direction (accuracies descending, costs "
@@ -22,6 +37,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--family", default=None, metavar="F", help="only this scheme family (comma list allowed)")
     parser.add_argument("--all", action="store_true",
                         help="include diverged and failed trials (default: finished trials only)")
+    parser.add_argument("--all-budgets", action="store_true",
+                        help="compare finished trials at the budget each ran, stopped ones included (default: "
+                             "equal budgets, see below)")
     parser.add_argument("--top", type=int, default=None, metavar="N", help="only the first N rows")
     parser.add_argument("--format", default="table", choices=("table", "csv", "markdown", "parquet"))
     parser.add_argument("--output", default=None, metavar="FILE",
@@ -48,6 +66,7 @@ def run(args) -> int:
     if args.format == "parquet" and args.output is None:
         raise ValueError("--format parquet: needs --output FILE (parquet is binary)")
     from nas import leaderboard as lb
+    from nas.fidelity import equal_budget
     from nas.paths import check_output_file, check_output_folder
 
     if args.output is not None:
@@ -61,9 +80,16 @@ def run(args) -> int:
         inputs = {Path(run_dir) / name for run_dir in frame.attrs["run_dirs"] for name in RUN_FILES}
         if Path(args.output).resolve() in inputs:
             raise ValueError(f"--output: {args.output} is a file of the run it reads; write the table elsewhere")
+    # A duplicate carries another trial's result: never a row of its own, counted in the summary line.
+    frame, duplicates = lb.without_duplicates(frame)
+    notes = [f"{duplicates} duplicate trial(s) left out (the same network, training configuration and seed as "
+             "an earlier trial: not trained again)"] if duplicates else []
     if not args.all:
         lb.check_runs_have_finished_trials(frame)
-        frame = lb.finished_trials(frame)
+        frame, budgets = equal_budget(frame, all_budgets=args.all_budgets)
+        notes = budgets + notes
+    else:  # every trial, at the budget it ran
+        frame = frame.assign(budget=frame["epochs_run"]) if "epochs_run" in frame.columns else frame
     families = None if args.family is None else [f.strip() for f in args.family.split(",") if f.strip()]
     frame = lb.filter_family(frame, families)
     frame = lb.sort_trials(frame, args.sort, args.ascending)
@@ -72,8 +98,12 @@ def run(args) -> int:
         objectives = lb.parse_objectives(args.pareto)
         frame = lb.pareto_front(frame, objectives)
     if args.view == "trials":
-        columns = _columns(args, frame, lb)
-        table = frame.head(args.top) if args.top else frame
+        aggregated = lb.aggregate_seeds(frame)
+        if len(aggregated) < len(frame):
+            notes.append(f"{len(frame)} trials of {len(aggregated)} architectures: one row per architecture, "
+                         "its best seed, with the mean and standard deviation over its seeds")
+        columns = _columns(args, aggregated, lb)
+        table = aggregated.head(args.top) if args.top else aggregated
         table = lb.display_frame(table, columns) if columns is not None else table.reset_index(drop=True)
     elif args.view == "families":
         table = lb.family_summary(frame)
@@ -91,6 +121,8 @@ def run(args) -> int:
         lb.write_table(table, args.output, args.format)
     else:
         sys.stdout.write(lb.render(table, args.format))
+    for note in notes:
+        print(f"nas leaderboard: {note}", file=sys.stderr)
     for path in written:
         print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -106,4 +138,5 @@ def _columns(args, frame, lb):
         return columns
     if args.format in ("csv", "parquet"):
         return None
-    return [c for c in lb.TABLE_COLUMNS if c in frame.columns]
+    seeds = [c for c in ("seeds", f"{lb.METRIC}_mean", f"{lb.METRIC}_std") if c in frame.columns]
+    return [c for c in lb.TABLE_COLUMNS if c in frame.columns] + seeds

@@ -8,7 +8,17 @@ from __future__ import annotations
 from nas.search.run import SAMPLERS, SCHEDULERS
 
 
+EPILOG = ("Baselines (space: baselines: true, or {network: {...}} to name their shape; default each network "
+          "setting's constant, first choice or range's low bound): a plain ResNet (euler) and the published "
+          "LM-ResNet (k learned per layer, the paper's initialisation), without noise and never stopped early by "
+          "ASHA; the leaderboard's vs_resnet compares with that ResNet. Duplicates: a trial whose network, "
+          "training configuration and seed equal those of an earlier trial of the run is not trained again: "
+          "trials.csv records it with status duplicate and duplicate_of, and the sampler gets the earlier "
+          "trial's value (space: search: {duplicates: reseed} trains it with the next seed instead).")
+
+
 def add_arguments(parser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument("space", nargs="?", default=None,
                         help="search-space YAML file (default: the embedded quick.yaml)")
     parser.add_argument("--name", help="run name: outputs go to RESULTS_DIR/NAME (default: the space's name); "

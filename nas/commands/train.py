@@ -2,6 +2,14 @@
 
 Example: ``nas train --scheme lm_resnet --k 0.3 --data mnist1d --epochs 30 --widths 16,32,64``.
 Options left out take the defaults of ``nas.train.TrainConfig`` and ``nas.networks.NetworkSpec``.
+
+``nas train --spec PATH`` trains the network of a ``spec.json`` instead (a searched scheme that is not a
+registered name, say): PATH is a trial folder (``results/<run>/trials/<id>``), an export model folder, an
+``nas export`` output folder (its rank-1 model, ``index.json``) or a ``spec.json`` file. The training
+defaults are then those of the ``train_config.json`` beside that ``spec.json`` (a trial folder has one),
+else ``TrainConfig``'s; training flags override them. Flags that define the network (``--scheme``, its
+coefficient options, ``--macro``, ``--widths``, ``--steps-per-stage``, ``--h``) are refused with ``--spec``.
+
 Exit status 0 when training completes, 1 when it diverged, 2 on bad input.
 """
 from __future__ import annotations
@@ -21,8 +29,14 @@ TRAIN_OPTIONS = {
 
 
 def add_arguments(parser) -> None:
+    parser.epilog = ("--spec PATH: train the network of a spec.json (a trial folder, an export folder or the file). "
+                     "Training defaults: the train_config.json beside that spec.json (a trial folder has one), "
+                     "else TrainConfig's; training flags override them. Network flags are refused with --spec.")
     net = parser.add_argument_group("network")
-    net.add_argument("--scheme", default="euler", help="registered scheme name (see `nas schemes`); default euler")
+    net.add_argument("--spec", default=None, metavar="PATH",
+                     help="train the network of this spec.json: a trial folder, an export folder or the file "
+                          "(instead of --scheme and the other network flags)")
+    net.add_argument("--scheme", default=None, help="registered scheme name (see `nas schemes`); default euler")
     net.add_argument("--macro", choices=("sequence", "image", "mlp"), default=None,
                      help="macro-architecture (default: the data set's natural one)")
     net.add_argument("--widths", default=None, help="comma-separated stage widths (default 16,32,64)")
@@ -62,6 +76,62 @@ def add_arguments(parser) -> None:
                             "checked before training)")
 
 
+def network_flags(args) -> list[str]:
+    """The command-line flags given that define the network (refused together with ``--spec``)."""
+    given = [f"--{name.replace('_', '-')}" for name in ("scheme", "macro", "widths", "steps_per_stage", "h")
+             if getattr(args, name) is not None]
+    return given + [f"--{option}" for option in given_options(args)]
+
+
+def read_spec(path, refused: list[str]):
+    """``(spec, training defaults)`` of ``--spec PATH`` (see the module docstring); read without running code,
+    every problem a ``ValueError`` naming the file."""
+    from pathlib import Path
+
+    from nas.messages import one_line
+    from nas.networks import spec_from_dict
+    from nas.safe_load import read_json
+    from nas.train import TrainConfig
+
+    if refused:
+        raise ValueError(f"--spec: the spec.json defines the network; leave out {', '.join(refused)}")
+    location = Path(path)
+    if location.is_dir() and not (location / "spec.json").exists() and (location / "index.json").is_file():
+        from nas.export import _index_models
+        from nas.paths import contained
+
+        index_path = location / "index.json"
+        best = min(_index_models(read_json(index_path, f"--spec: {index_path}"), index_path), key=lambda m: m["rank"])
+        location = contained(location, best["folder"], f"--spec: {index_path}: models[rank {best['rank']}].folder")
+    file = location / "spec.json" if location.is_dir() else location
+    if not file.is_file():
+        raise ValueError(f"--spec: {file} does not exist (give a trial folder, an export folder or a spec.json file)")
+    try:
+        spec = spec_from_dict(read_json(file, f"--spec: {file}"))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"--spec: {file}: {one_line(exc)}") from None
+    defaults = {}
+    train_file = file.parent / "train_config.json"
+    if train_file.is_file():
+        defaults = read_json(train_file, f"--spec: {train_file}")
+        try:
+            TrainConfig.from_dict(defaults)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"--spec: {train_file}: {one_line(exc)}") from None
+    return spec, defaults
+
+
+def check_spec_fits(spec, info, data_name: str) -> None:
+    """The spec's input channels and classes are the data set's."""
+    in_channels = getattr(spec, "in_channels", 3)  # a converted torchvision ResNet takes 3-channel images
+    if in_channels != info.in_channels or spec.num_classes != info.num_classes:
+        raise ValueError(f"--spec: the network takes {in_channels} input channel(s) and {spec.num_classes} classes, "
+                         f"but --data {data_name} has {info.in_channels} channel(s) and {info.num_classes} classes")
+    macro = getattr(spec, "macro", None)
+    if macro is not None:
+        info.check_macro(macro, "--spec: the spec's macro")
+
+
 def parse_widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(part) for part in text.split(","))
@@ -93,6 +163,7 @@ def run(args) -> int:
     data_request = dict(seed=args.data_seed, root=args.data_root, num_samples=args.num_samples,
                         val_fraction=args.val_fraction, **data_options)
     info = check_request(args.data, **data_request)
+    from_spec = None if args.spec is None else read_spec(args.spec, network_flags(args))
     macro = args.macro or info.macro
     info.check_macro(macro, "--macro")
     widths = None if args.widths is None else parse_widths(args.widths)
@@ -108,13 +179,21 @@ def run(args) -> int:
     from nas.networks import NetworkSpec, build_network, estimate
     from nas.train import TrainConfig, evaluate, fit, seeded
 
-    config = TrainConfig(**{field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
-                            if getattr(args, option) is not None})
-    scheme = schemes.get(args.scheme, **scheme_parameters(args.scheme, given_options(args)))
-    network_options = {name: value for name, value in (("widths", widths), ("steps_per_stage", args.steps_per_stage),
-                                                       ("h", args.h)) if value is not None}
-    spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=info.in_channels, num_classes=info.num_classes,
-                       **network_options)
+    flags = {field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
+             if getattr(args, option) is not None}
+    if from_spec is not None:
+        spec, defaults = from_spec
+        check_spec_fits(spec, info, args.data)
+        config = TrainConfig.from_dict({**defaults, **flags})
+    else:
+        config = TrainConfig(**flags)
+        scheme_name = args.scheme or "euler"
+        scheme = schemes.get(scheme_name, **scheme_parameters(scheme_name, given_options(args)))
+        network_options = {name: value for name, value in (("widths", widths), ("steps_per_stage",
+                                                                                  args.steps_per_stage),
+                                                           ("h", args.h)) if value is not None}
+        spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=info.in_channels, num_classes=info.num_classes,
+                           **network_options)
     estimate.check(spec, input_shape=info.input_shape, batch_size=config.batch_size)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -123,9 +202,9 @@ def run(args) -> int:
     with seeded(config.seed):
         model = build_network(spec)
     sizes = data.sizes()
-    print(f"nas train: {scheme} on {data.name} ({sizes['train']} train / {sizes['val']} val / {sizes['test']} test), "
-          f"{spec.macro} widths {','.join(map(str, spec.widths))} x {spec.steps_per_stage} steps, "
-          f"{config.epochs} epochs", flush=True)
+    print(f"nas train: {spec.scheme} on {data.name} ({sizes['train']} train / {sizes['val']} val / "
+          f"{sizes['test']} test), {spec.macro} widths {','.join(map(str, spec.widths))} x "
+          f"{spec.steps_per_stage} steps, {config.epochs} epochs", flush=True)
 
     width = len(str(config.epochs))
 

@@ -76,14 +76,17 @@ class ProgressView(Callback):
 
 
 def leaderboard_text(run_dir, top: int = 5) -> str:
-    """The top ``top`` finished trials of a run, ranked by best validation accuracy."""
+    """The top ``top`` finished trials of a run at equal budget (``nas.fidelity``), ranked by best validation
+    accuracy, duplicates left out, and the line saying which budget is compared."""
     from nas import leaderboard
+    from nas.fidelity import equal_budget
 
-    frame = leaderboard.load(run_dir)
-    ranked = leaderboard.sort_trials(leaderboard.finished_trials(frame)).head(top)
+    frame, _ = leaderboard.without_duplicates(leaderboard.load(run_dir))
+    compared, notes = equal_budget(frame)
+    ranked = leaderboard.sort_trials(compared).head(top)
     if ranked.empty:
         return "no finished trials\n"
-    return leaderboard.render(leaderboard.display_frame(ranked))
+    return leaderboard.render(leaderboard.display_frame(ranked)) + "".join(f"{note}\n" for note in notes)
 
 
 def print_leaderboard(run_dir, top: int = 5, stream=None) -> None:

@@ -30,7 +30,8 @@ ARCHITECTURE_COLUMNS = ("noise_kind", "noise_shape", "noise_param", "macro", "wi
 RESULT_COLUMNS = ("status", "val_acc", "val_loss", "best_val_acc", "params", "flops", "epochs_run", "wall_time")
 DIAGNOSTIC_COLUMNS = ("order", "zero_stable", "error_constant", "error_norm", "real_stability_interval")
 TRAILING_COLUMNS = ("feasible", "baseline", "seed", "trial_dir")
-EXTRA_COLUMNS = ("option", "best_val_loss", "best_epoch", "node", "message")
+EXTRA_COLUMNS = ("option", "best_val_loss", "best_epoch", "node", "message", "cpu_time", "architecture_id",
+                 "training_id", "duplicate_of")
 
 
 # ------------------------------------------------------------------------------------ trial folder
@@ -131,6 +132,10 @@ def trial_row(folder, run_dir) -> dict | None:
         "best_epoch": best.get("epoch"),
         "node": metrics.get("node_id"),
         "message": metrics.get("message", ""),
+        "cpu_time": metrics.get("cpu_time"),
+        "architecture_id": metrics.get("architecture_id"),
+        "training_id": metrics.get("training_id"),
+        "duplicate_of": metrics.get("duplicate_of"),
         **(metrics.get("constraints") or {}),
     }
     return row

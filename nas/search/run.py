@@ -52,6 +52,8 @@ FORMAT = "nas.search/1"
 EXPERIMENT_FOLDER = "tune"
 CONFIG_FILE = "search.json"
 STUDY_FILE = "optuna.db"
+# Settings added after runs were first recorded: a search.json without them takes the space's value.
+OPTIONAL_SETTINGS = ("duplicates",)
 
 
 @dataclass(frozen=True)
@@ -88,22 +90,86 @@ def make_sampler(name: str, seed: int):
 
 
 def constrained_search_class():
-    """OptunaSearch that hands the trial's constraint values to Optuna before telling the result.
+    """OptunaSearch that hands the trial's constraint values to Optuna before telling the result, never
+    trains one configuration twice (``nas.search.duplicates``) and limits the trials that train at once.
 
     Ray's OptunaSearch does not pass constraints through (STACK.md); the trainable reports them as
     ``constraint_<name>`` metrics and they are set here with ``trial.set_constraint`` (≤ 0: feasible).
+
+    Concurrency is counted here (``set_max_concurrency`` returns True, so Tune's ``ConcurrencyLimiter`` leaves
+    it to us): only trials that train count, so a duplicate, which reports a recorded result at once, never
+    waits for a slot and never takes one.
     """
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
     class ConstrainedOptunaSearch(OptunaSearch):
-        def __init__(self, *args, constraint_names=(), baselines=(), **kwargs):
+        def __init__(self, *args, constraint_names=(), baselines=(), index=None, total=None, **kwargs):
             super().__init__(*args, **kwargs)
             self._constraint_names = tuple(constraint_names)
+            self._index = index  # nas.search.duplicates.TrainingIndex, or None: no duplicate detection
+            self._total = total  # Tune's num_samples: proposals held plus trials started never exceed it
+            self._started = 0
+            self._held = []  # (optuna trial, config, original trial id): duplicates of a running trial
+            self._training = set()  # trial ids that train (not duplicates)
+            self._max_training = None
             # Baseline trials are queued first and recognised by the define-by-run function through their
             # user attribute (a fresh searcher only: a restored one is unpickled, not constructed).
             for label in baselines:
                 self._ot_study.enqueue_trial({}, user_attrs={"baseline": label})
+
+        def set_max_concurrency(self, max_concurrent: int) -> bool:
+            self._max_training = max_concurrent
+            return True
+
+        def _slot_free(self) -> bool:
+            return self._max_training is None or len(self._training) < self._max_training
+
+        def _start(self, trial_id, config, original=None):
+            self._started += 1
+            if original is None:
+                self._training.add(trial_id)
+            return config
+
+        def suggest(self, trial_id):
+            from .duplicates import DUPLICATE_OF
+
+            released = self._release(trial_id)
+            if released is not None:
+                return released
+            if not self._slot_free() or (self._total is not None and self._started + len(self._held) >= self._total):
+                return None
+            config = super().suggest(trial_id)
+            if self._index is None or not isinstance(config, dict):
+                return self._start(trial_id, config) if isinstance(config, dict) else config
+            kind, config, original = self._index.admit(trial_id, config)
+            if kind == "wait":  # held, not started: the Optuna trial is handed to a later Tune trial id
+                self._held.append((self._ot_trials.pop(trial_id), config, original))
+                return None
+            if kind == "duplicate":
+                self._ot_trials[trial_id].set_user_attr(DUPLICATE_OF, original)
+            return self._start(trial_id, config, original if kind == "duplicate" else None)
+
+        def _release(self, trial_id):
+            """A held proposal that can start now as ``trial_id``: its original finished (a duplicate) or
+            failed (it is admitted again, and trains if nothing else trains it)."""
+            from .duplicates import DUPLICATE_OF
+
+            for position, (ot_trial, config, original) in enumerate(self._held):
+                if original in self._index.results:
+                    del self._held[position]
+                    self._ot_trials[trial_id] = ot_trial
+                    ot_trial.set_user_attr(DUPLICATE_OF, original)
+                    return self._start(trial_id, self._index.mark(config, original), original)
+                if original not in self._index.originals.values() and self._slot_free():
+                    kind, config, new_original = self._index.admit(trial_id, config)
+                    if kind == "wait":
+                        self._held[position] = (ot_trial, config, new_original)
+                        continue
+                    del self._held[position]
+                    self._ot_trials[trial_id] = ot_trial
+                    return self._start(trial_id, config, new_original if kind == "duplicate" else None)
+            return None
 
         # After a killed driver is resumed, the searcher state (an older snapshot) may not know that Optuna
         # already holds a trial's result: the study is the record, so such a trial is not told twice.
@@ -114,6 +180,12 @@ def constrained_search_class():
                 self._completed_trials.add(trial_id)
 
         def on_trial_complete(self, trial_id, result=None, error=False):
+            self._training.discard(trial_id)
+            if self._index is not None:
+                if error:
+                    self._index.failed(trial_id)
+                else:
+                    self._index.finished(trial_id, result)
             ot_trial = self._ot_trials.get(trial_id)
             if ot_trial is not None and trial_id not in self._completed_trials:
                 result = result or {}
@@ -286,7 +358,7 @@ def _run(space, name, flags, address, resume, results_dir, progress, leaderboard
     if restoring:
         saved = read_run_record(run_dir, name)
         space_obj = SearchSpace.from_dict(saved["space"], source=saved["source"])
-        settings = _settings(space_obj, **{k: saved["settings"][k] for k in SearchSettings.__dataclass_fields__})
+        settings = _settings(space_obj, **{k: saved["settings"].get(k) for k in SearchSettings.__dataclass_fields__})
         given = {k: v for k, v in flags.items() if v is not None}
         if given:
             _check_resume_flags(settings, _settings(space_obj, **{**settings.to_dict(), **given}))
@@ -346,7 +418,7 @@ def read_run_record(run_dir: Path, name: str) -> dict:
     settings = record.get("settings")
     if (record.get("format") != FORMAT or record.get("run") != name or not isinstance(record.get("space"), dict)
             or not isinstance(record.get("source"), str) or not isinstance(settings, dict)
-            or any(k not in settings for k in SearchSettings.__dataclass_fields__)):
+            or any(k not in settings for k in SearchSettings.__dataclass_fields__ if k not in OPTIONAL_SETTINGS)):
         raise ValueError(f"--resume: {path} was not written by nas search for run {name!r} (expected format "
                          f"{FORMAT!r} with keys run, source, space, settings); --resume only continues run "
                          "folders you created with nas search")
@@ -378,9 +450,11 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
     import optuna
     import ray
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.schedulers import FIFOScheduler
 
+    from .duplicates import TrainingIndex
     from .progress import ProgressView
+    from .scheduler import ReferenceExemptASHA, TrialResources
     from .storage import atomic_local_filesystem
 
     objectives = settings.objectives
@@ -397,7 +471,9 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
 
     setup = TrialSetup(run=name, run_dir=str(run_dir), space=space, train=space.train, seed=settings.seed,
                        threads=threads_for(resources["cpu"]))
-    trainable = tune.with_resources(tune.with_parameters(train_trial, data=data, setup=setup), resources)
+    # A duplicate reports a recorded result: it asks for a sliver of a CPU, so it never waits for a free one.
+    trainable = tune.with_resources(tune.with_parameters(train_trial, data=data, setup=setup),
+                                    TrialResources(cpu=resources["cpu"], gpu=resources["gpu"]))
     experiment = run_dir / EXPERIMENT_FOLDER
 
     filesystem = atomic_local_filesystem()  # a killed driver must not leave a half-copied experiment state
@@ -406,6 +482,9 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
                                    storage_filesystem=filesystem)
     else:
         storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / STUDY_FILE}")
+        index = TrainingIndex(space=space, macro=data.macro, in_channels=data.in_channels,
+                              num_classes=data.num_classes, train=space.train, seed=settings.seed,
+                              mode=settings.duplicates)
         searcher = constrained_search_class()(
             space=space.sampler_function(),
             metric=list(objectives) if len(objectives) > 1 else metric,
@@ -413,11 +492,12 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
             sampler=make_sampler(settings.sampler, settings.seed),
             study_name=name, storage=storage,
             constraint_names=space.constraints.names, baselines=space.baseline_labels(),
+            index=index, total=settings.trials,
         )
         if settings.scheduler == "asha":
-            trial_scheduler = ASHAScheduler(time_attr="epoch", metric=metric, mode=mode,
-                                            max_t=space.train["epochs"], grace_period=settings.grace_period,
-                                            reduction_factor=settings.reduction_factor)
+            trial_scheduler = ReferenceExemptASHA(time_attr="epoch", metric=metric, mode=mode,
+                                                  max_t=space.train["epochs"], grace_period=settings.grace_period,
+                                                  reduction_factor=settings.reduction_factor)
         else:
             trial_scheduler = FIFOScheduler()
         callbacks = [ProgressView(settings.trials, metric, mode)] if progress else []

@@ -7,15 +7,20 @@ everything but ``scheme`` has defaults:
     description: ...
     data: {name: mnist1d, seed: 0, num_samples: 4000, ...}      arguments of nas.data.load_dataset
     train: {epochs: 12, lr: 0.05, ...}                          fields of nas.train.TrainConfig (constants)
-    search: {trials: 14, sampler: tpe, scheduler: asha, objectives: [val_acc], grace_period: 3, ...}
+    search: {trials: 14, sampler: tpe, scheduler: asha, objectives: [val_acc], grace_period: 3,
+             duplicates: reuse, ...}        reuse: a repeated training is not trained again; reseed: next seed
     network: {widths: [8, 16, 32], steps_per_stage: [1, 2], h: 1.0, share_stage_weights: false}
              or a torchvision ResNet converted to each trial's scheme: {torchvision: resnet18, stem: cifar, h: 1.0}
              (nas.search.torchvision_network)
     scheme:  one family block, or a list of them (the block is then a categorical choice "scheme")
     noise:   one noise block, or a list of them (categorical choice "noise"); default: no noise
     constraints: {min_order: 2, zero_stable: true, max_params: 50000}
-    baselines: true              first train the hand-designed references euler and lm_resnet (ResNet and
-                                 LM-ResNet as published), then sample
+    baselines: true              first train the published references: a plain ResNet (euler) and the LM-ResNet
+                                 of Lu et al. (k learned per layer, the paper's initialisation), both without
+                                 noise, at one fixed network shape, for the full budget (never stopped early);
+                                 or {network: {widths: [8, 16, 32], steps_per_stage: 2, ...}} to name that
+                                 shape. Default shape: each network setting's constant, its first choice, or
+                                 the low bound of its range.
 
 Scheme blocks (``label`` names the block; default: its family): ``{family: named, names: [...]}`` picks
 registered schemes (nas.schemes.names()); any other family's block is parsed by that family
@@ -53,6 +58,7 @@ from .domains import (Domain, SpaceError, check_mapping, check_scalar, fail, par
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp", "random", "qmc")
 SCHEDULERS = ("asha", "none")
 BASELINES = ("baseline_euler", "baseline_lm_resnet")
+DUPLICATE_MODES = ("reuse", "reseed")
 EMBEDDED_DEFAULT = "quick.yaml"
 
 
@@ -60,7 +66,12 @@ EMBEDDED_DEFAULT = "quick.yaml"
 @dataclass(frozen=True)
 class SearchSettings:
     """The ``search`` section: driver defaults that command-line flags override. Validates itself
-    (``SETTING_CHECKS``); apply flags with ``dataclasses.replace`` after ``check_setting`` names them."""
+    (``SETTING_CHECKS``); apply flags with ``dataclasses.replace`` after ``check_setting`` names them.
+
+    ``duplicates``: what a trial whose network, training configuration and seed equal those of an earlier
+    trial of the run does: ``reuse`` (default) records the earlier trial's result without training again;
+    ``reseed`` trains it with the next seed (seed + number of earlier trials of that architecture).
+    """
 
     trials: int = 10
     sampler: str = "tpe"
@@ -74,6 +85,7 @@ class SearchSettings:
     max_concurrent: int | None = None
     time_budget: float | None = None
     seed: int = 0
+    duplicates: str = "reuse"
 
     def __post_init__(self):
         for item in fields(self):
@@ -84,7 +96,8 @@ class SearchSettings:
                 "objectives": list(self.objectives), "grace_period": self.grace_period,
                 "reduction_factor": self.reduction_factor, "cpus_per_trial": self.cpus_per_trial,
                 "gpus_per_trial": self.gpus_per_trial, "max_failures": self.max_failures,
-                "max_concurrent": self.max_concurrent, "time_budget": self.time_budget, "seed": self.seed}
+                "max_concurrent": self.max_concurrent, "time_budget": self.time_budget, "seed": self.seed,
+                "duplicates": self.duplicates}
 
 
 def parse_objectives(raw, path: str) -> tuple[str, ...]:
@@ -117,6 +130,7 @@ SETTING_CHECKS = {
     "time_budget": _optional(lambda value, name: checks.positive_number(value, name,
                                                                        what="a positive number of seconds")),
     "seed": check_seed,
+    "duplicates": lambda value, name: checks.choice(value, name, DUPLICATE_MODES),
 }
 
 
@@ -272,6 +286,21 @@ class NetworkSpace:
         """Every scheme block builds networks of this kind (a torchvision network refuses some families)."""
         return None
 
+    def fixed(self, raw, path: str) -> dict:
+        """One fixed network config (the baselines' shape): the values named in ``raw``, else each setting's
+        constant, first choice or range's low bound."""
+        raw = {} if raw is None else raw
+        check_mapping(raw, path, {"widths", "steps_per_stage", "h", "share_stage_weights"})
+        out = {name: getattr(self, name).values()[0] for name in ("widths", "steps_per_stage", "h",
+                                                                  "share_stage_weights")}
+        if "widths" in raw:
+            out["widths"] = widths_key(parse_int_list(raw["widths"], f"{path}.widths"))
+        for name, kind, low, high in (("steps_per_stage", "int", 1, 64), ("h", "float", 1e-3, 10.0),
+                                      ("share_stage_weights", "bool", None, None)):
+            if name in raw:
+                out[name] = check_scalar(raw[name], f"{path}.{name}", kind, low, high)
+        return out
+
     def build_spec(self, config: dict, *, scheme, noise, macro: str, in_channels: int, num_classes: int):
         """The trial's ``NetworkSpec`` from its config."""
         from nas.networks import NetworkSpec
@@ -403,6 +432,16 @@ class TrialPlan:
     spec: Any  # nas.networks.NetworkSpec
 
 
+def _parse_baselines(raw, network, path: str = "baselines") -> dict | None:
+    """``baselines``: false / true / ``{network: {...}}`` -> None or the baselines' fixed network config."""
+    if isinstance(raw, dict):
+        check_mapping(raw, path, {"network"})
+        return network.fixed(raw.get("network"), f"{path}.network")
+    if check_scalar(raw, path, "bool"):
+        return network.fixed(None, f"{path}.network")
+    return None
+
+
 TOP_LEVEL = {"name", "description", "data", "train", "search", "network", "scheme", "noise", "constraints",
              "baselines"}
 
@@ -423,6 +462,7 @@ class SearchSpace:
     noise: tuple
     constraints: Constraints
     baselines: bool
+    baseline_network: dict | None = None  # the fixed network config of the baseline trials
 
     # ---------------------------------------------------------------------------- reading
     @classmethod
@@ -446,7 +486,6 @@ class SearchSpace:
             raise SpaceError(str(exc)) from None
         description = raw.get("description", "")
         check_scalar(description, "description", "str")
-        baselines = check_scalar(raw.get("baselines", False), "baselines", "bool")
 
         scheme_raw = raw["scheme"]
         items = scheme_raw if isinstance(scheme_raw, list) else [scheme_raw]
@@ -472,6 +511,7 @@ class SearchSpace:
         for block, path in zip(blocks, paths):
             block.check_depth(most_steps, path)
         network.check_schemes(blocks, paths)
+        baseline_network = _parse_baselines(raw.get("baselines", False), network)
 
         train = _parse_train(raw.get("train"))
         settings = _parse_settings(raw.get("search"))
@@ -479,7 +519,7 @@ class SearchSpace:
         return cls(source=str(source), raw=copy.deepcopy(raw), name=name, description=description,
                    data=_parse_data(raw.get("data")), train=train, search=settings, network=network,
                    schemes=tuple(blocks), noise=tuple(noise), constraints=_parse_constraints(raw.get("constraints")),
-                   baselines=baselines)
+                   baselines=baseline_network is not None, baseline_network=baseline_network)
 
     def to_dict(self) -> dict:
         return copy.deepcopy(self.raw)
@@ -503,8 +543,13 @@ class SearchSpace:
         constants: dict = {}
         baseline = trial.user_attrs.get("baseline") if self.baselines else None
         if baseline in BASELINES:
+            # The published architecture: no sampled choice from any block, no noise, the fixed network.
             label = constants["scheme"] = baseline
-        elif len(self.schemes) > 1:
+            self._block(label).suggest(trial, constants)
+            constants["noise"] = "none"
+            constants.update(self.baseline_network)
+            return constants
+        if len(self.schemes) > 1:
             label = trial.suggest_categorical("scheme", list(self.labels))
         else:
             label = constants["scheme"] = self.schemes[0].label
@@ -536,7 +581,7 @@ class SearchSpace:
         label = config["scheme"]
         scheme = self._block(label).build(config)
         noise_label = config.get("noise", "none")
-        noise = None if not self.noise else self._noise_block(noise_label).build(config)
+        noise = None if not self.noise or label in BASELINES else self._noise_block(noise_label).build(config)
         spec = self.network.build_spec(config, scheme=scheme, noise=noise, macro=macro, in_channels=in_channels,
                                        num_classes=num_classes)
         return TrialPlan(option=label, baseline=label in BASELINES, scheme=scheme, noise=noise, spec=spec)
@@ -592,5 +637,5 @@ def load_space(source=None) -> SearchSpace:
 
 
 __all__ = ["SearchSpace", "SearchSettings", "check_settings", "SpaceSampler", "TrialPlan", "Constraints",
-           "SpaceError", "load_space", "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "BASELINES", "widths_key",
-           "widths_from_key", "check_run_name"]
+           "SpaceError", "load_space", "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "BASELINES", "DUPLICATE_MODES",
+           "widths_key", "widths_from_key", "check_run_name"]

@@ -40,6 +40,20 @@ class TorchvisionNetworkSpace:
         for name in ("h", "relu"):
             suggest_into(getattr(self, name), trial, name, constants)
 
+    def fixed(self, raw, path: str) -> dict:
+        """One fixed network config (the baselines'): the values named in ``raw``, else each setting's constant,
+        first choice or range's low bound."""
+        from nas.conversion import RELU_MODES
+
+        raw = {} if raw is None else raw
+        check_mapping(raw, path, {"h", "relu"})
+        out = {name: getattr(self, name).values()[0] for name in ("h", "relu")}
+        if "h" in raw:
+            out["h"] = check_scalar(raw["h"], f"{path}.h", "float", 1e-3, 10.0)
+        if "relu" in raw:
+            out["relu"] = check_scalar(raw["relu"], f"{path}.relu", "str", choices=RELU_MODES)
+        return out
+
     def check_schemes(self, blocks, paths) -> None:
         """A ``SpaceError`` for a scheme block whose schemes cannot run on the blocks (``conversion_reason``: a
         family's answer, whatever its coefficients), found while the space is read rather than in every trial."""

@@ -31,9 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nas import atomic
+from nas.vocabulary import DUPLICATE_STATUS
 from nas.safe_load import read_state
 
 from .constraints import constraint_values, feasible, scheme_diagnostics
+from .duplicates import DUPLICATE_OF, DUPLICATE_RESULT, is_duplicate, trial_seed
+from .identity import architecture_id, training_id
 from .records import FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, read_trial
 
 RESUME_FILE = ".resume_state.pt"
@@ -54,6 +57,9 @@ class TrialSetup:
 
 def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> None:
     """Tune entry point (wrapped with ``tune.with_parameters(train_trial, data=..., setup=...)``)."""
+    if is_duplicate(config):  # before the heavy imports: a duplicate trains nothing
+        report_duplicate(config, data, setup)
+        return
     import ray
     import torch
     from ray import tune
@@ -65,7 +71,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     started, cpu_started = time.time(), time.process_time()
     trial_id = tune.get_context().get_trial_id()
     folder = TrialFolder(Path(setup.run_dir) / TRIALS_FOLDER / trial_id)
-    train_config = TrainConfig.from_dict({**setup.train, "seed": setup.seed})
+    train_config = TrainConfig.from_dict({**setup.train, "seed": trial_seed(config, setup.seed)})
     base = {"trial_id": trial_id, "run": setup.run, "node_id": ray.get_runtime_context().get_node_id(),
             "pid": os.getpid(), "config": {k: v for k, v in config.items()}}
 
@@ -79,7 +85,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     try:
         plan = setup.space.plan(config, macro=data.macro, in_channels=data.in_channels,
                                 num_classes=data.num_classes)
-        with seeded(setup.seed):
+        with seeded(train_config.seed):
             model = build_network(plan.spec)
     except ValueError as exc:  # deterministic: retrying cannot help
         _end_with_error(folder, {"error": str(exc), "config": base["config"]}, train_config, base, started,
@@ -98,6 +104,8 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     is_feasible = feasible(constraints)
     flops = _flops(model, data)  # once per trial: fit, the records and the reports reuse it
     base.update(diagnostics=diagnostics, constraints=constraints, feasible=is_feasible)
+    base.update(architecture_id=architecture_id(spec_dict, train_config.to_dict()),
+                training_id=training_id(spec_dict, train_config.to_dict()))
 
     # State carried across retries: fit's checkpoint, the best epoch's weights, the wall time so far.
     resume, best, previous_time = None, {"epoch": None, "val_acc": None, "val_loss": None}, 0.0
@@ -114,9 +122,13 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         previous_time, previous_cpu = saved["wall_time"], saved.get("cpu_time", 0.0)
     base["resumed_from_epoch"] = 0 if resume is None else resume["epoch"]  # this attempt's starting point
 
+    # Validation metrics of every epoch trained (fit's history, resumed runs included): the leaderboard
+    # compares trials stopped at different epochs at a budget they all reached (nas.fidelity).
+    history: list = []
+
     def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None) -> dict:
         metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
-                   "epochs_run": epochs_run, "flops": flops,
+                   "epochs_run": epochs_run, "flops": flops, "history": list(history),
                    "wall_time": previous_time + time.time() - started,
                    "cpu_time": previous_cpu + time.process_time() - cpu_started}
         folder.publish(spec_dict, train_config.to_dict(), metrics, weights)
@@ -143,6 +155,8 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     def on_epoch(metrics: dict, checkpoint_fn) -> bool:
         nonlocal best_weights
         state = checkpoint_fn()
+        history[:] = [{key: entry.get(key) for key in ("epoch", "val_acc", "val_loss")}
+                      for entry in state.get("history", [])]
         improved = best["val_acc"] is None or metrics["val_acc"] > best["val_acc"]
         if improved:
             best.update(epoch=metrics["epoch"], val_acc=metrics["val_acc"], val_loss=metrics["val_loss"])
@@ -175,6 +189,37 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         record("diverged", final, result.epochs_run, message=result.message)
         resume_path.unlink(missing_ok=True)
         report({"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": math.inf}, "diverged")
+
+
+def report_duplicate(config: dict, data, setup: TrialSetup) -> None:
+    """A duplicate trial (``nas.search.duplicates``): record it as ``duplicate`` with its original's results
+    (read from the original's folder) and report the original's result once; nothing is trained."""
+    started, cpu_started = time.time(), time.process_time()
+    from ray import tune
+
+    from nas.train import TrainConfig
+
+    trial_id = tune.get_context().get_trial_id()
+    original = str(config[DUPLICATE_OF])
+    result = dict(config[DUPLICATE_RESULT])
+    folder = TrialFolder(Path(setup.run_dir) / TRIALS_FOLDER / trial_id)
+    train_config = TrainConfig.from_dict({**setup.train, "seed": trial_seed(config, setup.seed)}).to_dict()
+    plan = setup.space.plan(config, macro=data.macro, in_channels=data.in_channels, num_classes=data.num_classes)
+    spec = plan.spec.to_dict()
+    recorded = (read_trial(Path(setup.run_dir) / TRIALS_FOLDER / original) or {}).get("metrics") or {}
+    copied = {key: recorded.get(key) for key in ("scheme_name", "params", "flops", "diagnostics", "constraints",
+                                                 "feasible", "final", "best")}
+    metrics = {"trial_id": trial_id, "run": setup.run, "config": {k: v for k, v in config.items()
+                                                                 if k != DUPLICATE_RESULT},
+               "option": plan.option, "baseline": plan.baseline, **copied,
+               "architecture_id": architecture_id(spec, train_config), "training_id": training_id(spec, train_config),
+               "status": DUPLICATE_STATUS, "duplicate_of": original,
+               "message": f"same network, training configuration and seed as trial {original}: its result, "
+                          "not trained again",
+               "epochs_run": 0, "original_epochs_run": recorded.get("epochs_run"),
+               "wall_time": time.time() - started, "cpu_time": time.process_time() - cpu_started}
+    folder.publish(spec, train_config, metrics)
+    tune.report({**result, "status": DUPLICATE_STATUS})  # the original's values; the progress view says duplicate
 
 
 RESUME_KEYS = ("train", "best", "best_weights", "wall_time")
@@ -233,4 +278,4 @@ def threads_for(cpus_per_trial: float) -> int:
     return max(1, min(int(cpus_per_trial), os.cpu_count() or 1))
 
 
-__all__ = ["TrialSetup", "train_trial", "threads_for", "read_resume_state", "RESUME_FILE"]
+__all__ = ["TrialSetup", "train_trial", "report_duplicate", "threads_for", "read_resume_state", "RESUME_FILE"]
