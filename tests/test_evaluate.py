@@ -4,6 +4,7 @@ tests run ``nas evaluate`` as a subprocess, as a user would.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -286,3 +287,46 @@ def test_sigint_is_exit_130_with_the_resume_command_and_a_planted_pickle_is_refu
     done = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
     check_each_pair_once(run, at_stop)
+
+
+def test_leaderboard_evaluation_view_shows_the_evaluation(evaluated, capsys):
+    run, result, _ = evaluated
+    assert main(["leaderboard", str(run), "--view", "evaluation", "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("label")
+    for entry in result.summary["architectures"]:
+        row = table.loc[entry["label"]]
+        assert row["n"] == entry["n"] == 2
+        assert (row["test_mean"], row["test_std"]) == pytest.approx((entry["test_acc"]["mean"],
+                                                                     entry["test_acc"]["std"]))
+    vs = next(e for e in result.summary["architectures"] if e["label"] == "rank1")["vs_resnet"]
+    assert (table.loc["rank1", "vs_resnet_ci_low"], table.loc["rank1", "vs_resnet_ci_high"]) == \
+        pytest.approx((vs["ci_low"], vs["ci_high"]))
+    assert pd.isna(table.loc["baseline_euler", "vs_resnet"])
+
+
+def test_leaderboard_evaluation_view_of_an_unevaluated_run_is_one_line(fresh_run, capsys):
+    assert main(["leaderboard", str(fresh_run), "--view", "evaluation"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["nas leaderboard: error: --view evaluation: no run has an evaluation.json; run nas evaluate "
+                   "RUN first"]
+
+
+def test_export_evaluated_takes_the_median_seed_and_its_card_reports_the_evaluation(evaluated, tmp_path, capsys):
+    run, result, _ = evaluated
+    out = tmp_path / "best"
+    assert main(["export", str(run), "--evaluated", "--out", str(out)]) == 0
+    card = json.loads((out / "card.json").read_text())
+    rows = result.rows[result.rows["label"] == "rank1"].sort_values(["test_acc", "seed"])
+    median = rows.iloc[(len(rows) - 1) // 2]
+    assert card["evaluation"]["seed"] == median["seed"] and card["metrics"]["test_acc"] == pytest.approx(
+        median["test_acc"])  # the exported weights are the evaluated model of that seed
+    entry = next(e for e in result.summary["architectures"] if e["label"] == "rank1")
+    assert card["evaluation"]["test_acc"] == entry["test_acc"] and card["evaluation"]["vs_resnet"] == entry["vs_resnet"]
+    text = (out / "card.md").read_text()
+    assert f"Test accuracy {entry['test_acc']['mean']:.4f} ± {entry['test_acc']['std']:.4f}" in text
+    assert f"[{entry['vs_resnet']['ci_low']:+.4f}, {entry['vs_resnet']['ci_high']:+.4f}]" in text
+    assert "n = 2 seeds" in text
+
+    assert main(["export", str(run), "--evaluated", "--rank", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "no evaluated architecture of rank 2 (evaluated ranks: 1)" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

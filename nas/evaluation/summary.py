@@ -131,23 +131,6 @@ def summarise(frame, candidates: list[dict], resnet_note: dict, *, run: str, see
             "cost": {"train_time_total": float(frame["train_time"].fillna(0).sum()), "wall_time": wall_time}}
 
 
-def evaluation_table(document: dict):
-    """One row per architecture of an evaluation.json document (the leaderboard's evaluation view)."""
-    import pandas as pd
-
-    rows = []
-    for entry in document.get("architectures") or []:
-        test, vs = entry.get("test_acc") or {}, entry.get("vs_resnet") or {}
-        rows.append({"run": document.get("run"), "label": entry.get("label"), "role": entry.get("role"),
-                     "scheme_name": entry.get("scheme_name"), "architecture_id": entry.get("architecture_id"),
-                     "search_rank": entry.get("search_rank"), "n": entry.get("n"), "test_mean": test.get("mean"),
-                     "test_std": test.get("std"), "test_min": test.get("min"), "test_max": test.get("max"),
-                     "vs_resnet": vs.get("mean"), "vs_resnet_ci_low": vs.get("ci_low"),
-                     "vs_resnet_ci_high": vs.get("ci_high"), "params": entry.get("params"),
-                     "flops": entry.get("flops"), "train_time": (entry.get("train_time") or {}).get("mean")})
-    return pd.DataFrame(rows)
-
-
 def format_summary(document: dict) -> str:
     """The printed summary: test accuracy mean ± std (n) and the difference against the plain ResNet."""
     lines = [f"Final evaluation of run {document['run']!r}: test accuracy over seeds {document['seeds']} "
@@ -175,4 +158,4 @@ def write_json(evaluation_root, document: dict) -> Path:
 
 
 __all__ = ["collect_rows", "write_csv", "describe", "paired_difference", "summarise", "write_json", "COLUMNS",
-           "FORMAT", "CSV_FILE", "JSON_FILE", "evaluation_table", "format_summary"]
+           "FORMAT", "CSV_FILE", "JSON_FILE", "format_summary"]
