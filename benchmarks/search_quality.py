@@ -80,8 +80,8 @@ def plot(results: list[dict], path: Path, budget: float) -> None:
         points = result["anytime"]
         if not points:
             continue
-        times = [0.0] + [t for t, _ in points] + [max(budget, points[-1][0])]
-        values = [points[0][1]] + [v for _, v in points] + [points[-1][1]]
+        times = [t for t, _ in points] + [max(budget, points[-1][0])]  # from the first finished trial on
+        values = [v for _, v in points] + [points[-1][1]]
         axes.step(times, values, where="post", color=colour, alpha=0.8,
                   label=result["sampler"] if result["repetition"] == 0 else None)
     axes.set_xlabel("wall time since the first trial started (s)")
