@@ -16,7 +16,7 @@ ResNet of the winner's shape trained with the same seeds and configuration.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from nas.paths import contained
@@ -43,7 +43,6 @@ class Candidate:
     source_trial_id: str | None = None
     search_rank: int | None = None
     search_best_val_acc: float | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"architecture_id": self.architecture_id, "label": self.label, "role": self.role,

@@ -18,7 +18,7 @@ from pathlib import Path
 from nas import atomic
 from nas.search.records import read_trial
 
-from .trainable import TRIALS_FOLDER, job_key
+from .trainable import TRIALS_FOLDER
 
 FORMAT = "nas.evaluation/1"
 CSV_FILE = "evaluation.csv"

@@ -122,14 +122,14 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
             record("training", final, metrics["epoch"])
             if not published:
                 save_state(state)
-            _report({"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "status": "training"}, marker=True)
+            _report({"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "status": "training"})
             return True
         test = evaluate(model, data.test, train_config.eval_batch_size, bf16=train_config.bf16)  # once
         recorded = record("completed", final, metrics["epoch"], test={"acc": test["acc"], "loss": test["loss"],
                                                                       "samples": len(data.test)},
                           weights=state["model"])
         resume_path.unlink(missing_ok=True)
-        _report(_report_values(recorded), marker=True)
+        _report(_report_values(recorded))
         return True
 
     result = fit(model, data, train_config, callback=on_epoch, resume=resume)
@@ -140,14 +140,11 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
         tune.report(_report_values(recorded))
 
 
-def _report(values: dict, marker: bool) -> None:
+def _report(values: dict) -> None:
     """``tune.report`` with a small marker checkpoint (tells Tune the trial can be restored; see
     ``nas.search.trainable``)."""
     from ray import tune
 
-    if not marker:
-        tune.report(values)
-        return
     with tempfile.TemporaryDirectory(prefix="nas-marker-") as directory:
         (Path(directory) / MARKER_FILE).write_text(json.dumps({"epoch": values.get("epoch", 0)}))
         tune.report(values, checkpoint=tune.Checkpoint.from_directory(directory))
