@@ -330,3 +330,33 @@ def test_export_evaluated_takes_the_median_seed_and_its_card_reports_the_evaluat
     assert main(["export", str(run), "--evaluated", "--rank", "2", "--out", str(tmp_path / "x")]) == 2
     assert "no evaluated architecture of rank 2 (evaluated ranks: 1)" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_gpu_fractions_are_scheduled_on_a_cluster_that_declares_a_gpu(tmp_path, one_thread):
+    """A cluster with one declared GPU (none exists: torch trains on the CPU): two pairs share it at 0.5 each;
+    asking for more GPUs than the cluster has is one line, exit 2, and writes nothing."""
+    from ray.cluster_utils import Cluster
+
+    run = tiny_run(tmp_path / "results", "gpu")
+    cluster = Cluster(initialize_head=True, connect=False,
+                      head_node_args={"num_cpus": 2, "num_gpus": 1, "include_dashboard": False,
+                                      "object_store_memory": 80 * 1024**2})
+    try:
+        command = [sys.executable, "-m", "nas.cli", "evaluate", "gpu", "--results-root", "results", "--top", "1",
+                   "--seeds", "2", "--address", cluster.address]
+        before = snapshot(tmp_path / "results")
+        refused = subprocess.run([*command, "--gpus-per-trial", "2"], cwd=tmp_path, env=env(), capture_output=True,
+                                 text=True, timeout=300)
+        assert refused.returncode == 2 and refused.stderr.splitlines()[-1] == (
+            "nas evaluate: error: --gpus-per-trial: 2.0 requested but the Ray cluster has 1.0 GPU(s)")
+        assert snapshot(tmp_path / "results") == before
+        done = subprocess.run([*command, "--gpus-per-trial", "0.5"], cwd=tmp_path, env=env(), capture_output=True,
+                              text=True, timeout=400)
+        assert done.returncode == 0, done.stderr[-2000:]
+    finally:
+        cluster.shutdown()
+    plan = json.loads((run / "evaluation" / "plan.json").read_text())
+    assert plan["resources"] == {"cpu": 1.0, "gpu": 0.5}
+    metrics = job_metrics(run)
+    assert len(metrics) == 4 and all(m["status"] == "completed" and m["gpu_ids"] for m in metrics.values())

@@ -67,6 +67,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
     train_config = TrainConfig.from_dict({**candidate["train_config"], "seed": seed, "epochs": setup.epochs})
     base = {"job": key, "run": setup.run, "seed": seed, "node_id": ray.get_runtime_context().get_node_id(),
             "pid": os.getpid(), "tune_trial_id": tune.get_context().get_trial_id(),
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()],  # the GPU (fraction) Ray assigned, if any
             **{k: candidate[k] for k in ("architecture_id", "label", "role", "scheme_name", "source_trial_id",
                                          "search_rank", "search_best_val_acc")}}
 
