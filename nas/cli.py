@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "train": ("nas.commands.train", "train one scheme network"),
     "diagnose": ("nas.commands.diagnose", "modified-equation diagnostics of a scheme"),
     "search": ("nas.commands.search", "run an architecture search over schemes"),
+    "evaluate": ("nas.commands.evaluate", "retrain a run's best architectures with several seeds, score on test"),
     "export": ("nas.commands.export", "export the best trials of a run as PyTorch models"),
     "convert": ("nas.commands.convert", "convert a torchvision ResNet into a scheme network and export it"),
     "leaderboard": ("nas.commands.leaderboard", "coefficient leaderboards across runs"),

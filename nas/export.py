@@ -173,6 +173,69 @@ def export_trial(run, trial_id: str, out, *, replace: bool = False,
     return out
 
 
+def select_evaluated(run, rank: int = 1, *, results_root=leaderboard.DEFAULT_RESULTS_ROOT):
+    """(run folder, record) of the searched architecture of search rank ``rank`` in the run's final evaluation
+    (``nas evaluate``): its seed with the median test accuracy (the lower middle one for an even number of
+    seeds, ties to the lower seed), read from ``evaluation/<job_dir>`` like a trial folder."""
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"--rank: must be a positive integer, got {rank!r}")
+    run_dir = leaderboard.resolve_run(run, results_root)
+    path = run_dir / "evaluation.json"
+    if not path.is_file():
+        raise ValueError(f"--evaluated: run {run_dir.name} has no evaluation.json; run nas evaluate "
+                         f"{run_dir.name} first")
+    document = read_json(path, f"--evaluated: {path}")
+    entries = [e for e in document.get("architectures") or [] if isinstance(e, dict) and e.get("role") == "searched"]
+    entry = next((e for e in entries if e.get("search_rank") == rank), None)
+    if entry is None:
+        known = ", ".join(str(e.get("search_rank")) for e in entries) or "none"
+        raise ValueError(f"--rank: run {run_dir.name} has no evaluated architecture of rank {rank} "
+                         f"(evaluated ranks: {known})")
+    try:
+        rows = pd.read_csv(run_dir / "evaluation.csv", dtype={"architecture_id": str, "job_dir": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--evaluated: cannot read {run_dir / 'evaluation.csv'} ({one_line(exc)})") from None
+    done = rows[(rows["architecture_id"] == entry.get("architecture_id")) & (rows["status"] == "completed")]
+    done = done.assign(test_acc=pd.to_numeric(done["test_acc"], errors="coerce")).dropna(subset=["test_acc"])
+    if done.empty:
+        raise ValueError(f"--rank {rank}: architecture {entry.get('label')} has no completed seed to export")
+    ordered = done.sort_values(["test_acc", "seed"], kind="stable")
+    row = ordered.iloc[(len(ordered) - 1) // 2]
+    folder = contained(run_dir / "evaluation", str(row["job_dir"]), f"--evaluated: job_dir {row['job_dir']!r}")
+    what = f"evaluated {entry.get('label')} seed {row['seed']} ({folder})"
+    spec, weights = read_model(folder, what)
+    metrics = _optional_json(folder, "metrics.json", what) or {}
+    record = {"trial_id": folder.name, "scheme_name": entry.get("scheme_name") or str(spec.scheme),
+              "family": spec.scheme.family, "rank": rank, "baseline": False, "trial_path": str(folder),
+              "spec": spec, "weights": weights, "trial_metrics": metrics,
+              "eval_batch_size": _eval_batch_size(_optional_json(folder, "train_config.json", what)),
+              "val_acc": row.get("final_val_acc"), "best_val_acc": row.get("best_val_acc"),
+              "epochs_run": row.get("epochs_run"), "wall_time": row.get("train_time"), "status": row["status"],
+              "seed": int(row["seed"]),
+              "evaluation": {"label": entry.get("label"), "architecture_id": entry.get("architecture_id"),
+                             "source_trial_id": entry.get("source_trial_id"), "seed": int(row["seed"]),
+                             "seed_test_acc": float(row["test_acc"]), "seeds": entry.get("seeds"),
+                             "test_acc": entry.get("test_acc"), "vs_resnet": entry.get("vs_resnet"),
+                             "resnet": document.get("resnet"), "epochs": document.get("epochs"),
+                             "complete": document.get("complete")}}
+    return run_dir, record
+
+
+def export_evaluated(run, out, *, rank: int = 1, replace: bool = False,
+                     results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> Path:
+    """Export the evaluated architecture of search rank ``rank`` (its median-test-accuracy seed) as the model
+    folder ``out``; its card reports the test mean ± std over the seeds and the interval of the difference
+    against the plain ResNet."""
+    out = _check_target(out, replace)
+    run_dir, record = select_evaluated(run, rank, results_root=results_root)
+    _check_not_the_run(out, run_dir)
+    search = leaderboard.read_search_config(run_dir)
+    data = _load_data(search) if data is None else data
+    with atomic_directory(out, replace=replace) as staging:
+        _export_into(staging, record, run_dir, search, data)
+    return out
+
+
 def _folder_name(trial_id) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(trial_id)).strip("._") or "trial"
 
@@ -413,7 +476,9 @@ def _card(record, run_dir, search, data, spec, model, test, *, params, flops) ->
 
     card = {
         "format": FORMAT,
-        "title": f"{record['scheme_name']} (trial {record['trial_id']} of run {run_dir.name})",
+        "title": f"{record['scheme_name']} (trial {record['trial_id']} of run {run_dir.name})" if not
+        record.get("evaluation") else f"{record['scheme_name']} (rank {record['rank']} of run {run_dir.name}, final "
+                                      f"evaluation, seed {record['seed']})",
         "trial_id": record["trial_id"],
         "rank": record["rank"],
         "baseline": bool(record.get("baseline", False)),
@@ -437,6 +502,7 @@ def _card(record, run_dir, search, data, spec, model, test, *, params, flops) ->
             "search_params": record.get("params"), "search_flops": record.get("flops"),
         },
         "trial_metrics": trial_metrics,
+        "evaluation": record.get("evaluation"),  # nas export --evaluated: the final evaluation's statistics
         "architecture": {**spec.to_dict(), "total_steps": spec.total_steps,
                          "input_shape": list(data.input_shape)},
         "data": {"name": data.name, "options": data.spec, "sizes": data.sizes(),
@@ -474,6 +540,7 @@ def _card_markdown(card: dict) -> str:
     lines += [f"Best validation accuracy {_number(m['best_val_acc'])}{versus}; test accuracy "
               f"{_number(m['test_acc'])} on {m['test_samples']} test samples (computed once, at export); "
               f"{_number(m['params'])} parameters; {_number(m['flops_per_sample'])} FLOPs per sample.", ""]
+    lines += _evaluation_markdown(card.get("evaluation"))
     lines += ["## Use", "", "```python", "import torch", "",
               "model = torch.export.load(\"model.pt2\").module()   # no nas needed; eval mode, any batch size",
               f"logits = model(x)                                 # x: float32 (batch, {shape}), normalised like nas.data",
@@ -532,6 +599,29 @@ def _card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
+def _evaluation_markdown(evaluation: dict | None) -> list[str]:
+    """The card's "Final evaluation" section (``nas export --evaluated``)."""
+    if not evaluation:
+        return []
+    test, vs = evaluation.get("test_acc") or {}, evaluation.get("vs_resnet") or {}
+    spread = "" if test.get("std") is None else f" ± {test['std']:.4f}"
+    lines = ["## Final evaluation", "",
+             f"Test accuracy {_number(test.get('mean'))}{spread} (mean ± std, ddof 1) over n = {test.get('n')} seeds "
+             f"{evaluation.get('seeds')}, each trained from scratch for {evaluation.get('epochs')} epochs "
+             f"(`nas evaluate`; min {_number(test.get('min'))}, max {_number(test.get('max'))}). This model is seed "
+             f"{evaluation.get('seed')}, the median ({_number(evaluation.get('seed_test_acc'))}).", ""]
+    resnet = evaluation.get("resnet") or {}
+    if vs.get("ci_low") is not None:
+        lines += [f"Against the plain ResNet ({resnet.get('label')}: {resnet.get('source')}): paired difference "
+                  f"{vs['mean']:+.4f}, 95% confidence interval [{vs['ci_low']:+.4f}, {vs['ci_high']:+.4f}] "
+                  f"(Student's t over n = {vs['n']} seeds).", ""]
+    else:
+        lines += ["No interval of the difference against the plain ResNet (fewer than two paired seeds).", ""]
+    if not evaluation.get("complete", True):
+        lines += ["The evaluation is incomplete: some (architecture, seed) pairs did not finish.", ""]
+    return lines
+
+
 def _markdown_table(rows: list[dict]) -> str:
     if not rows:
         return "(none)"
@@ -554,5 +644,5 @@ def _write_json(path: Path, value) -> None:
     path.write_text(json.dumps(_plain(value), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
-__all__ = ["export_run", "export_trial", "load", "read_model", "select_trials", "dataset_options", "random_ops",
+__all__ = ["export_run", "export_trial", "export_evaluated", "select_evaluated", "load", "read_model", "select_trials", "dataset_options", "random_ops",
            "FORMAT"]

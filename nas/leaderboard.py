@@ -49,7 +49,7 @@ DEFAULT_RESULTS_ROOT = Path("results")
 TABLE_COLUMNS = ("run", "trial_id", "family", "scheme_name", "noise_kind", "status", "best_val_acc", "vs_resnet",
                  "val_acc", "params", "flops", "order", "zero_stable", "epochs_run", "budget")
 FORMATS = ("table", "csv", "markdown", "parquet")
-VIEWS = ("trials", "families", "coefficients", "bins")
+VIEWS = ("trials", "families", "coefficients", "bins", "evaluation")
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -499,6 +499,41 @@ def display_frame(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> 
                               for name, is_baseline in zip(out["scheme_name"].astype(str), marked)]
     out.insert(0, "rank", range(1, len(out) + 1))
     return out.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------- final evaluation
+EVALUATION_FILE = "evaluation.json"  # written by nas evaluate (nas.evaluation.summary)
+
+
+def evaluation_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per architecture evaluated by ``nas evaluate`` in the runs of ``frame``: test accuracy mean,
+    std, min, max over ``n`` seeds and the paired difference against the plain ResNet (``vs_resnet``) with
+    its 95% interval; best test mean first. A ``ValueError`` when no run has an ``evaluation.json``."""
+    rows = []
+    run_dirs = list(dict.fromkeys([*frame.attrs.get("run_dirs", []), *frame["run_dir"].unique()]))
+    for run_dir in run_dirs:
+        path = Path(run_dir) / EVALUATION_FILE
+        if not path.is_file():
+            continue
+        document = read_json(path)
+        for entry in document.get("architectures") or []:
+            test, vs = entry.get("test_acc") or {}, entry.get("vs_resnet") or {}
+            rows.append({"run": document.get("run", Path(run_dir).name), "label": entry.get("label"),
+                         "scheme_name": entry.get("scheme_name"), "role": entry.get("role"),
+                         "search_rank": entry.get("search_rank"), "n": entry.get("n"),
+                         "test_mean": test.get("mean"), "test_std": test.get("std"), "test_min": test.get("min"),
+                         "test_max": test.get("max"), "vs_resnet": vs.get("mean"),
+                         "vs_resnet_ci_low": vs.get("ci_low"), "vs_resnet_ci_high": vs.get("ci_high"),
+                         "params": entry.get("params"), "flops": entry.get("flops"),
+                         "train_time": (entry.get("train_time") or {}).get("mean"),
+                         "architecture_id": entry.get("architecture_id"), "complete": document.get("complete")})
+    if not rows:
+        raise ValueError("--view evaluation: no run has an evaluation.json; run nas evaluate RUN first")
+    out = pd.DataFrame(rows)
+    for column in ("test_mean", "test_std", "test_min", "test_max", "vs_resnet", "vs_resnet_ci_low",
+                   "vs_resnet_ci_high", "train_time"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
+    return out.sort_values("test_mean", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------- plots

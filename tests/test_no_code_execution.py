@@ -148,3 +148,33 @@ def test_export_reads_spec_and_weights_only(tmp_path, capsys, one_thread):
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "weights.safetensors: not a readable safetensors file" in err[-1]
     assert not marker.exists() and not (tmp_path / "out2").exists()
+
+
+def test_evaluate_resume_refuses_a_planted_training_state(tmp_path, capsys, one_thread):
+    """``nas evaluate --resume`` reads every saved training state with ``weights_only`` before Ray starts."""
+    from nas.evaluation import run as evaluation
+    from nas.evaluation.selection import select
+    from nas.evaluation.trainable import job_key
+
+    run = make_run(tmp_path / "results", "planted", [{"scheme": "heun"}, {"scheme": "euler", "baseline": True}])
+    candidates, note = select(run, 1)
+    folder = run / evaluation.EVALUATION_FOLDER
+    folder.mkdir()
+    (folder / evaluation.PLAN_FILE).write_text(json.dumps({
+        "format": evaluation.FORMAT, "run": "planted", "top": 1, "seeds": [0, 1], "epochs": 1, "resnet": note,
+        "candidates": [c.to_dict() for c in candidates]}))
+    state = folder / "trials" / job_key(candidates[0].architecture_id, 0) / ".resume_state.pt"
+    state.parent.mkdir(parents=True)
+    marker = tmp_path / "ran"
+    plant_torch_pickle(state, marker)
+    before = snapshot(tmp_path)
+    assert main(["evaluate", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and ".resume_state.pt: refused" in err[0] and "Unsupported global: GLOBAL io.open" in err[0]
+    assert not marker.exists() and snapshot(tmp_path) == before
+
+    # A plan that nas evaluate did not write is refused too (nothing in it is trusted).
+    (folder / evaluation.PLAN_FILE).write_text(json.dumps({"format": "other", "run": "planted"}))
+    assert main(["evaluate", str(run), "--resume"]) == 2
+    assert "was not written by nas evaluate" in capsys.readouterr().err
+    assert not marker.exists()

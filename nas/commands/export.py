@@ -1,4 +1,5 @@
-"""``nas export RUN [--top K | --trial ID] --out DIR``: the best trials of a run as PyTorch models.
+"""``nas export RUN [--top K | --trial ID | --evaluated [--rank R]] --out DIR``: the best trials of a run (or
+an architecture of its final evaluation) as PyTorch models.
 
 Each model folder holds ``model.pt2`` (``torch.export``, loadable without nas), ``weights.safetensors`` +
 ``spec.json`` (``nas.load``), ``card.md`` / ``card.json`` and a stability-region plot; see ``nas.export``.
@@ -14,6 +15,12 @@ def add_arguments(parser) -> None:
     choice.add_argument("--top", type=int, default=None, metavar="K",
                         help="export the K best finished trials by best validation accuracy (default 1)")
     choice.add_argument("--trial", default=None, metavar="ID", help="export this trial")
+    choice.add_argument("--evaluated", action="store_true",
+                        help="export an architecture of the run's final evaluation (nas evaluate): the seed with "
+                             "the median test accuracy; the card reports test mean ± std, n and the 95%% interval "
+                             "of the difference against the plain ResNet")
+    parser.add_argument("--rank", type=int, default=None, metavar="R",
+                        help="with --evaluated: the architecture of search rank R (default 1)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder: DIR/index.json and one folder per trial (must not exist)")
     parser.add_argument("--force", action="store_true", help="replace DIR if it exists")
@@ -24,6 +31,14 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     if args.top is not None:
         positive_int(args.top, "--top")
+    if args.rank is not None and not args.evaluated:
+        raise ValueError("--rank: only with --evaluated (use --top K or --trial ID otherwise)")
+    if args.evaluated:
+        from nas.export import export_evaluated
+
+        print(export_evaluated(args.run, args.out, rank=1 if args.rank is None else args.rank, replace=args.force,
+                               results_root=args.results_root))
+        return 0
     from nas.export import export_run
 
     folders = export_run(args.run, args.out, top=1 if args.top is None else args.top, trial=args.trial,

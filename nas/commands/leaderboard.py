@@ -2,7 +2,7 @@
 
 Views: ``trials`` (one row per trial, default), ``families`` (best / median / count per family),
 ``coefficients`` (Spearman and Pearson correlation of accuracy with each coefficient) and ``bins``
-(accuracy per coefficient bin). ``--pareto`` keeps the Pareto front; ``--plots DIR`` writes the PNGs.
+(accuracy per coefficient bin), ``evaluation`` (the runs' final evaluations, ``nas evaluate``). ``--pareto`` keeps the Pareto front; ``--plots DIR`` writes the PNGs.
 
 Every view and plot compares trials at equal training budget (``nas.fidelity``): the trials that ran the
 run's full budget, or, with fewer than two of those, every finished trial at the highest rung all reached;
@@ -47,7 +47,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pareto", default=None, metavar="OBJ,OBJ",
                         help="keep the Pareto front of these objectives among the finished, feasible trials, e.g. "
                              "val_acc,params (col:max / col:min force a direction)")
-    parser.add_argument("--view", default="trials", choices=("trials", "families", "coefficients", "bins"))
+    parser.add_argument("--view", default="trials", choices=("trials", "families", "coefficients", "bins", "evaluation"),
+                        help="evaluation: the final evaluation of each run by nas evaluate (test accuracy mean ± "
+                             "std over n seeds, difference against the plain ResNet with its 95%% interval)")
     parser.add_argument("--columns", default=None, metavar="A,B,...",
                         help="columns of the trials view (default: a compact set for table/markdown, all for "
                              "csv/parquet; 'all' for every column)")
@@ -109,6 +111,8 @@ def run(args) -> int:
         table = lb.family_summary(frame)
     elif args.view == "coefficients":
         table = lb.coefficient_correlations(frame)
+    elif args.view == "evaluation":
+        table = lb.evaluation_view(frame)
     else:
         table = lb.coefficient_bins(frame)
     if args.view != "trials" and args.top:

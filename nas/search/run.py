@@ -37,11 +37,11 @@ from pathlib import Path
 
 from nas import atomic, data_info
 from nas.interrupt import Interrupted, catch_signals
-from nas.limits import budget_environment
 from nas.paths import check_output_folder
 from nas.safe_load import read_json
 
 from .budget import check_space
+from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit
 from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, read_trial, write_pareto_csv,
                       write_trials_csv)
 from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
@@ -228,71 +228,10 @@ def _check_resume_flags(saved: SearchSettings, wanted: SearchSettings) -> None:
                          "a resumed run keeps its settings")
 
 
-def _start_ray(address: str | None):
-    """Join ``address`` or start an embedded Ray on all local CPUs; returns True when we started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
-    if budget_environment():  # raised budgets (nas.limits) hold in the trials too
-        options["runtime_env"] = {"env_vars": budget_environment()}
-    if address:
-        try:
-            ray.init(address=address, **options)
-        except ConnectionError as exc:
-            raise ValueError(f"--address: cannot join a Ray cluster at {address!r}: {exc}") from None
-    else:
-        # address="local": always a new embedded instance, never a stray `ray start` cluster on this machine
-        ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
-    return True
-
-
-def _resources(settings: SearchSettings) -> dict:
-    """Per-trial resources; a GPU is requested only when the cluster has one."""
-    import ray
-
-    gpus_available = ray.cluster_resources().get("GPU", 0)
-    gpus = settings.gpus_per_trial
-    if gpus == "auto":
-        gpus = 1.0 if gpus_available >= 1 else 0.0
-    elif gpus > 0 and gpus_available == 0:
-        raise ValueError(f"--gpus-per-trial: {gpus} requested but the Ray cluster has no GPU")
-    elif gpus > gpus_available:
-        raise ValueError(f"--gpus-per-trial: {gpus} requested but the Ray cluster has {gpus_available} GPU(s)")
-    cpus = settings.cpus_per_trial
-    cpus_available = ray.cluster_resources().get("CPU", 0)
-    if cpus > cpus_available:
-        raise ValueError(f"--cpus-per-trial: {cpus} requested but the Ray cluster has {cpus_available} CPU(s)")
-    return {"cpu": cpus, "gpu": gpus}
-
-
-def _check_local_resources(settings: SearchSettings) -> None:
-    """Before Ray starts: the embedded cluster has this machine's CPUs and GPUs (``_resources`` checks a
-    joined cluster once connected)."""
-    cpus = os.cpu_count() or 1
-    if settings.cpus_per_trial > cpus:
-        raise ValueError(f"--cpus-per-trial: {settings.cpus_per_trial:g} requested but this machine has {cpus} "
-                         "CPU(s) (the embedded Ray uses this machine only)")
-    gpus = settings.gpus_per_trial
-    if gpus != "auto" and gpus > 0:
-        import torch
-
-        available = torch.cuda.device_count()
-        if gpus > available:
-            raise ValueError(f"--gpus-per-trial: {gpus:g} requested but this machine has {available} GPU(s)")
-
-
 def _concurrency(settings: SearchSettings, resources: dict) -> int:
     """Trials run at once: what the cluster fits. Tune would otherwise ask the sampler for many trials
     before any result exists, which turns a model-based sampler into random search."""
-    import ray
-
-    total = ray.cluster_resources()
-    fits = int(total.get("CPU", 1) // resources["cpu"])
-    if resources["gpu"] > 0:
-        fits = min(fits, int(total.get("GPU", 0) // resources["gpu"]))
-    limit = max(1, fits)
+    limit = trials_that_fit(resources)
     if settings.max_concurrent is not None:
         limit = min(limit, settings.max_concurrent)
     return min(limit, settings.trials)
@@ -383,15 +322,15 @@ def _run(space, name, flags, address, resume, results_dir, progress, leaderboard
         raise ValueError(f"{space_obj.source}: {exc}") from None
     check_space(space_obj, info)
     if not address:
-        _check_local_resources(settings)
+        check_local_resources(settings.cpus_per_trial, settings.gpus_per_trial)
 
     from nas.data import load_dataset
 
     data = load_dataset(data_args.pop("name"), **data_args)
-    started_ray = _start_ray(address)
+    started_ray = start_ray(address)
     signals.reinstall()
     try:
-        resources = _resources(settings)
+        resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
         grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, address, signals)
     finally:
         if started_ray:

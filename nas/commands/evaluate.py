@@ -1,0 +1,53 @@
+"""``nas evaluate RUN``: the final evaluation of a search (``nas.evaluation``).
+
+Retrains the K best distinct architectures of the run (completed at the full budget) and its baselines from
+scratch, each with seeds 0..N-1, as parallel Ray Tune trials; scores each model once on the test split; writes
+``RUN/evaluation.csv`` and ``RUN/evaluation.json``. Ctrl-C / SIGTERM stop it gracefully (exit 130 / 143 with
+the command that resumes it).
+"""
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    parser.description = (
+        "Final evaluation: retrain the K best distinct architectures of a search run (ranked among trials that "
+        "completed the full budget) and its baselines (baseline_euler, baseline_lm_resnet) from scratch with "
+        "seeds 0..N-1, score each once on the test split (never seen by the search), and write "
+        "RUN/evaluation.csv (one row per architecture and seed) and RUN/evaluation.json (test mean, std, min, "
+        "max, n per architecture; the paired difference against the plain ResNet with a 95% Student-t "
+        "interval). A run without a plain ResNet baseline gets one (euler, no noise, at the shape of the "
+        "rank-1 architecture). Example: nas evaluate quick --top 3 --seeds 5")
+    parser.add_argument("run", help="run folder, or a run name under --results-root")
+    parser.add_argument("--top", type=int, default=None, metavar="K",
+                        help="distinct architectures to retrain, best first (default 3)")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N",
+                        help="seeds per architecture, 0..N-1 (default 5; at least 2)")
+    parser.add_argument("--epochs", type=int, default=None, metavar="E",
+                        help="epochs per training (default: the run's full budget)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted or killed evaluation (pairs already trained are kept, "
+                             "unfinished ones continue from their last epoch). Only for evaluations you "
+                             "started: Ray Tune restores its experiment by unpickling files in the folder")
+    parser.add_argument("--address", help="join a running Ray cluster: auto or ray://HOST:PORT "
+                                          "(default: an embedded local Ray)")
+    parser.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default 1)")
+    parser.add_argument("--gpus-per-trial", default=None,
+                        help="GPUs per trial, fractional allowed, or auto (default: a GPU only when the cluster "
+                             "has one)")
+    parser.add_argument("--results-root", default="results", metavar="DIR",
+                        help="where run names are looked up (default: results)")
+
+
+def run(args) -> int:
+    from nas.evaluation import evaluate
+
+    gpus = args.gpus_per_trial
+    if gpus is not None and gpus != "auto":
+        try:
+            gpus = float(gpus)
+        except ValueError:
+            raise ValueError(f"--gpus-per-trial: expected a number or auto, got {gpus!r}") from None
+    evaluate(args.run, top=args.top, seeds=args.seeds, epochs=args.epochs, resume=args.resume,
+             address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus,
+             results_root=args.results_root)
+    return 0

@@ -1,0 +1,298 @@
+"""``evaluate(run, ...)`` / ``nas evaluate RUN``: the final-evaluation protocol of a search run.
+
+In this order:
+
+1. check everything before writing anything: the run folder (``trials.csv``, ``search.json``), the flags
+   (``top`` ≥ 1, ``seeds`` ≥ 2 so that the difference against ResNet has an interval, ``epochs`` ≥ 1,
+   resources), the candidates (``nas.evaluation.selection``: the K best distinct architectures at the full
+   budget, the baselines, a plain ResNet) and every network against the budgets; for ``resume``, that the
+   saved plan was written by ``nas evaluate`` for this run and that every saved training state loads as
+   plain tensors (``weights_only``);
+2. write ``results/<run>/evaluation/plan.json`` (the candidates with their specs and the seeds: a resumed
+   evaluation retrains exactly this plan, whatever the run's trials say by then);
+3. run one Ray Tune trial per (architecture, seed) pair (``nas.evaluation.trainable``), in parallel, with the
+   cluster, resources and signal handling of ``nas search`` (``nas.search.cluster``,
+   ``nas.search.run.tune_signal_handling``);
+4. write ``results/<run>/evaluation.csv`` and ``evaluation.json`` (``nas.evaluation.summary``).
+
+Seeds are 0 .. N−1: the training seed (initialisation, shuffling, augmentation, stochastic layers); the data
+splits stay those of the run (``search.json`` ``data``), so every model is scored on the same test split,
+which the search never saw. The run's trials are not touched.
+
+``resume=True`` continues an evaluation killed or interrupted midway: completed pairs are reported from their
+records (never trained twice), unfinished ones continue from their last epoch (``Tuner.restore`` when Tune's
+experiment state exists; Ray unpickles it, so resume only evaluations you started). SIGINT / SIGTERM stop
+gracefully: unfinished pairs are recorded ``interrupted`` and ``Interrupted`` names the resume command
+(exit status 130 / 143 in the CLI).
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import shlex
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nas import atomic
+from nas.interrupt import Interrupted, catch_signals
+from nas.safe_load import read_json
+
+from . import selection, summary
+from .trainable import TRIALS_FOLDER, EvaluationSetup, job_folder, job_key, train_pair
+
+FORMAT = "nas.evaluation.plan/1"
+EVALUATION_FOLDER = "evaluation"
+PLAN_FILE = "plan.json"
+EXPERIMENT_FOLDER = "tune"
+DEFAULT_TOP = 3
+DEFAULT_SEEDS = 5
+MIN_SEEDS = 2  # a confidence interval of a paired difference needs two pairs
+MAX_FAILURES = 2  # Tune retries a pair whose worker died; it continues from its saved state
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    run_dir: Path
+    rows: object  # pandas DataFrame of evaluation.csv
+    summary: dict  # evaluation.json
+
+    @property
+    def csv(self) -> Path:
+        return self.run_dir / summary.CSV_FILE
+
+    @property
+    def json(self) -> Path:
+        return self.run_dir / summary.JSON_FILE
+
+
+def _positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        extra = f" (at least {minimum}: the interval of the difference against ResNet needs two seeds)" \
+            if name == "--seeds" else ""
+        raise ValueError(f"{name}: must be an integer >= {minimum}{extra}, got {value!r}")
+    return value
+
+
+def _resources_flags(cpus_per_trial, gpus_per_trial) -> tuple[float, object]:
+    from nas.search.space import parse_gpus
+
+    cpus = 1.0 if cpus_per_trial is None else cpus_per_trial
+    if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or not cpus > 0:
+        raise ValueError(f"--cpus-per-trial: must be a positive number, got {cpus!r}")
+    gpus = "auto" if gpus_per_trial is None else parse_gpus(gpus_per_trial, "--gpus-per-trial")
+    return float(cpus), gpus
+
+
+def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: int | None = None,
+             resume: bool = False, address: str | None = None, cpus_per_trial: float | None = None,
+             gpus_per_trial=None, results_root="results", progress: bool = True) -> EvaluationResult:
+    """Retrain the ``top`` best distinct architectures of ``run`` and its baselines with ``seeds`` seeds each
+    (``epochs``: the run's full budget unless given) and score them on the test split; see the module
+    docstring. ``run`` is a run folder or a run name under ``results_root``."""
+    flags = {"top": top, "seeds": seeds, "epochs": epochs}
+    resolved = {}
+    with catch_signals() as signals:
+        try:
+            return _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, results_root, progress,
+                             signals, resolved)
+        except Interrupted as exc:
+            if "run_dir" not in resolved:
+                raise
+            raise exc.with_hint(f"resume with: {resume_command(run, results_root, flags, address)}") from None
+
+
+def resume_command(run, results_root, flags: dict, address: str | None) -> str:
+    parts = ["nas", "evaluate", str(run)]
+    if str(results_root) != "results":
+        parts += ["--results-root", str(results_root)]
+    for flag, value in flags.items():
+        if value is not None:
+            parts += [f"--{flag}", str(value)]
+    if address:
+        parts += ["--address", address]
+    return shlex.join([*parts, "--resume"])
+
+
+def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, results_root, progress, signals,
+              resolved):
+    from nas import leaderboard
+    from nas.export import dataset_options
+
+    for name, minimum in (("top", 1), ("seeds", MIN_SEEDS), ("epochs", 1)):
+        if flags[name] is not None:
+            _positive_int(flags[name], f"--{name}", minimum)
+    cpus, gpus = _resources_flags(cpus_per_trial, gpus_per_trial)
+    run_dir = leaderboard.resolve_run(run, results_root)
+    folder = run_dir / EVALUATION_FOLDER
+    search = leaderboard.read_search_config(run_dir)
+    data_options = dataset_options(search)
+
+    restoring = resume and (folder / PLAN_FILE).is_file()
+    if restoring:
+        plan = read_plan(folder, run_dir.name)
+        wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"]}
+        changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
+        if changed:
+            raise ValueError(f"--resume: the evaluation was started with "
+                             f"{', '.join(f'--{k} {wanted[k]}' for k in changed)}; a resumed evaluation keeps its "
+                             "settings")
+        check_resume_states(folder)
+    else:
+        if folder.exists() and any(folder.iterdir()):
+            raise ValueError(f"{folder} already holds an evaluation of run {run_dir.name}; continue it with "
+                             "--resume, or move it away to start again")
+        top = DEFAULT_TOP if flags["top"] is None else flags["top"]
+        count = DEFAULT_SEEDS if flags["seeds"] is None else flags["seeds"]
+        candidates, note = selection.select(run_dir, top)
+        epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
+        plan = {"format": FORMAT, "run": run_dir.name, "top": top, "seeds": list(range(count)), "epochs": epochs,
+                "resnet": note, "candidates": [c.to_dict() for c in candidates]}
+    _check_networks(plan, data_options)
+    if not address:
+        from nas.search.cluster import check_local_resources
+
+        check_local_resources(cpus, gpus)
+    resolved["run_dir"] = run_dir
+
+    from nas.data import load_dataset
+    from nas.search.cluster import start_ray, trial_resources
+
+    data = load_dataset(**data_options)
+    jobs = {job_key(c["architecture_id"], seed): {"candidate": c, "seed": seed}
+            for c in plan["candidates"] for seed in plan["seeds"]}
+    started = time.time()
+    started_ray = start_ray(address)
+    signals.reinstall()
+    try:
+        resources = trial_resources(cpus, gpus)
+        if not restoring:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic.write_json(folder / PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
+                                                   "created": datetime.datetime.now(datetime.timezone.utc)
+                                                   .isoformat(timespec="seconds")})
+        _run_tuner(run_dir, folder, plan, jobs, data, resources, restoring, progress, signals)
+    finally:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+    interrupted = signals.received is not None
+    if interrupted:
+        _mark_interrupted(folder, jobs, signal.Signals(signals.received).name)
+    rows = summary.collect_rows(folder, jobs, unfinished_status="interrupted" if interrupted else "error")
+    frame = summary.write_csv(run_dir, rows)
+    complete = bool((frame["status"] == "completed").all())
+    document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_dir.name, seeds=plan["seeds"],
+                                 epochs=plan["epochs"], complete=complete, wall_time=time.time() - started)
+    summary.write_json(run_dir, document)
+    signals.check()
+    if progress:
+        print(summary.format_summary(document), flush=True)
+    return EvaluationResult(run_dir, frame, document)
+
+
+def read_plan(folder: Path, run_name: str) -> dict:
+    """``evaluation/plan.json`` of an evaluation to resume, refused unless ``nas evaluate`` wrote it."""
+    from nas.networks import spec_from_dict
+    from nas.train import TrainConfig
+
+    path = folder / PLAN_FILE
+    plan = read_json(path, f"--resume: {path}")
+    candidates = plan.get("candidates")
+    ok = (plan.get("format") == FORMAT and plan.get("run") == run_name and isinstance(candidates, list)
+          and candidates and isinstance(plan.get("seeds"), list) and isinstance(plan.get("resnet"), dict)
+          and all(isinstance(s, int) and not isinstance(s, bool) for s in plan["seeds"])
+          and all(isinstance(plan.get(k), int) for k in ("top", "epochs")))
+    if ok:
+        try:
+            for c in candidates:
+                selection.Candidate.from_dict(c)
+                spec_from_dict(c["spec"])
+                TrainConfig.from_dict(c["train_config"])
+        except (ValueError, TypeError, KeyError, AttributeError):
+            ok = False
+    if not ok:
+        raise ValueError(f"--resume: {path} was not written by nas evaluate for run {run_name!r} (expected format "
+                         f"{FORMAT!r} with keys run, top, seeds, epochs, resnet, candidates)")
+    return plan
+
+
+def check_resume_states(folder: Path) -> None:
+    """Every saved training state loads as plain tensors and data, before Ray starts (a planted pickle
+    refuses the whole resume, naming the file, and runs nothing)."""
+    from nas.search.trainable import RESUME_FILE, read_resume_state
+
+    for path in sorted((folder / TRIALS_FOLDER).glob(f"*/{RESUME_FILE}")):
+        try:
+            read_resume_state(path)
+        except ValueError as exc:
+            raise ValueError(f"--resume: {exc}") from None
+
+
+def _check_networks(plan: dict, data_options: dict) -> None:
+    """Each network against the data set and the budgets (``nas.limits``), on torch's meta device."""
+    from nas import data_info
+    from nas.networks import spec_from_dict
+    from nas.networks.estimate import check
+
+    info = data_info.check_request(**data_options)
+    for candidate in plan["candidates"]:
+        where = f"architecture {candidate['label']} ({candidate['architecture_id']})"
+        spec = spec_from_dict(candidate["spec"])
+        if spec.num_classes != info.num_classes or spec.in_channels != info.in_channels:
+            raise ValueError(f"{where}: expects {spec.in_channels} input channels and {spec.num_classes} classes; "
+                             f"the run's data set has {info.in_channels} and {info.num_classes}")
+        check(spec, input_shape=info.input_shape, batch_size=candidate["train_config"].get("batch_size", 128),
+              where=where)
+
+
+def _mark_interrupted(folder: Path, jobs: dict, signal_name: str) -> None:
+    note = f"interrupted by {signal_name}; nas evaluate --resume continues it"
+    for key in jobs:
+        trial = job_folder(folder, key)
+        metrics = trial.exists and read_json(trial.path / "metrics.json")
+        if metrics and metrics.get("status") == "training":
+            trial.update_metrics({**metrics, "status": "interrupted", "message": note})
+
+
+def _run_tuner(run_dir, folder, plan, jobs, data, resources, restoring, progress, signals):
+    from ray import tune
+
+    from nas.search.cluster import trials_that_fit
+    from nas.search.run import tune_signal_handling
+    from nas.search.storage import atomic_local_filesystem
+    from nas.search.trainable import threads_for
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter prints nothing at verbose=0
+    setup = EvaluationSetup(run=run_dir.name, evaluation_dir=str(folder), jobs=jobs, epochs=plan["epochs"],
+                            threads=threads_for(resources["cpu"]))
+    trainable = tune.with_resources(tune.with_parameters(train_pair, data=data, setup=setup), resources)
+    experiment = folder / EXPERIMENT_FOLDER
+    filesystem = atomic_local_filesystem()
+    if restoring and tune.Tuner.can_restore(str(experiment), storage_filesystem=filesystem):
+        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_errored=True,
+                                   storage_filesystem=filesystem)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"job": tune.grid_search(list(jobs))},
+            tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=min(trials_that_fit(resources),
+                                                                                 len(jobs)),
+                                        trial_dirname_creator=lambda trial: f"job_{trial.config['job']}",
+                                        reuse_actors=True),
+            run_config=tune.RunConfig(name=EXPERIMENT_FOLDER, storage_path=str(folder), storage_filesystem=filesystem,
+                                      verbose=0, failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=None)))
+    if progress:
+        per_trial = f"{resources['cpu']:g} CPU" + (f" + {resources['gpu']:g} GPU" if resources["gpu"] else "")
+        print(f"nas evaluate: run {run_dir.name!r}: {len(plan['candidates'])} architectures x "
+              f"{len(plan['seeds'])} seeds, {plan['epochs']} epochs each ({per_trial} per trial) -> {folder}",
+              flush=True)
+    with tune_signal_handling(signals):
+        return tuner.fit()
+
+
+__all__ = ["evaluate", "EvaluationResult", "resume_command", "read_plan", "check_resume_states", "DEFAULT_TOP",
+           "DEFAULT_SEEDS", "MIN_SEEDS", "EVALUATION_FOLDER", "PLAN_FILE"]

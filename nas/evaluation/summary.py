@@ -1,0 +1,161 @@
+"""``evaluation.csv`` (one row per architecture and seed) and ``evaluation.json`` (per architecture).
+
+Per architecture: test accuracy mean, sample standard deviation (ddof = 1), min, max and n over the seeds
+that completed; parameters, FLOPs, training time. Against the plain ResNet (the run's ``baseline_euler``,
+or the ``resnet_reference`` that ``nas evaluate`` adds): the paired difference over the seeds both
+completed, d_i = acc_i − acc_resnet,i, its mean and the 95% confidence interval
+mean ± t_{0.975, n−1} · s_d / √n (Student's t, ``scipy.stats.t``; e.g. Montgomery & Runger, *Applied
+Statistics and Probability for Engineers*, paired t). Seeds pair the two models' initialisation, data order
+and augmentation, which removes part of the seed-to-seed noise from the comparison.
+
+The columns are documented in ``results/README.md``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from nas import atomic
+from nas.search.records import read_trial
+
+from .trainable import TRIALS_FOLDER
+
+FORMAT = "nas.evaluation/1"
+CSV_FILE = "evaluation.csv"
+JSON_FILE = "evaluation.json"
+CONFIDENCE = 0.95
+COLUMNS = ("architecture_id", "label", "role", "scheme_name", "source_trial_id", "search_rank",
+           "search_best_val_acc", "seed", "status", "test_acc", "test_loss", "best_val_acc", "final_val_acc",
+           "epochs_run", "params", "flops", "train_time", "resumed_from_epoch", "job_dir")
+
+
+def collect_rows(evaluation_dir, jobs: dict, unfinished_status: str = "missing") -> list[dict]:
+    """One row per job (in the plan's order) from its folder; a job without a finished folder gets
+    ``unfinished_status`` (``interrupted`` after a signal)."""
+    rows = []
+    for key, job in jobs.items():
+        candidate, seed = job["candidate"], job["seed"]
+        record = read_trial(Path(evaluation_dir) / TRIALS_FOLDER / key)
+        metrics = (record or {}).get("metrics") or {}
+        status = metrics.get("status") or unfinished_status
+        if status == "training":
+            status = unfinished_status
+        test, final, best = metrics.get("test") or {}, metrics.get("final") or {}, metrics.get("best") or {}
+        rows.append({
+            **{k: candidate.get(k) for k in ("architecture_id", "label", "role", "scheme_name", "source_trial_id",
+                                             "search_rank", "search_best_val_acc")},
+            "seed": seed, "status": status, "test_acc": test.get("acc"), "test_loss": test.get("loss"),
+            "best_val_acc": best.get("val_acc"), "final_val_acc": final.get("val_acc"),
+            "epochs_run": metrics.get("epochs_run", 0), "params": metrics.get("params"),
+            "flops": metrics.get("flops"), "train_time": metrics.get("train_time"),
+            "resumed_from_epoch": metrics.get("resumed_from_epoch"), "job_dir": f"{TRIALS_FOLDER}/{key}",
+        })
+    return rows
+
+
+def write_csv(evaluation_root, rows: list[dict]):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for column in ("search_rank", "seed", "epochs_run", "params", "flops", "resumed_from_epoch"):
+        frame[column] = frame[column].astype("Int64")  # integers with empty cells, not 1.0
+    with atomic.atomic_path(Path(evaluation_root) / CSV_FILE) as tmp:
+        frame.to_csv(tmp, index=False)
+    return frame
+
+
+def describe(values) -> dict:
+    """mean, std (ddof = 1; None for n < 2), min, max, n of a list of numbers."""
+    import numpy as np
+
+    values = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    n = len(values)
+    if n == 0:
+        return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
+    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if n > 1 else None,
+            "min": float(values.min()), "max": float(values.max()), "n": n}
+
+
+def paired_difference(ours: dict, reference: dict, confidence: float = CONFIDENCE) -> dict:
+    """Mean difference ours − reference over the seeds both have (seed -> accuracy) and its Student-t
+    confidence interval; the interval is None with fewer than two pairs."""
+    import numpy as np
+    from scipy import stats
+
+    seeds = sorted(set(ours) & set(reference))
+    d = np.asarray([ours[s] - reference[s] for s in seeds], dtype=float)
+    out = {"n": len(seeds), "seeds": seeds, "mean": None, "std": None, "ci_low": None, "ci_high": None,
+           "confidence": confidence}
+    if len(d) == 0:
+        return out
+    out["mean"] = float(d.mean())
+    if len(d) < 2:
+        return out
+    out["std"] = float(d.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1)) * out["std"] / math.sqrt(len(d))
+    out["ci_low"], out["ci_high"] = out["mean"] - half, out["mean"] + half
+    return out
+
+
+def summarise(frame, candidates: list[dict], resnet_note: dict, *, run: str, seeds: list[int], epochs: int,
+              complete: bool, wall_time: float | None) -> dict:
+    """The evaluation.json document (see the module docstring)."""
+    done = frame[frame["status"] == "completed"]
+    per_seed = {ident: dict(zip(group["seed"].astype(int), group["test_acc"].astype(float)))
+                for ident, group in done.groupby("architecture_id")}
+    resnet = next((c for c in candidates if c["label"] == resnet_note["label"]), None)
+    reference = per_seed.get(resnet["architecture_id"], {}) if resnet else {}
+    architectures = []
+    for candidate in candidates:
+        ident = candidate["architecture_id"]
+        rows = frame[frame["architecture_id"] == ident]
+        finished = rows[rows["status"] == "completed"]
+        entry = {k: candidate.get(k) for k in ("architecture_id", "label", "role", "scheme_name", "source_trial_id",
+                                                 "search_rank", "search_best_val_acc")}
+        entry.update(
+            n=int(len(finished)), seeds=sorted(int(s) for s in finished["seed"]),
+            failed={str(k): int(v) for k, v in rows[rows["status"] != "completed"]["status"].value_counts().items()},
+            test_acc=describe(finished["test_acc"].tolist()), test_loss=describe(finished["test_loss"].tolist()),
+            best_val_acc=describe(finished["best_val_acc"].tolist()),
+            params=_first(finished["params"]), flops=_first(finished["flops"]),
+            train_time={"mean": describe(finished["train_time"].tolist())["mean"],
+                        "total": float(finished["train_time"].sum()) if len(finished) else 0.0},
+            vs_resnet=None if resnet is None or ident == resnet["architecture_id"]
+            else paired_difference(per_seed.get(ident, {}), reference),
+            spec=candidate["spec"])
+        architectures.append(entry)
+    return {"format": FORMAT, "run": run, "complete": complete, "seeds": list(seeds), "epochs": epochs,
+            "confidence": CONFIDENCE, "resnet": {**resnet_note, "architecture_id": None if resnet is None
+                                                 else resnet["architecture_id"]},
+            "architectures": architectures,
+            "cost": {"train_time_total": float(frame["train_time"].fillna(0).sum()), "wall_time": wall_time}}
+
+
+def format_summary(document: dict) -> str:
+    """The printed summary: test accuracy mean ± std (n) and the difference against the plain ResNet."""
+    lines = [f"Final evaluation of run {document['run']!r}: test accuracy over seeds {document['seeds']} "
+             f"({document['epochs']} epochs each){'' if document['complete'] else ' -- INCOMPLETE'}",
+             f"plain ResNet: {document['resnet']['label']} ({document['resnet']['source']})"]
+    for entry in document["architectures"]:
+        test, vs = entry["test_acc"], entry.get("vs_resnet")
+        text = "no completed seed" if test["mean"] is None else \
+            f"{test['mean']:.4f} ± {test['std'] or 0:.4f} (n={test['n']})"
+        if vs and vs.get("ci_low") is not None:
+            text += f"; vs ResNet {vs['mean']:+.4f} [{vs['ci_low']:+.4f}, {vs['ci_high']:+.4f}] 95% CI"
+        lines.append(f"  {entry['label']:<20} {entry['scheme_name']:<24} {text}")
+    return "\n".join(lines)
+
+
+def _first(series):
+    values = series.dropna()
+    return None if values.empty else int(values.iloc[0])
+
+
+def write_json(evaluation_root, document: dict) -> Path:
+    from nas.export import _plain  # JSON-ready values (numpy scalars, NaN -> null)
+
+    return atomic.write_json(Path(evaluation_root) / JSON_FILE, _plain(document))
+
+
+__all__ = ["collect_rows", "write_csv", "describe", "paired_difference", "summarise", "write_json", "COLUMNS",
+           "FORMAT", "CSV_FILE", "JSON_FILE", "format_summary"]

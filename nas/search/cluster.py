@@ -1,0 +1,80 @@
+"""The Ray cluster a command runs its Tune trials on, and what each trial asks of it.
+
+Shared by ``nas search`` and ``nas evaluate``: an embedded Ray (``address="local"``: always a new instance,
+never a stray ``ray start`` cluster on this machine; all local CPUs, no dashboard) or a joined cluster, and
+per-trial CPUs / GPUs checked against what the cluster has. A GPU is requested only when the cluster has
+one (Ray waits forever for a GPU that does not exist; STACK.md).
+"""
+from __future__ import annotations
+
+import os
+
+from nas.limits import budget_environment
+
+
+def start_ray(address: str | None) -> bool:
+    """Join ``address`` or start an embedded Ray on all local CPUs; returns True when we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if budget_environment():  # raised budgets (nas.limits) hold in the trials too
+        options["runtime_env"] = {"env_vars": budget_environment()}
+    if address:
+        try:
+            ray.init(address=address, **options)
+        except ConnectionError as exc:
+            raise ValueError(f"--address: cannot join a Ray cluster at {address!r}: {exc}") from None
+    else:
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+    return True
+
+
+def trial_resources(cpus_per_trial: float, gpus_per_trial) -> dict:
+    """Per-trial resources on the running cluster (``gpus_per_trial`` may be ``"auto"``: one GPU if any)."""
+    import ray
+
+    gpus_available = ray.cluster_resources().get("GPU", 0)
+    gpus = gpus_per_trial
+    if gpus == "auto":
+        gpus = 1.0 if gpus_available >= 1 else 0.0
+    elif gpus > 0 and gpus_available == 0:
+        raise ValueError(f"--gpus-per-trial: {gpus} requested but the Ray cluster has no GPU")
+    elif gpus > gpus_available:
+        raise ValueError(f"--gpus-per-trial: {gpus} requested but the Ray cluster has {gpus_available} GPU(s)")
+    cpus_available = ray.cluster_resources().get("CPU", 0)
+    if cpus_per_trial > cpus_available:
+        raise ValueError(f"--cpus-per-trial: {cpus_per_trial} requested but the Ray cluster has {cpus_available} "
+                         "CPU(s)")
+    return {"cpu": cpus_per_trial, "gpu": gpus}
+
+
+def check_local_resources(cpus_per_trial: float, gpus_per_trial) -> None:
+    """Before Ray starts: the embedded cluster has this machine's CPUs and GPUs (``trial_resources`` checks
+    a joined cluster once connected)."""
+    cpus = os.cpu_count() or 1
+    if cpus_per_trial > cpus:
+        raise ValueError(f"--cpus-per-trial: {cpus_per_trial:g} requested but this machine has {cpus} "
+                         "CPU(s) (the embedded Ray uses this machine only)")
+    if gpus_per_trial != "auto" and gpus_per_trial > 0:
+        import torch
+
+        available = torch.cuda.device_count()
+        if gpus_per_trial > available:
+            raise ValueError(f"--gpus-per-trial: {gpus_per_trial:g} requested but this machine has {available} "
+                             "GPU(s)")
+
+
+def trials_that_fit(resources: dict) -> int:
+    """How many trials with ``resources`` the cluster runs at once (at least 1)."""
+    import ray
+
+    total = ray.cluster_resources()
+    fits = int(total.get("CPU", 1) // resources["cpu"])
+    if resources["gpu"] > 0:
+        fits = min(fits, int(total.get("GPU", 0) // resources["gpu"]))
+    return max(1, fits)
+
+
+__all__ = ["start_ray", "trial_resources", "check_local_resources", "trials_that_fit"]

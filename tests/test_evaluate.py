@@ -1,0 +1,362 @@
+"""``nas evaluate``: the final evaluation of a run (tiny MNIST-1D runs from ``run_folders.make_run``: 2
+architectures x 2 seeds x 2 epochs). In-process evaluations share the session's Ray; the kill / interrupt
+tests run ``nas evaluate`` as a subprocess, as a user would.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hostile import plant_torch_pickle, snapshot
+from run_folders import DATA, make_run, set_metric
+from scipy import stats
+
+from nas.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV_COLUMNS = ["architecture_id", "label", "role", "scheme_name", "source_trial_id", "search_rank",
+               "search_best_val_acc", "seed", "status", "test_acc", "test_loss", "best_val_acc", "final_val_acc",
+               "epochs_run", "params", "flops", "train_time", "resumed_from_epoch", "job_dir"]
+
+
+def tiny_run(root, name, *, baseline=True, data=DATA, epochs=2):
+    """heun (forced rank 1), rk4 and, optionally, the plain ResNet baseline."""
+    trials = [{"scheme": "heun"}, {"scheme": "rk4"}] + ([{"scheme": "euler", "baseline": True}] if baseline else [])
+    run = make_run(root, name, trials, data=data, epochs=epochs)
+    set_metric(run, f"{name}_00000", best_val_acc=0.9)
+    set_metric(run, f"{name}_00001", best_val_acc=0.8)
+    return run
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory, ray_session, one_thread):
+    from nas.evaluation import evaluate
+
+    root = tmp_path_factory.mktemp("results")
+    run = tiny_run(root, "tiny")
+    before = snapshot(run / "trials") | snapshot(run / "trials.csv")
+    result = evaluate(run, top=1, seeds=2, progress=False)
+    return run, result, before
+
+
+def test_evaluation_csv_and_json_have_the_documented_columns_and_statistics(evaluated):
+    run, result, before = evaluated
+    frame = pd.read_csv(run / "evaluation.csv", dtype={"architecture_id": str})
+    assert list(frame.columns) == CSV_COLUMNS
+    assert len(frame) == 4 and set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 2).all()
+    assert sorted(zip(frame["label"], frame["seed"])) == [("baseline_euler", 0), ("baseline_euler", 1),
+                                                          ("rank1", 0), ("rank1", 1)]
+    assert set(frame[frame["label"] == "rank1"]["scheme_name"]) == {"heun"}
+    assert set(frame[frame["label"] == "rank1"]["source_trial_id"]) == {"tiny_00000"}
+    assert frame["test_acc"].between(0, 1).all() and (frame["params"] > 0).all() and (frame["flops"] > 0).all()
+    assert snapshot(run / "trials") | snapshot(run / "trials.csv") == before  # the run's trials untouched
+
+    document = json.loads((run / "evaluation.json").read_text())
+    assert document["complete"] and document["seeds"] == [0, 1] and document["epochs"] == 2
+    assert document["resnet"]["label"] == "baseline_euler"
+    entries = {entry["label"]: entry for entry in document["architectures"]}
+    assert set(entries) == {"rank1", "baseline_euler"}
+    resnet = frame[frame["label"] == "baseline_euler"].set_index("seed")["test_acc"]
+    for label, entry in entries.items():
+        accs = frame[frame["label"] == label].set_index("seed")["test_acc"]
+        assert entry["test_acc"] == pytest.approx({"mean": accs.mean(), "std": accs.std(ddof=1), "min": accs.min(),
+                                                   "max": accs.max(), "n": 2})
+        assert entry["params"] == frame[frame["label"] == label]["params"].iloc[0]
+        assert entry["train_time"]["total"] == pytest.approx(frame[frame["label"] == label]["train_time"].sum())
+    assert entries["baseline_euler"]["vs_resnet"] is None
+    vs = entries["rank1"]["vs_resnet"]
+    accs = frame[frame["label"] == "rank1"].set_index("seed")["test_acc"]
+    interval = stats.ttest_rel(accs.loc[[0, 1]], resnet.loc[[0, 1]]).confidence_interval(0.95)
+    if np.isnan(interval.low):  # equal differences: the interval collapses to the mean
+        assert vs["ci_low"] == pytest.approx(vs["mean"]) == pytest.approx(vs["ci_high"])
+    else:
+        assert (vs["ci_low"], vs["ci_high"]) == pytest.approx((interval.low, interval.high))
+    assert vs["mean"] == pytest.approx((accs - resnet).mean()) and vs["n"] == 2 and vs["seeds"] == [0, 1]
+
+
+def test_test_accuracy_is_the_saved_final_model_on_the_test_split(evaluated):
+    from nas.data import load_dataset
+    from nas.export import read_model
+    from nas.networks import build_network
+    from nas.train import evaluate as score
+
+    run, _, _ = evaluated
+    frame = pd.read_csv(run / "evaluation.csv", dtype={"architecture_id": str})
+    data = load_dataset(**DATA)
+    for row in frame.itertuples():
+        spec, weights = read_model(run / "evaluation" / row.job_dir, "job")
+        model = build_network(spec)
+        model.load_state_dict(weights)
+        assert score(model, data.test)["acc"] == pytest.approx(row.test_acc)
+        assert score(model, data.val)["acc"] == pytest.approx(row.final_val_acc)
+
+
+def test_same_seed_same_test_accuracy_and_a_plain_resnet_is_added_when_the_run_has_none(evaluated, tmp_path):
+    from nas.evaluation import evaluate
+
+    run, _, _ = evaluated
+    other = tiny_run(tmp_path, "nobase", baseline=False)
+    result = evaluate(other, top=1, seeds=2, progress=False)
+    document = result.summary
+    assert document["resnet"]["label"] == "resnet_reference" and "no plain ResNet baseline" in \
+        document["resnet"]["source"]
+    reference = next(e for e in document["architectures"] if e["label"] == "resnet_reference")
+    assert reference["role"] == "reference" and reference["spec"]["scheme"]["name"] == "euler"
+    assert reference["spec"]["noise"] is None
+
+    # The same architectures (heun, and the plain ResNet of the same shape) and seeds, trained in two separate
+    # evaluations, give identical test accuracies.
+    first = pd.read_csv(run / "evaluation.csv", dtype={"architecture_id": str}).set_index(["architecture_id", "seed"])
+    second = result.rows.set_index(["architecture_id", "seed"])
+    assert set(first.index) == set(second.index)
+    for key in first.index:
+        assert second.loc[key, "test_acc"] == first.loc[key, "test_acc"]
+        assert second.loc[key, "test_loss"] == first.loc[key, "test_loss"]
+
+
+@pytest.fixture(scope="module")
+def fresh_run(tmp_path_factory, one_thread):
+    root = tmp_path_factory.mktemp("fresh")
+    return tiny_run(root, "fresh")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--top", "0"], "--top: must be an integer >= 1"),
+    (["--seeds", "1"], "--seeds: must be an integer >= 2"),
+    (["--epochs", "0"], "--epochs: must be an integer >= 1"),
+    (["--cpus-per-trial", "0"], "--cpus-per-trial: must be a positive number"),
+    (["--cpus-per-trial", "1000"], "--cpus-per-trial: 1000 requested but this machine has"),
+    (["--gpus-per-trial", "-1"], "--gpus-per-trial"),
+    (["RUN=nope"], "run 'nope': no such run folder"),
+])
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(fresh_run, flags, message, capsys):
+    root = fresh_run.parent
+    run = flags[0].split("=", 1)[1] if flags[0].startswith("RUN=") else "fresh"
+    flags = [f for f in flags if not f.startswith("RUN=")]
+    before = snapshot(root)
+    assert main(["evaluate", run, "--results-root", str(root), *flags]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("nas evaluate: error: ") and message in err[0], err
+    assert snapshot(root) == before
+
+
+def test_an_evaluated_run_is_not_evaluated_again_without_resume(evaluated, capsys):
+    run, _, _ = evaluated
+    before = snapshot(run)
+    assert main(["evaluate", str(run)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "already holds an evaluation" in err[0] and "--resume" in err[0]
+    assert main(["evaluate", str(run), "--resume", "--seeds", "3"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["nas evaluate: error: --resume: the evaluation was started with --seeds 2; a resumed "
+                   "evaluation keeps its settings"]
+    assert snapshot(run) == before
+
+
+# ------------------------------------------------------------------------------ kill, interrupt, resume
+# 2,000 samples and 6 epochs: slow enough (about a second per pair) to stop a pair midway.
+SLOW_DATA = {"name": "mnist1d", "seed": 0, "num_samples": 2000}
+EPOCHS = "6"
+
+
+def env() -> dict:
+    return {**os.environ, "MPLBACKEND": "Agg", "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+
+
+def job_metrics(run: Path) -> dict:
+    out = {}
+    for path in (run / "evaluation" / "trials").glob("*/metrics.json"):
+        try:
+            out[path.parent.name] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def one_done_one_midway(run: Path) -> bool:
+    now = job_metrics(run)
+    return any(m["status"] == "completed" for m in now.values()) and \
+        any(m["status"] == "training" for m in now.values())
+
+
+def start(tmp_path: Path, *extra) -> subprocess.Popen:
+    with open(tmp_path / "out.txt", "w") as out, open(tmp_path / "err.txt", "w") as err:
+        return subprocess.Popen([sys.executable, "-m", "nas.cli", "evaluate", "slow", "--results-root", "results",
+                                 "--top", "1", "--seeds", "2", "--epochs", EPOCHS, *extra], cwd=tmp_path, env=env(),
+                                stdout=out, stderr=err, start_new_session=True)
+
+
+def stop_when(driver, predicate, signum, timeout=240) -> int:
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and driver.poll() is None:
+            if predicate():
+                os.killpg(driver.pid, signum) if signum == signal.SIGKILL else os.kill(driver.pid, signum)
+                return driver.wait(timeout=120)
+            time.sleep(0.05)
+        raise AssertionError("the evaluation never reached the point to stop it")
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+
+
+def check_each_pair_once(run: Path, at_stop: dict) -> None:
+    """Every (architecture, seed) pair completed once: a pair completed before the stop was not trained
+    again (its record unchanged), a pair stopped midway continued from its saved epoch."""
+    frame = pd.read_csv(run / "evaluation.csv", dtype={"architecture_id": str})
+    assert len(frame) == 4 and not frame.duplicated(["architecture_id", "seed"]).any()
+    assert set(frame["status"]) == {"completed"} and (frame["epochs_run"] == int(EPOCHS)).all()
+    assert json.loads((run / "evaluation.json").read_text())["complete"]
+    now = job_metrics(run)
+    for key, (metrics, raw, mtime) in at_stop.items():
+        path = run / "evaluation" / "trials" / key / "metrics.json"
+        if metrics["status"] == "completed":
+            assert (path.read_bytes(), path.stat().st_mtime_ns) == (raw, mtime), key
+        else:
+            assert now[key]["resumed_from_epoch"] >= metrics["epochs_run"] >= 1, (key, now[key])
+
+
+def records(run: Path) -> dict:
+    out = {}
+    for path in (run / "evaluation" / "trials").glob("*/metrics.json"):
+        out[path.parent.name] = (json.loads(path.read_text()), path.read_bytes(), path.stat().st_mtime_ns)
+    return out
+
+
+@pytest.mark.slow
+def test_killed_evaluation_resumes_and_trains_each_pair_once(tmp_path, one_thread):
+    run = tiny_run(tmp_path / "results", "slow", data=SLOW_DATA)
+    driver = start(tmp_path)
+    assert stop_when(driver, lambda: one_done_one_midway(run), signal.SIGKILL) == -signal.SIGKILL
+    at_stop = records(run)
+    assert not (run / "evaluation.csv").exists()
+    done = subprocess.run([sys.executable, "-m", "nas.cli", "evaluate", "slow", "--results-root", "results",
+                           "--resume"], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    check_each_pair_once(run, at_stop)
+    assert "Final evaluation of run 'slow'" in done.stdout
+
+
+@pytest.mark.slow
+def test_sigint_is_exit_130_with_the_resume_command_and_a_planted_pickle_is_refused(tmp_path, one_thread):
+    run = tiny_run(tmp_path / "results", "slow", data=SLOW_DATA)
+    driver = start(tmp_path)
+    assert stop_when(driver, lambda: one_done_one_midway(run), signal.SIGINT) == 130
+    err = (tmp_path / "err.txt").read_text()
+    resume = f"nas evaluate slow --top 1 --seeds 2 --epochs {EPOCHS} --resume"  # results: the default root
+    assert err.splitlines()[-1] == f"nas evaluate: interrupted by SIGINT; resume with: {resume}"
+    assert "Traceback" not in err and "Tuner.restore" not in err
+    at_stop = records(run)
+    assert {m["status"] for m, _, _ in at_stop.values()} <= {"completed", "interrupted"}
+    frame = pd.read_csv(run / "evaluation.csv")
+    assert set(frame["status"]) <= {"completed", "interrupted"} and "interrupted" in set(frame["status"])
+    assert not json.loads((run / "evaluation.json").read_text())["complete"]
+
+    # A planted pickle as a saved training state (an interrupted pair's, or one planted beside the pairs that
+    # had not started) refuses the resume: nothing runs, nothing changes.
+    unfinished = frame[frame["status"] == "interrupted"]["job_dir"].iloc[0]
+    state = run / "evaluation" / unfinished / ".resume_state.pt"
+    original = state.read_bytes() if state.exists() else None
+    state.parent.mkdir(exist_ok=True)
+    marker = tmp_path / "payload-ran"
+    plant_torch_pickle(state, marker)
+    before = snapshot(tmp_path / "results")
+    command = [sys.executable, "-m", "nas.cli", *shlex.split(resume)[1:]]
+    refused = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and not marker.exists()
+    assert len(refused.stderr.splitlines()) == 1 and re.search(
+        r"--resume: .*\.resume_state\.pt: refused: .*Unsupported global: GLOBAL io\.open", refused.stderr)
+    assert snapshot(tmp_path / "results") == before
+    if original is None:
+        shutil.rmtree(state.parent)
+    else:
+        state.write_bytes(original)
+
+    done = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    check_each_pair_once(run, at_stop)
+
+
+def test_leaderboard_evaluation_view_shows_the_evaluation(evaluated, capsys):
+    run, result, _ = evaluated
+    assert main(["leaderboard", str(run), "--view", "evaluation", "--format", "csv"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("label")
+    for entry in result.summary["architectures"]:
+        row = table.loc[entry["label"]]
+        assert row["n"] == entry["n"] == 2
+        assert (row["test_mean"], row["test_std"]) == pytest.approx((entry["test_acc"]["mean"],
+                                                                     entry["test_acc"]["std"]))
+    vs = next(e for e in result.summary["architectures"] if e["label"] == "rank1")["vs_resnet"]
+    assert (table.loc["rank1", "vs_resnet_ci_low"], table.loc["rank1", "vs_resnet_ci_high"]) == \
+        pytest.approx((vs["ci_low"], vs["ci_high"]))
+    assert pd.isna(table.loc["baseline_euler", "vs_resnet"])
+
+
+def test_leaderboard_evaluation_view_of_an_unevaluated_run_is_one_line(fresh_run, capsys):
+    assert main(["leaderboard", str(fresh_run), "--view", "evaluation"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["nas leaderboard: error: --view evaluation: no run has an evaluation.json; run nas evaluate "
+                   "RUN first"]
+
+
+def test_export_evaluated_takes_the_median_seed_and_its_card_reports_the_evaluation(evaluated, tmp_path, capsys):
+    run, result, _ = evaluated
+    out = tmp_path / "best"
+    assert main(["export", str(run), "--evaluated", "--out", str(out)]) == 0
+    card = json.loads((out / "card.json").read_text())
+    rows = result.rows[result.rows["label"] == "rank1"].sort_values(["test_acc", "seed"])
+    median = rows.iloc[(len(rows) - 1) // 2]
+    assert card["evaluation"]["seed"] == median["seed"] and card["metrics"]["test_acc"] == pytest.approx(
+        median["test_acc"])  # the exported weights are the evaluated model of that seed
+    entry = next(e for e in result.summary["architectures"] if e["label"] == "rank1")
+    assert card["evaluation"]["test_acc"] == entry["test_acc"] and card["evaluation"]["vs_resnet"] == entry["vs_resnet"]
+    text = (out / "card.md").read_text()
+    assert f"Test accuracy {entry['test_acc']['mean']:.4f} ± {entry['test_acc']['std']:.4f}" in text
+    assert f"[{entry['vs_resnet']['ci_low']:+.4f}, {entry['vs_resnet']['ci_high']:+.4f}]" in text
+    assert "n = 2 seeds" in text
+
+    assert main(["export", str(run), "--evaluated", "--rank", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "no evaluated architecture of rank 2 (evaluated ranks: 1)" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_gpu_fractions_are_scheduled_on_a_cluster_that_declares_a_gpu(tmp_path, one_thread):
+    """A cluster with one declared GPU (none exists: torch trains on the CPU): two pairs share it at 0.5 each;
+    asking for more GPUs than the cluster has is one line, exit 2, and writes nothing."""
+    from ray.cluster_utils import Cluster
+
+    run = tiny_run(tmp_path / "results", "gpu")
+    cluster = Cluster(initialize_head=True, connect=False,
+                      head_node_args={"num_cpus": 2, "num_gpus": 1, "include_dashboard": False,
+                                      "object_store_memory": 80 * 1024**2})
+    try:
+        command = [sys.executable, "-m", "nas.cli", "evaluate", "gpu", "--results-root", "results", "--top", "1",
+                   "--seeds", "2", "--address", cluster.address]
+        before = snapshot(tmp_path / "results")
+        refused = subprocess.run([*command, "--gpus-per-trial", "2"], cwd=tmp_path, env=env(), capture_output=True,
+                                 text=True, timeout=300)
+        assert refused.returncode == 2 and refused.stderr.splitlines()[-1] == (
+            "nas evaluate: error: --gpus-per-trial: 2.0 requested but the Ray cluster has 1.0 GPU(s)")
+        assert snapshot(tmp_path / "results") == before
+        done = subprocess.run([*command, "--gpus-per-trial", "0.5"], cwd=tmp_path, env=env(), capture_output=True,
+                              text=True, timeout=400)
+        assert done.returncode == 0, done.stderr[-2000:]
+    finally:
+        cluster.shutdown()
+    plan = json.loads((run / "evaluation" / "plan.json").read_text())
+    assert plan["resources"] == {"cpu": 1.0, "gpu": 0.5}
+    metrics = job_metrics(run)
+    assert len(metrics) == 4 and all(m["status"] == "completed" and m["gpu_ids"] for m in metrics.values())
