@@ -1,0 +1,110 @@
+"""The ``network`` section: the shape of each trial's network around its scheme.
+
+    {macro: image, widths: [8, 16, 32] or {choices: [[8, 16], [16, 32]]}, steps_per_stage: [1, 2], h: 1.0,
+     share_stage_weights: false, residual: preact}
+
+or a torchvision ResNet converted to each trial's scheme (``{torchvision: resnet18, ...}``, parsed by
+``nas.search.torchvision_network``). A widths choice is sampled as a string key ``"8-16-32"`` (``widths_key``),
+since Optuna's categorical choices are scalars.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nas.messages import quote
+
+from ..domains import Domain, check_mapping, check_scalar, fail, parse_domain, parse_int_list, suggest_into
+
+
+@dataclass(frozen=True)
+class NetworkSpace:
+    """The network settings of a space (each a constant, a choice or a range) and the trial's ``NetworkSpec``."""
+
+    macro: str | None
+    widths: Domain  # constant or choice over "8-16-32" strings
+    steps_per_stage: Domain
+    h: Domain
+    share_stage_weights: Domain
+    residual: str = "preact"
+
+    def suggest(self, trial, constants: dict) -> None:
+        for name in ("widths", "steps_per_stage", "h", "share_stage_weights"):
+            suggest_into(getattr(self, name), trial, name, constants)
+
+    def check_schemes(self, blocks, paths) -> None:
+        """Every scheme block builds networks of this kind (a torchvision network refuses some families)."""
+        return None
+
+    def fixed(self, raw, path: str) -> dict:
+        """One fixed network config (the baselines' shape): the values named in ``raw``, else each setting's
+        constant, first choice or range's low bound."""
+        raw = {} if raw is None else raw
+        check_mapping(raw, path, {"widths", "steps_per_stage", "h", "share_stage_weights"})
+        out = {name: getattr(self, name).values()[0] for name in ("widths", "steps_per_stage", "h",
+                                                                  "share_stage_weights")}
+        if "widths" in raw:
+            out["widths"] = widths_key(parse_int_list(raw["widths"], f"{path}.widths"))
+        for name, kind, low, high in (("steps_per_stage", "int", 1, 64), ("h", "float", 1e-3, 10.0),
+                                      ("share_stage_weights", "bool", None, None)):
+            if name in raw:
+                out[name] = check_scalar(raw[name], f"{path}.{name}", kind, low, high)
+        return out
+
+    def build_spec(self, config: dict, *, scheme, noise, macro: str, in_channels: int, num_classes: int):
+        """The trial's ``NetworkSpec`` from its config."""
+        from nas.networks import NetworkSpec
+
+        return NetworkSpec(scheme=scheme, macro=self.macro or macro, in_channels=in_channels, num_classes=num_classes,
+                           widths=widths_from_key(config["widths"]), steps_per_stage=int(config["steps_per_stage"]),
+                           h=float(config["h"]), share_stage_weights=bool(config["share_stage_weights"]), noise=noise,
+                           residual=self.residual)
+
+
+def widths_key(widths) -> str:
+    return "-".join(str(w) for w in widths)
+
+
+def widths_from_key(key: str) -> tuple[int, ...]:
+    return tuple(int(w) for w in str(key).split("-"))
+
+
+def parse_network(raw, path: str = "network", data=None):
+    """The ``network`` section (None: every default) as a ``NetworkSpace``, or a ``TorchvisionNetworkSpace``
+    when it names a torchvision ResNet (``data``: the space's data section, whose classes it must match)."""
+    from nas.networks.blocks import MACROS
+    from nas.networks.residuals import RESIDUAL_FORMS
+
+    raw = {} if raw is None else raw
+    if isinstance(raw, dict) and "torchvision" in raw:  # a torchvision ResNet, converted to each trial's scheme
+        from ..torchvision_network import parse_torchvision_network
+
+        return parse_torchvision_network(raw, path, data)
+    check_mapping(raw, path, {"macro", "widths", "steps_per_stage", "h", "share_stage_weights", "residual"})
+    macro = raw.get("macro")
+    if macro is not None:
+        check_scalar(macro, f"{path}.macro", "str", choices=MACROS)
+    widths_raw = raw.get("widths", [16, 32, 64])
+    if isinstance(widths_raw, dict):
+        check_mapping(widths_raw, f"{path}.widths", {"choices"}, {"choices"})
+        options = widths_raw["choices"]
+        if not isinstance(options, list) or not options:
+            raise fail(f"{path}.widths.choices", f"expected a list of width lists, got {quote(options)}")
+        keys = tuple(widths_key(parse_int_list(o, f"{path}.widths.choices[{i}]")) for i, o in enumerate(options))
+        widths = Domain("str", "choice", choices=keys) if len(set(keys)) > 1 else Domain("str", "constant",
+                                                                                         value=keys[0])
+    else:
+        widths = Domain("str", "constant", value=widths_key(parse_int_list(widths_raw, f"{path}.widths")))
+    residual = raw.get("residual", "preact")
+    check_scalar(residual, f"{path}.residual", "str", choices=tuple(RESIDUAL_FORMS))
+    return NetworkSpace(
+        macro=macro,
+        widths=widths,
+        steps_per_stage=parse_domain(raw.get("steps_per_stage", 2), f"{path}.steps_per_stage", "int", 1, 64),
+        h=parse_domain(raw.get("h", 1.0), f"{path}.h", "float", 1e-3, 10.0),
+        share_stage_weights=parse_domain(raw.get("share_stage_weights", False), f"{path}.share_stage_weights",
+                                         "bool"),
+        residual=residual,
+    )
+
+
+__all__ = ["NetworkSpace", "parse_network", "widths_key", "widths_from_key"]
