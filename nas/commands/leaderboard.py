@@ -11,7 +11,8 @@ from pathlib import Path
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders, or run names under --results-root")
+    parser.add_argument("runs", nargs="+", metavar="RUN",
+                        help="run folders or storage URIs (s3://bucket/prefix/run), or run names under --results-root")
     parser.add_argument("--sort", default="best_val_acc", metavar="COL",
                         help="column to sort by, in its natural direction (accuracies descending, costs "
                              "ascending); default best_val_acc")
@@ -33,7 +34,7 @@ def add_arguments(parser) -> None:
                              "csv/parquet; 'all' for every column)")
     parser.add_argument("--plots", default=None, metavar="DIR", help="write the leaderboard plots (PNG) here")
     parser.add_argument("--results-root", default="results", metavar="DIR",
-                        help="where run names are looked up (default: results)")
+                        help="where run names are looked up: a folder or a storage URI (default: results)")
 
 
 # Files of a run folder that nas search writes and the leaderboard reads: never an output.

@@ -1,0 +1,76 @@
+"""nas.storage: one Location API over a local folder and a real S3 server (moto, on localhost)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nas.search.records import TrialFolder, read_trial
+from nas.storage import Location, is_uri
+
+
+@pytest.fixture(params=["local", "s3"])
+def location(request, tmp_path):
+    if request.param == "local":
+        return Location.from_uri(tmp_path / "store")
+    return Location.from_uri(request.getfixturevalue("s3_uri")("store"))
+
+
+def test_write_read_list_delete_round_trip(location):
+    run = location / "run"
+    assert not run.exists() and run.list() == []
+    run.write_json("search.json", {"a": 1})
+    run.write_bytes("trials/t1/weights.bin", b"\x00\x01")
+    run.write_text("notes.txt", "hello")
+    assert run.is_dir() and run.is_file("search.json") and not run.is_file("trials")
+    assert run.list() == ["notes.txt", "search.json", "trials"]
+    assert run.read_json("search.json") == {"a": 1}
+    assert run.read_text("search.json").endswith("\n")
+    assert run.read_bytes("trials/t1/weights.bin") == b"\x00\x01"
+    run.delete("notes.txt")
+    run.delete("notes.txt")  # absent: nothing happens
+    assert run.list() == ["search.json", "trials"]
+    with pytest.raises(ValueError, match="not JSON|Out of range"):
+        run.write_json("bad.json", {"x": float("nan")})
+    assert not run.exists("bad.json")  # nothing half-written
+
+
+def test_uri_survives_joining_and_rebuilding(location):
+    child = location / "run" / "trials"
+    rebuilt = Location.from_uri(child.uri)
+    child.write_text("x.txt", "1")
+    assert rebuilt.read_text("x.txt") == "1" and rebuilt.path == child.path
+    assert child.name == "trials"
+    assert "endpoint_override" not in child.display()  # readable names leave the endpoint out
+    with pytest.raises(ValueError, match=r"'\.', '\.\.'"):
+        location / "../escape"
+
+
+def test_trial_folder_is_absent_until_its_marker_is_written(location):
+    folder = location / "trials" / "abc"
+    folder.write_json("spec.json", {"half": True})  # a writer killed before its marker
+    assert not TrialFolder(folder).exists and read_trial(folder) is None
+    TrialFolder(folder).publish({"spec": 1}, {"seed": 0}, {"trial_id": "abc", "status": "stopped"},
+                                weights={})
+    assert TrialFolder(folder).exists
+    assert read_trial(folder) == {"spec": {"spec": 1}, "train_config": {"seed": 0},
+                                  "metrics": {"trial_id": "abc", "status": "stopped"}}
+    assert sorted(folder.list()) == ["metrics.json", "spec.json", "train_config.json", "weights.safetensors"]
+    TrialFolder(folder).update_metrics({"trial_id": "abc", "status": "completed"})
+    assert json.loads(folder.read_text("metrics.json"))["status"] == "completed"
+
+
+def test_download_copies_files_and_skips(location, tmp_path):
+    run = location / "run"
+    run.write_text("trials.csv", "trial_id\n")
+    run.write_text("tune/experiment_state.json", "{}")
+    copy = run.download(tmp_path / "copy", skip=lambda relative: relative.startswith("tune/"))
+    assert sorted(p.name for p in copy.rglob("*")) == ["trials.csv"]
+
+
+def test_bad_uris_are_value_errors_naming_the_option(s3_server):
+    assert is_uri("s3://b/p") and not is_uri("results") and not is_uri("file:///tmp/x")
+    with pytest.raises(ValueError, match=r"^--storage: cannot use 'nosuch://bucket/x'"):
+        Location.from_uri("nosuch://bucket/x")
+    with pytest.raises(ValueError, match=r"^--storage: give a folder"):
+        Location.from_uri("")
