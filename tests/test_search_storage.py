@@ -101,6 +101,8 @@ def trial_statuses(run: Location) -> dict:
 
 
 def test_killed_driver_resumes_from_the_bucket_with_every_trial_finished_once(s3_uri, tmp_path):
+    import optuna
+
     space_file = tmp_path / "resume.yaml"
     space_file.write_text(yaml.safe_dump(tiny_space(
         name="resume", train={"epochs": 2, "batch_size": 64}, search={"trials": 4, "scheduler": "none"},
@@ -129,6 +131,12 @@ def test_killed_driver_resumes_from_the_bucket_with_every_trial_finished_once(s3
     assert len(frame) == 4 and frame["trial_id"].is_unique
     assert set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 2).all()
     assert (run / "trials" / first).read_bytes("metrics.json") == before  # not trained again
-    for trial_id, metrics in trial_statuses(run).items():
-        assert metrics["final"]["epoch"] == 2
+    folders = trial_statuses(run)
+    for trial_id in frame["trial_id"]:
+        assert folders[trial_id]["final"]["epoch"] == 2
         assert not (run / "trials" / trial_id).is_file(".resume_state.pt")  # completed: state removed
+    # Optuna (the driver-side study) was told each trial's result once
+    study = optuna.load_study(study_name="resume", storage=optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'driver' / 'runs' / 's3' / run.path / 'optuna.db'}"))
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.user_attrs["tune_trial_id"] for t in complete) == sorted(frame["trial_id"])
