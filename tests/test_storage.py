@@ -74,3 +74,19 @@ def test_bad_uris_are_value_errors_naming_the_option(s3_server):
         Location.from_uri("nosuch://bucket/x")
     with pytest.raises(ValueError, match=r"^--storage: give a folder"):
         Location.from_uri("")
+
+
+def test_search_storage_flags_are_checked_before_anything_runs(tmp_path, monkeypatch):
+    from nas.search.run import check_study_storage, driver_folder, run, study_storage_url
+
+    with pytest.raises(ValueError, match=r"^--study-storage: expected a database URL"):
+        check_study_storage("optuna.db")
+    assert check_study_storage("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    with pytest.raises(ValueError, match=r"^--storage: give either --storage or --results-dir"):
+        run(None, storage="s3://b/p", results_dir=tmp_path / "other")
+    local = Location.from_uri(tmp_path / "results") / "run"
+    assert study_storage_url(local, None) == f"sqlite:///{tmp_path / 'results' / 'run' / 'optuna.db'}"
+    monkeypatch.setenv("NAS_DRIVER_DIR", str(tmp_path / "driver"))
+    remote = Location.from_uri("s3://bucket/prefix?endpoint_override=127.0.0.1:1&scheme=http") / "run"
+    assert driver_folder(remote) == tmp_path / "driver" / "runs" / "s3" / "bucket" / "prefix" / "run"
+    assert study_storage_url(remote, "postgresql://u@h/db") == "postgresql://u@h/db"

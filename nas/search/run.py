@@ -9,11 +9,17 @@
    loads as plain tensors (``weights_only``);
 2. build the data set once (it reaches every trial through Ray's object store, ``tune.with_parameters``);
 3. start an embedded Ray (all local CPUs, no dashboard) or join ``address``; GPUs are requested only when
-   the cluster has them;
-4. write ``results/<name>/search.json`` (the resolved configuration) and run a ``tune.Tuner`` with
-   ``OptunaSearch`` (study ``<name>`` in ``optuna.db``; constraints passed to Optuna on completion) and
-   ASHA on the primary objective;
+   the cluster has them; on a multi-node cluster a local run folder must be seen by every node
+   (``nas.search.cluster``);
+4. write ``<storage>/<name>/search.json`` (the resolved configuration) and run a ``tune.Tuner`` with
+   ``OptunaSearch`` (study ``<name>`` in ``optuna.db``, or ``--study-storage``; constraints passed to Optuna
+   on completion) and ASHA on the primary objective;
 5. write ``trials.csv`` (and ``pareto.csv`` for several objectives) and print the leaderboard.
+
+The run folder lives in any ``nas.storage`` location (``results/`` by default, a shared folder, or an object
+store such as ``s3://bucket/prefix``): Tune's experiment, every trial record and resumable state and the
+run files go through it, so trials on any node write to the same place. The Optuna study stays with the
+driver (``driver_folder``). Library logs go to the run's ``search.log`` (``nas.search.logs``).
 
 ``resume=True`` continues the run of that name (``Tuner.restore(..., resume_errored=True)``): finished
 trials are kept, unfinished ones continue from their last checkpoint, the Optuna study is reloaded. Ray's
@@ -601,14 +607,18 @@ def tune_signal_handling(signals):
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
 
 
-def unfinished_trials(study_url: str, name: str, grid) -> set[str]:
+def unfinished_trials(study_url, name: str, grid) -> set[str]:
     """Trials of ``grid`` that Tune had not finished: those without a finished Optuna trial.
+
+    ``study_url``: the study's storage URL (``study_storage_url``), or a local run folder holding ``optuna.db``.
 
     The searcher tells Optuna about every trial Tune completes (``tune_trial_id`` user attribute) and
     about none that an interruption stopped, and the study outlives restores, so it is the record to ask.
     """
     import optuna
 
+    if not (isinstance(study_url, str) and "://" in study_url):  # a local run folder: its optuna.db
+        study_url = f"sqlite:///{Path(study_url) / STUDY_FILE}"
     storage = optuna.storages.RDBStorage(study_url)
     study = optuna.load_study(study_name=name, storage=storage)
     finished = {t.user_attrs.get("tune_trial_id") for t in study.get_trials(deepcopy=False)
