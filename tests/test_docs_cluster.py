@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "cluster.md"
 
@@ -64,3 +66,22 @@ def test_the_s3_compatible_server_uri_of_the_doc_is_read_by_nas_storage(monkeypa
     assert "?endpoint_override=HOST:PORT&scheme=http" in DOC.read_text()
     location = Location.from_uri("s3://bucket/prefix?endpoint_override=localhost:9000&scheme=http") / "cifar"
     assert not location.is_local and location.display() == "s3://bucket/prefix/cifar"
+
+
+def test_the_cost_benchmark_of_the_doc_runs_and_counts_flops(capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import cifar10_trial_cost
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert "benchmarks/cifar10_trial_cost.py" in DOC.read_text()
+    cifar10_trial_cost.main(["--batches", "1", "--batch-size", "2", "--steps", "3", "--schemes", "euler,rk4",
+                             "--threads", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("cifar10.yaml: 160 epochs x 50,000 images, batch 2, widths [16, 32, 64]")
+    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    assert set(rows) == {"euler", "rk4"} and rows["euler"][1] == "20"
+    euler_flops, rk4_flops = (float(rows[s][3]) for s in ("euler", "rk4"))
+    assert 3 < rk4_flops / euler_flops < 4  # four residual evaluations per step, one stem and head
+    # GPU hours = 3 x forward FLOPs x 50,000 x 160 / (8.1e12 x 0.3) / 3600
+    assert float(rows["euler"][-1]) == pytest.approx(3 * euler_flops * 1e6 * 50_000 * 160 / 2.43e12 / 3600, abs=0.01)
