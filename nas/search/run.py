@@ -339,8 +339,8 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
         except Interrupted as exc:
             if "name" not in resolved:
                 raise
-            raise exc.with_hint(f"resume with: {resume_command(space, resolved['name'], where, flags, address, study_storage)}"
-                                ) from None
+            command = resume_command(space, resolved["name"], where, flags, address, study_storage)
+            raise exc.with_hint(f"resume with: {command}") from None
 
 
 def resume_command(space, name: str, results_dir, flags: dict, address: str | None,
