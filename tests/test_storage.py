@@ -90,3 +90,25 @@ def test_search_storage_flags_are_checked_before_anything_runs(tmp_path, monkeyp
     remote = Location.from_uri("s3://bucket/prefix?endpoint_override=127.0.0.1:1&scheme=http") / "run"
     assert driver_folder(remote) == tmp_path / "driver" / "runs" / "s3" / "bucket" / "prefix" / "run"
     assert study_storage_url(remote, "postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+def test_a_local_storage_path_is_checked_under_the_flag_given(tmp_path):
+    from nas.search.run import run
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"^--storage: .*file"):
+        run(None, storage=str(tmp_path / "file"))
+    with pytest.raises(ValueError, match=r"^--results-dir: .*file"):
+        run(None, results_dir=str(tmp_path / "file"))
+
+
+def test_a_planted_pickle_as_resume_state_in_the_bucket_is_refused_without_running(s3_uri, tmp_path):
+    from hostile import plant_torch_pickle
+    from nas.search.run import check_resume_states
+
+    marker = tmp_path / "ran"
+    run = Location.from_uri(s3_uri("runs")) / "planted"
+    run.upload(plant_torch_pickle(tmp_path / "state.pt", marker), "trials/t1/.resume_state.pt")
+    with pytest.raises(ValueError, match=r"^--resume: t1/\.resume_state\.pt: refused: .*Unsupported global"):
+        check_resume_states(run)
+    assert not marker.exists()

@@ -334,8 +334,9 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
     study_storage = check_study_storage(study_storage)
     with catch_signals() as signals:
         try:
-            return _run(space, name, flags, address, resume, where, study_storage, progress, leaderboard, signals,
-                        resolved)
+            option = "--results-dir" if storage is None else "--storage"
+            return _run(space, name, flags, address, resume, where, option, study_storage, progress, leaderboard,
+                        signals, resolved)
         except Interrupted as exc:
             if "name" not in resolved:
                 raise
@@ -365,13 +366,14 @@ def resume_command(space, name: str, results_dir, flags: dict, address: str | No
     return shlex.join([*parts, "--resume"])
 
 
-def _run(space, name, flags, address, resume, results_dir, study_storage, progress, leaderboard, signals,
+def _run(space, name, flags, address, resume, results_dir, option, study_storage, progress, leaderboard, signals,
          resolved):
     loaded = load_space(space)
     name = check_run_name(loaded.name if name is None else name)
     resolved["name"] = name
-    option = "--storage" if is_uri(str(results_dir)) else "--results-dir"
     if not is_uri(str(results_dir)):
+        if str(results_dir).startswith("file://"):
+            results_dir = Location.from_uri(results_dir, option).path
         check_output_folder(results_dir, option)
     try:
         run_dir = Location.from_uri(results_dir, option) / name
