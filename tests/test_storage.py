@@ -112,3 +112,18 @@ def test_a_planted_pickle_as_resume_state_in_the_bucket_is_refused_without_runni
     with pytest.raises(ValueError, match=r"^--resume: t1/\.resume_state\.pt: refused: .*Unsupported global"):
         check_resume_states(run)
     assert not marker.exists()
+
+
+def test_a_driver_without_the_study_of_an_object_store_run_starts_from_its_copy(s3_uri, tmp_path, monkeypatch):
+    import optuna
+
+    from nas.search.run import driver_folder, fetch_study_copy
+
+    monkeypatch.setenv("NAS_DRIVER_DIR", str(tmp_path / "driver"))
+    run = Location.from_uri(s3_uri("runs")) / "moved"
+    optuna.create_study(study_name="moved", storage=f"sqlite:///{tmp_path / 'made.db'}").enqueue_trial({"x": 1})
+    run.upload(tmp_path / "made.db", "optuna.db")
+    assert fetch_study_copy(run)
+    local = driver_folder(run) / "optuna.db"
+    assert len(optuna.load_study(study_name="moved", storage=f"sqlite:///{local}").trials) == 1
+    assert not fetch_study_copy(run)  # a study already on the driver is never replaced

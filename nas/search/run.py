@@ -101,6 +101,20 @@ def study_storage_url(run: Location, study_storage: str | None) -> str:
     return f"sqlite:///{driver_folder(run) / STUDY_FILE}"
 
 
+def fetch_study_copy(run: Location) -> bool:
+    """Resuming an object-store run on a driver that lacks its study: start from the copy the last search
+    left beside the run (``optuna.db``, uploaded when a search ends or is interrupted). Returns True when
+    it was fetched. A driver killed with SIGKILL uploads nothing: resume it where it ran, or use
+    ``--study-storage``."""
+    local = driver_folder(run) / STUDY_FILE
+    if local.exists() or not run.is_file(STUDY_FILE):
+        return False
+    from nas import atomic
+
+    atomic.write_bytes(local, run.read_bytes(STUDY_FILE))
+    return True
+
+
 def check_study_storage(url) -> str | None:
     """``--study-storage``: an SQLAlchemy database URL (``sqlite:///abs.db``, ``postgresql://...``)."""
     if url is None:
@@ -421,6 +435,8 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
 
     data = load_dataset(data_args.pop("name"), **data_args)
     study_url = study_storage_url(run_dir, study_storage)
+    if restoring and not run_dir.is_local and study_storage is None:
+        fetch_study_copy(run_dir)
     # Library chatter (Ray's token-authentication banner, Tune and Optuna logs) goes to the run's log.
     with run_log(run_dir, LOG_FILE, keep=lambda: run_dir.is_file(CONFIG_FILE)):
         started_ray = _start_ray(address)
