@@ -16,6 +16,12 @@ atomically replaced state file cannot go missing. A trial whose worker dies is r
 (``FailureConfig.max_failures``) and continues from that file, as does an unfinished trial of a resumed run;
 a trial that had already completed or diverged reports its recorded result instead of training again.
 
+Every file goes through ``nas.storage`` at the run's location (``TrialSetup.run_dir``: a local or shared
+folder, or an object-store URI), so a trial on any node of a cluster writes where the driver and a retry
+on another node read. ``metrics.json`` also records the GPU ids Ray assigned, the torch device used (with
+a note when the trial fell back to the CPU; ``device_record``) and the attempt's ``started_at`` /
+``ended_at`` times.
+
 A diverged trial (non-finite loss; ``fit`` stops it) reports val_acc 0 and val_loss inf, so the sampler
 learns to avoid it; its folder keeps the last finite metrics as ``best``. A trial whose config cannot be
 built (e.g. a degenerate sampled scheme) is recorded with status ``error`` and reported once.
