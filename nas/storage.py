@@ -148,6 +148,21 @@ class Location:
 
         return self._info(relative).type != pafs.FileType.NotFound
 
+    def check_bucket(self, what: str = "--storage") -> None:
+        """On an object store, a ``ValueError`` when the bucket does not exist (nas never creates buckets:
+        their region, permissions and lifetime are the owner's choice). Nothing to check locally."""
+        if self.is_local:
+            return
+        import pyarrow.fs as pafs
+
+        bucket = self.path.split("/", 1)[0]
+        try:
+            missing = self.filesystem.get_file_info(bucket).type == pafs.FileType.NotFound
+        except OSError as exc:
+            raise ValueError(f"{what}: cannot reach {self.display()}: {exc}") from None
+        if missing:
+            raise ValueError(f"{what}: bucket {bucket!r} of {self.display()} does not exist; create it first")
+
     def list(self, relative: str = "") -> list[str]:
         """Names of the entries directly inside ``relative`` (sorted; [] when it does not exist)."""
         import pyarrow.fs as pafs

@@ -127,3 +127,12 @@ def test_a_driver_without_the_study_of_an_object_store_run_starts_from_its_copy(
     local = driver_folder(run) / "optuna.db"
     assert len(optuna.load_study(study_name="moved", storage=f"sqlite:///{local}").trials) == 1
     assert not fetch_study_copy(run)  # a study already on the driver is never replaced
+
+
+def test_a_missing_bucket_is_refused_before_anything_runs(s3_server, tmp_path):
+    from nas.search.run import run
+
+    uri = f"s3://no-such-bucket/runs?endpoint_override={s3_server}&scheme=http&region=us-east-1"
+    with pytest.raises(ValueError, match=r"^--storage: bucket 'no-such-bucket' of s3://no-such-bucket/runs/quick "
+                                         r"does not exist; create it first$"):
+        run(None, storage=uri)

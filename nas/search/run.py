@@ -391,6 +391,7 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
         check_output_folder(results_dir, option)
     try:
         run_dir = Location.from_uri(results_dir, option) / name
+        run_dir.check_bucket(option)
         if run_dir.exists() and not run_dir.is_dir():
             raise ValueError(f"--name: {run_dir} exists and is not a folder")
         restoring = resume and run_dir.is_file(CONFIG_FILE)
