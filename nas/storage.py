@@ -235,7 +235,7 @@ class Location:
             target.parent.mkdir(parents=True, exist_ok=True)
             with atomic.atomic_directory(target, replace=target.exists()) as staging:
                 for name, data in files.items():
-                    (Path(staging) / name).write_bytes(data)
+                    atomic.write_bytes(Path(staging) / name, data)  # each file flushed before the folder appears
             return
         for name, data in files.items():
             if name != marker:
