@@ -38,7 +38,7 @@ def add_arguments(parser) -> None:
 
 
 # Files of a run folder that nas search writes and the leaderboard reads: never an output.
-RUN_FILES = ("trials.csv", "pareto.csv", "search.json", "optuna.db")
+RUN_FILES = ("trials.csv", "pareto.csv", "search.json", "optuna.db", "search.log")
 
 
 def _positive(value, name):
