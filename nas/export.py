@@ -328,11 +328,25 @@ def _export_program(model, example, trial_id):
 def load(path, *, device="cpu"):
     """Rebuild the trainable ``nn.Module`` of an export: ``build_network(spec.json)`` + its weights.
 
-    ``path`` is a model folder (holding ``spec.json``) or an ``export_run`` folder (its rank-1 model, the
+    ``path`` is a model folder (holding ``spec.json``) or an ``export_run`` folder, local or a storage URI
+    (``s3://bucket/prefix/export``, ``nas.storage``), (its rank-1 model, the
     ``folder`` of ``index.json``, which must lie inside ``path``). Nothing read runs code and a spec beyond
     the budgets is refused before anything is allocated (``read_model``).
     The model is returned in eval mode, like a model meant for inference; call ``.train()`` to train on.
     """
+    from .storage import Location, is_uri
+
+    if is_uri(str(path)):  # an export in an object store: read a local copy of it
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="nas-load-") as local:
+            try:
+                copy = Location.from_uri(str(path), "load").download(Path(local) / "export")
+            except OSError as exc:
+                raise ValueError(f"load: cannot read {path}: {exc}") from None
+            if not copy.is_dir():
+                raise ValueError(f"load: {path} is not an export (nothing there)")
+            return load(copy, device=device)
     from .networks import build_network
 
     folder = Path(path)

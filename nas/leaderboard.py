@@ -36,6 +36,7 @@ from .checks import is_int, positive_int
 from .messages import quote
 from .paths import contained
 from .safe_load import read_json, read_weights
+from .storage import Location, is_uri
 from .vocabulary import DUPLICATE_STATUS, LOWER_IS_BETTER, SCORED_STATUSES, STATUSES, maximised, pareto_mask
 from .vocabulary import parse_objectives as _parse_objectives
 from .vocabulary import pareto_front as _pareto_front
@@ -54,7 +55,19 @@ VIEWS = ("trials", "families", "coefficients", "bins", "evaluation")
 
 # ------------------------------------------------------------------------------------------- loading
 def resolve_run(run, results_root=DEFAULT_RESULTS_ROOT) -> Path:
-    """The run folder of ``run``: a path to it, or a run name under ``results_root``."""
+    """The run folder of ``run``: a path to it, or a run name under ``results_root``.
+
+    Either may be a storage URI (``s3://bucket/prefix/run``, ``nas.storage``): the run's records are then
+    copied to a local temporary folder (named like the run, removed when the process exits) and that
+    folder is returned, so every reader works on the same files as for a local run.
+    """
+    if is_uri(str(run)):
+        return _local_copy(Location.from_uri(str(run), f"run {str(run)!r}"), run)
+    if is_uri(str(results_root)) and not Path(str(run)).is_absolute():
+        from .paths import check_run_name
+
+        check_run_name(str(run), f"run {str(run)!r}")
+        return _local_copy(Location.from_uri(str(results_root), "--results-root") / str(run), run)
     candidates = [Path(run)]
     if not Path(run).is_absolute():
         candidates.append(Path(results_root) / run)
@@ -65,6 +78,34 @@ def resolve_run(run, results_root=DEFAULT_RESULTS_ROOT) -> Path:
             return candidate.resolve()
     looked = " or ".join(str(c) for c in dict.fromkeys(candidates))
     raise ValueError(f"run {str(run)!r}: no such run folder (looked for {looked})")
+
+
+# Files of a run in storage that readers never need: Ray's experiment (pickles), resumable training states,
+# the study and the log.
+_NOT_FETCHED = ("tune/", "optuna.db", "search.log")
+_fetched: dict[str, Path] = {}
+
+
+def _local_copy(location, run) -> Path:
+    """A local copy of the run folder at ``location`` (once per process and URI); see ``resolve_run``."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if location.uri in _fetched:
+        return _fetched[location.uri]
+    try:
+        if not location.is_file("trials.csv"):
+            what = "is not a run folder (no trials.csv)" if location.exists() else "does not exist"
+            raise ValueError(f"run {str(run)!r}: {location} {what}")
+        root = Path(tempfile.mkdtemp(prefix="nas-run-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        folder = location.download(root / location.name, skip=lambda relative: relative.startswith(_NOT_FETCHED)
+                                   or relative.endswith(".resume_state.pt"))
+    except OSError as exc:
+        raise ValueError(f"run {str(run)!r}: cannot read {location}: {exc}") from None
+    _fetched[location.uri] = folder.resolve()
+    return _fetched[location.uri]
 
 
 def read_search_config(run_dir) -> dict:

@@ -36,10 +36,35 @@ def read_json(path, what: str | None = None, *, kind: type = dict):
         size = path.stat().st_size
         if size > MAX_JSON_BYTES:
             raise ValueError(f"{what}: {size:,} bytes, larger than the limit of {MAX_JSON_BYTES:,}")
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ValueError(f"{what}: missing") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read ({one_line(exc)})") from None
+    return parse_json(data, what, kind=kind)
+
+
+def read_json_at(location, name: str, what: str | None = None, *, kind: type = dict):
+    """``read_json`` of the file ``name`` in a ``nas.storage.Location`` (any storage: local or object store)."""
+    what = what or location.display(name)
+    if location.is_local:
+        return read_json(location.local_path / name, what, kind=kind)
+    try:
+        if not location.is_file(name):
+            raise ValueError(f"{what}: missing")
+        data = location.read_bytes(name)
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read ({one_line(exc)})") from None
+    return parse_json(data, what, kind=kind)
+
+
+def parse_json(data: bytes, what: str, *, kind: type = dict):
+    """The checks of ``read_json`` applied to bytes already read."""
+    if len(data) > MAX_JSON_BYTES:
+        raise ValueError(f"{what}: {len(data):,} bytes, larger than the limit of {MAX_JSON_BYTES:,}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ValueError(f"{what}: cannot read ({one_line(exc)})") from None
     try:
         value = json.loads(text, object_pairs_hook=_unique_keys)
@@ -86,13 +111,16 @@ def read_weights(path, what: str | None = None, *, framework: str = "pt", device
 
 
 def read_state(path, what: str | None = None):
-    """Training state saved with ``torch.save``, loaded with ``weights_only=True`` (see the module docstring)."""
+    """Training state saved with ``torch.save``, loaded with ``weights_only=True`` (see the module docstring).
+
+    ``path``: a file path, or a binary file object (bytes read from an object store, ``io.BytesIO``)."""
     import pickle
     import warnings
 
     import torch
 
-    path, what = Path(path), _label(path, what)
+    what = _label(path, what)
+    path = path if hasattr(path, "read") else Path(path)
     try:
         with warnings.catch_warnings():  # torch warns about unusual pickle protocols: the error says enough
             warnings.simplefilter("ignore")
@@ -115,4 +143,4 @@ def _unpickler_reason(message: str) -> str:
     return "unsupported pickle content"
 
 
-__all__ = ["read_json", "read_weights", "read_state", "MAX_JSON_BYTES"]
+__all__ = ["read_json", "read_json_at", "parse_json", "read_weights", "read_state", "MAX_JSON_BYTES"]

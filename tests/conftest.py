@@ -92,3 +92,65 @@ def ray_session():
              object_store_memory=100 * 1024**2, ignore_reinit_error=True)
     yield ray
     ray.shutdown()
+
+
+S3_REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3 server on a free localhost port (one per test session), with dummy credentials
+    in this process's environment (inherited by drivers and Ray nodes the tests start). Yields HOST:PORT."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    server = Path(sys.executable).with_name("moto_server")
+    assert server.exists(), "moto_server is missing: install the test dependencies (pip install -e '.[dev]')"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    names = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": S3_REGION,
+             "AWS_EC2_METADATA_DISABLED": "true"}
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(names)
+    process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def s3_uri(s3_server):
+    """Factory: ``s3_uri(prefix)`` is ``s3://<a new bucket>/<prefix>?endpoint_override=...`` on the moto server."""
+    import uuid
+
+    import pyarrow.fs as pafs
+
+    bucket = f"nas-{uuid.uuid4().hex[:12]}"
+    pafs.S3FileSystem(endpoint_override=s3_server, scheme="http", region=S3_REGION,
+                      allow_bucket_creation=True).create_dir(bucket)
+
+    def make(prefix: str = "runs") -> str:
+        return f"s3://{bucket}/{prefix}?endpoint_override={s3_server}&scheme=http&region={S3_REGION}"
+    return make

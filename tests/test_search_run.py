@@ -5,6 +5,7 @@ the driver as a subprocess, as a user would.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -244,8 +245,10 @@ def test_killed_driver_is_resumed_without_losing_or_repeating_trials(tmp_path):
 
 
 @pytest.mark.slow
-def test_two_node_cluster_spreads_trials_over_both_nodes(tmp_path):
+def test_two_node_cluster_with_s3_storage_puts_every_nodes_trials_in_the_bucket(tmp_path, s3_uri):
     from ray.cluster_utils import Cluster
+
+    from nas.storage import Location
 
     cluster = Cluster(initialize_head=True, connect=False,
                       head_node_args={"num_cpus": 1, "include_dashboard": False,
@@ -256,13 +259,20 @@ def test_two_node_cluster_spreads_trials_over_both_nodes(tmp_path):
         space_file = tmp_path / "cluster.yaml"
         space_file.write_text(yaml.safe_dump(tiny_space(name="cluster", search={"trials": 4, "scheduler": "none"},
                                                         baselines=False)))
+        root = s3_uri("runs")
         done = subprocess.run([sys.executable, "-m", "nas.cli", "search", str(space_file), "--address",
-                               cluster.address, "--results-dir", str(tmp_path / "results")],
-                              env=run_env(), capture_output=True, text=True, timeout=400)
+                               cluster.address, "--storage", root],
+                              env={**run_env(), "NAS_DRIVER_DIR": str(tmp_path / "driver")}, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=400)
         assert done.returncode == 0, done.stderr[-2000:]
-        frame = pd.read_csv(tmp_path / "results" / "cluster" / "trials.csv")
+        run = Location.from_uri(root) / "cluster"
+        frame = pd.read_csv(io.StringIO(run.read_text("trials.csv")))
         assert len(frame) == 4 and set(frame["status"]) == {"completed"}
         nodes = {node.node_id for node in cluster.list_all_nodes()}
         assert len(nodes) == 2 and set(frame["node"]) == nodes
+        for row in frame.itertuples():  # the second node's trials too: their folders are in the bucket
+            metrics = json.loads((run / row.trial_dir).read_text("metrics.json"))
+            assert metrics["node_id"] == row.node and (run / row.trial_dir).is_file("weights.safetensors")
+        assert not (tmp_path / "results").exists()
     finally:
         cluster.shutdown()

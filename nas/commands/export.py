@@ -10,7 +10,8 @@ from nas.checks import positive_int
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run", help="run folder, or a run name under --results-root")
+    parser.add_argument("run",
+                        help="run folder or storage URI (s3://bucket/prefix/run), or a run name under --results-root")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--top", type=int, default=None, metavar="K",
                         help="export the K best finished trials by best validation accuracy (default 1)")
@@ -25,7 +26,7 @@ def add_arguments(parser) -> None:
                         help="output folder: DIR/index.json and one folder per trial (must not exist)")
     parser.add_argument("--force", action="store_true", help="replace DIR if it exists")
     parser.add_argument("--results-root", default="results", metavar="DIR",
-                        help="where run names are looked up (default: results)")
+                        help="where run names are looked up: a folder or a storage URI (default: results)")
 
 
 def run(args) -> int:

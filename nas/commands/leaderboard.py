@@ -28,7 +28,8 @@ EPILOG = ("Equal budgets: by default every view and plot compares, per run, the 
 
 def add_arguments(parser) -> None:
     parser.epilog = EPILOG
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders, or run names under --results-root")
+    parser.add_argument("runs", nargs="+", metavar="RUN",
+                        help="run folders or storage URIs (s3://bucket/prefix/run), or run names under --results-root")
     parser.add_argument("--sort", default="best_val_acc", metavar="COL",
                         help="column to sort by, in its natural direction (accuracies descending, costs "
                              "ascending); default best_val_acc")
@@ -55,11 +56,11 @@ def add_arguments(parser) -> None:
                              "csv/parquet; 'all' for every column)")
     parser.add_argument("--plots", default=None, metavar="DIR", help="write the leaderboard plots (PNG) here")
     parser.add_argument("--results-root", default="results", metavar="DIR",
-                        help="where run names are looked up (default: results)")
+                        help="where run names are looked up: a folder or a storage URI (default: results)")
 
 
 # Files of a run folder that nas search writes and the leaderboard reads: never an output.
-RUN_FILES = ("trials.csv", "pareto.csv", "search.json", "optuna.db")
+RUN_FILES = ("trials.csv", "pareto.csv", "search.json", "optuna.db", "search.log")
 
 
 def run(args) -> int:

@@ -42,6 +42,17 @@ def add_arguments(parser) -> None:
                              "there. A folder whose search.json nas did not write is refused")
     parser.add_argument("--seed", type=int, help="sampler and training seed")
     parser.add_argument("--results-dir", default="results", help="folder of run folders (default: results)")
+    parser.add_argument("--storage", metavar="URI",
+                        help="where run folders go instead of --results-dir: a local or shared folder (every Ray "
+                             "node must see it), or an object store, s3://bucket/prefix or gs://bucket/prefix "
+                             "(pyarrow.fs; S3 credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; "
+                             "?endpoint_override=HOST:PORT&scheme=http for an S3-compatible server). Trials on any "
+                             "node write their records there; see docs/cluster.md")
+    parser.add_argument("--study-storage", metavar="URL",
+                        help="database URL of the Optuna study (sqlite:////abs/path.db, postgresql://...; give it "
+                             "again with --resume). Default: SQLite optuna.db in the run folder; for an object "
+                             "store, on the driver in $NAS_DRIVER_DIR/runs/<scheme>/<bucket>/<prefix>/<name>/ "
+                             "(default ~/.cache/nas), copied beside the run when the search ends")
 
 
 def run(args) -> int:
@@ -56,5 +67,5 @@ def run(args) -> int:
     run_search(args.space, name=args.name, trials=args.trials, sampler=args.sampler, scheduler=args.scheduler,
                objectives=args.objectives, address=args.address, cpus_per_trial=args.cpus_per_trial,
                gpus_per_trial=gpus, time_budget=args.time_budget, resume=args.resume, seed=args.seed,
-               results_dir=args.results_dir)
+               results_dir=args.results_dir, storage=args.storage, study_storage=args.study_storage)
     return 0

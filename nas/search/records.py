@@ -7,17 +7,18 @@ Every trial owns ``results/<run>/trials/<trial_id>/``:
     weights.safetensors    model.state_dict() at the best-validation epoch (absent when no epoch finished)
     metrics.json           status, final and best metrics, diagnostics, constraints, history
 
-The folder appears atomically (built beside its final name, then renamed) once the trial has something
-to say, and each file is replaced atomically afterwards, so a reader (``nas export``) never sees half a
-trial and never depends on Ray's checkpoint layout. The columns of ``trials.csv`` are documented in
+The folder appears atomically once the trial has something to say (on a file system it is built beside
+its final name, then renamed; on an object store every file is one PUT and ``metrics.json``, the marker,
+comes last), and each file is replaced atomically afterwards, so a reader (``nas export``) never sees half
+a trial and never depends on Ray's checkpoint layout. Everything goes through ``nas.storage``, so the run
+folder may be a local or shared folder or an object-store URI. The columns of ``trials.csv`` are documented in
 ``results/README.md``.
 """
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from nas import atomic
+from nas.storage import Location
 from nas.vocabulary import FINAL_STATUSES, SCORED_STATUSES, STATUSES, pareto_front  # noqa: F401 (re-exported)
 
 TRIALS_FOLDER = "trials"
@@ -31,52 +32,66 @@ RESULT_COLUMNS = ("status", "val_acc", "val_loss", "best_val_acc", "params", "fl
 DIAGNOSTIC_COLUMNS = ("order", "zero_stable", "error_constant", "error_norm", "real_stability_interval")
 TRAILING_COLUMNS = ("feasible", "baseline", "seed", "trial_dir")
 EXTRA_COLUMNS = ("option", "best_val_loss", "best_epoch", "node", "message", "cpu_time", "architecture_id",
-                 "training_id", "duplicate_of")
+                 "training_id", "duplicate_of", "device", "gpu_ids", "device_note")
 
 
 # ------------------------------------------------------------------------------------ trial folder
 class TrialFolder:
-    """Writes one trial's folder (see the module docstring)."""
+    """Writes one trial's folder (see the module docstring), through ``nas.storage`` so that a trial on any
+    node of a cluster writes to the run's storage (a local or shared folder, or an object store)."""
 
-    def __init__(self, path):
-        self.path = Path(path)
+    def __init__(self, where):
+        self.location = Location.from_uri(where)
+
+    @property
+    def path(self):
+        """The folder as a local ``Path``, or its ``Location`` on an object store."""
+        return self.location.local_path or self.location
 
     @property
     def exists(self) -> bool:
-        return (self.path / "metrics.json").is_file()
+        return self.location.is_file(MARKER)
 
     def publish(self, spec: dict, train_config: dict, metrics: dict, weights: dict | None = None) -> None:
-        """Write all files; the first time the whole folder appears at once."""
+        """Write all files; the first time the whole folder appears at once (metrics.json is its marker)."""
         if not self.exists:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic.atomic_directory(self.path, replace=self.path.exists()) as tmp:
-                self._write(Path(tmp), spec, train_config, metrics, weights)
+            files = {"spec.json": _json_bytes(spec), "train_config.json": _json_bytes(train_config)}
+            if weights is not None:
+                files["weights.safetensors"] = weights_bytes(weights)
+            files[MARKER] = _json_bytes(metrics)
+            self.location.publish_folder("", files, MARKER)
             return
-        self._write(self.path, spec, train_config, metrics, weights)
+        self.location.write_json("spec.json", spec)
+        self.location.write_json("train_config.json", train_config)
+        self.update_metrics(metrics, weights)
 
-    @staticmethod
-    def _write(folder: Path, spec, train_config, metrics, weights) -> None:
-        atomic.write_json(folder / "spec.json", spec)
-        atomic.write_json(folder / "train_config.json", train_config)
+    def update_metrics(self, metrics: dict, weights: dict | None = None) -> None:
         if weights is not None:
-            save_weights(folder / "weights.safetensors", weights)
-        atomic.write_json(folder / "metrics.json", metrics)  # last: its presence marks a complete folder
+            self.location.write_bytes("weights.safetensors", weights_bytes(weights))
+        self.location.write_json(MARKER, metrics)  # last: the folder never names weights it lacks
 
 
-def save_weights(path: Path, state_dict: dict) -> None:
-    from safetensors.torch import save_file
+MARKER = "metrics.json"  # written last: its presence marks a complete trial folder
 
-    tensors = {name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()}
-    with atomic.atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
+
+def _json_bytes(value) -> bytes:
+    return (json.dumps(value, indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
+def weights_bytes(state_dict: dict) -> bytes:
+    """A state dict as safetensors bytes (tensors moved to the CPU)."""
+    from safetensors.torch import save
+
+    return save({name: tensor.detach().cpu().contiguous() for name, tensor in state_dict.items()})
 
 
 def read_trial(folder) -> dict | None:
     """spec, train_config and metrics of a trial folder (None when the folder is incomplete)."""
-    folder = Path(folder)
+    location = Location.from_uri(folder)
     try:
-        return {name: json.loads((folder / f"{name}.json").read_text())
-                for name in ("spec", "train_config", "metrics")}
+        if not location.is_file(MARKER):
+            return None
+        return {name: json.loads(location.read_text(f"{name}.json")) for name in ("spec", "train_config", "metrics")}
     except (OSError, ValueError):
         return None
 
@@ -126,7 +141,7 @@ def trial_row(folder, run_dir) -> dict | None:
         "feasible": metrics.get("feasible"),
         "baseline": bool(metrics.get("baseline", False)),
         "seed": record["train_config"].get("seed"),
-        "trial_dir": str(Path(folder).resolve().relative_to(Path(run_dir).resolve())),
+        "trial_dir": f"{TRIALS_FOLDER}/{Location.from_uri(folder).name}",
         "option": metrics.get("option"),
         "best_val_loss": best.get("val_loss"),
         "best_epoch": best.get("epoch"),
@@ -136,6 +151,9 @@ def trial_row(folder, run_dir) -> dict | None:
         "architecture_id": metrics.get("architecture_id"),
         "training_id": metrics.get("training_id"),
         "duplicate_of": metrics.get("duplicate_of"),
+        "device": metrics.get("device"),
+        "gpu_ids": ",".join(metrics.get("gpu_ids") or ()),
+        "device_note": metrics.get("device_note", ""),
         **(metrics.get("constraints") or {}),
     }
     return row
@@ -166,14 +184,13 @@ def _coefficient_sort_key(name: str):
 def collect_rows(run_dir, missing: dict | None = None) -> list[dict]:
     """Rows of every trial folder of a run (sorted by trial id), plus ``missing``: trial_id -> row for
     trials Ray knows about that never wrote a folder (e.g. a trial that errored before its first epoch)."""
-    run_dir = Path(run_dir)
+    run = Location.from_uri(run_dir)
     rows = []
     seen = set()
-    folders = sorted((run_dir / TRIALS_FOLDER).glob("*")) if (run_dir / TRIALS_FOLDER).is_dir() else []
-    for folder in folders:
-        if folder.name.startswith("."):
+    for name in run.list(TRIALS_FOLDER):
+        if name.startswith("."):
             continue
-        row = trial_row(folder, run_dir)
+        row = trial_row(run / TRIALS_FOLDER / name, run)
         if row is not None:
             rows.append(row)
             seen.add(row["trial_id"])
@@ -188,19 +205,17 @@ def write_trials_csv(run_dir, rows: list[dict]):
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=ordered_columns(rows))
-    with atomic.atomic_path(Path(run_dir) / "trials.csv") as tmp:
-        frame.to_csv(tmp, index=False)
+    Location.from_uri(run_dir).write_csv("trials.csv", frame)
     return frame
 
 
 def write_pareto_csv(run_dir, frame, objectives):
     """``pareto.csv``: ``nas.vocabulary.pareto_front`` of ``frame`` (atomically); returns the front."""
     front = pareto_front(frame, objectives)
-    with atomic.atomic_path(Path(run_dir) / "pareto.csv") as tmp:
-        front.to_csv(tmp, index=False)
+    Location.from_uri(run_dir).write_csv("pareto.csv", front)
     return front
 
 
 __all__ = ["TrialFolder", "read_trial", "trial_row", "collect_rows", "write_trials_csv", "pareto_front",
-           "write_pareto_csv", "coefficient_columns", "save_weights", "STATUSES", "SCORED_STATUSES", "FINAL_STATUSES",
-           "TRIALS_FOLDER"]
+           "write_pareto_csv", "coefficient_columns", "weights_bytes", "STATUSES", "SCORED_STATUSES",
+           "FINAL_STATUSES", "TRIALS_FOLDER"]

@@ -9,11 +9,17 @@
    loads as plain tensors (``weights_only``);
 2. build the data set once (it reaches every trial through Ray's object store, ``tune.with_parameters``);
 3. start an embedded Ray (all local CPUs, no dashboard) or join ``address``; GPUs are requested only when
-   the cluster has them;
-4. write ``results/<name>/search.json`` (the resolved configuration) and run a ``tune.Tuner`` with
-   ``OptunaSearch`` (study ``<name>`` in ``optuna.db``; constraints passed to Optuna on completion) and
-   ASHA on the primary objective;
+   the cluster has them; on a multi-node cluster a local run folder must be seen by every node
+   (``nas.search.cluster``);
+4. write ``<storage>/<name>/search.json`` (the resolved configuration) and run a ``tune.Tuner`` with
+   ``OptunaSearch`` (study ``<name>`` in ``optuna.db``, or ``--study-storage``; constraints passed to Optuna
+   on completion) and ASHA on the primary objective;
 5. write ``trials.csv`` (and ``pareto.csv`` for several objectives) and print the leaderboard.
+
+The run folder lives in any ``nas.storage`` location (``results/`` by default, a shared folder, or an object
+store such as ``s3://bucket/prefix``): Tune's experiment, every trial record and resumable state and the
+run files go through it, so trials on any node write to the same place. The Optuna study stays with the
+driver (``driver_folder``). Library logs go to the run's ``search.log`` (``nas.search.logs``).
 
 ``resume=True`` continues the run of that name (``Tuner.restore(..., resume_errored=True)``): finished
 trials are kept, unfinished ones continue from their last checkpoint, the Optuna study is reloaded. Ray's
@@ -35,10 +41,11 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from nas import atomic, data_info
+from nas import data_info
 from nas.interrupt import Interrupted, catch_signals
 from nas.paths import check_output_folder
-from nas.safe_load import read_json
+from nas.safe_load import read_json_at
+from nas.storage import Location, is_uri
 
 from .budget import check_space
 from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit
@@ -46,6 +53,8 @@ from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, 
                       write_trials_csv)
 from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
                     check_setting, check_settings, load_space)
+from .logs import quiet_libraries, run_log
+from .shared_storage import check_shared_storage
 from .trainable import RESUME_FILE, TrialSetup, read_resume_state, threads_for, train_trial
 
 FORMAT = "nas.search/1"
@@ -56,18 +65,77 @@ STUDY_FILE = "optuna.db"
 OPTIONAL_SETTINGS = ("duplicates",)
 
 
+LOG_FILE = "search.log"
+
+
 @dataclass(frozen=True)
 class SearchResult:
     """Where a finished (or interrupted) search wrote its outputs."""
 
     name: str
-    run_dir: Path
+    run_dir: object  # a local Path, or the run's storage URI (str) on an object store
     trials: object  # pandas DataFrame of trials.csv
     pareto: object | None = None
 
     @property
-    def trials_csv(self) -> Path:
-        return self.run_dir / "trials.csv"
+    def trials_csv(self):
+        return self.run_dir / "trials.csv" if isinstance(self.run_dir, Path) else f"{self.run_dir}/trials.csv"
+
+
+def driver_folder(run: Location) -> Path:
+    """Where the driver keeps what must stay on its machine for a run on an object store: the Optuna study
+    (SQLite) unless ``--study-storage`` names a database. ``$NAS_DRIVER_DIR`` (default ``~/.cache/nas``)
+    ``/runs/<scheme>/<bucket>/<prefix>/<name>``. A run in a local or shared folder keeps it in the run folder."""
+    if run.is_local:
+        return run.local_path
+    root = Path(os.environ.get("NAS_DRIVER_DIR") or Path.home() / ".cache" / "nas").expanduser()
+    scheme = run.uri.split("://", 1)[0]
+    return root / "runs" / scheme / run.path
+
+
+def study_storage_url(run: Location, study_storage: str | None) -> str:
+    """The Optuna storage URL of a run: ``--study-storage`` when given, else SQLite ``optuna.db`` in the run
+    folder (local or shared storage) or in ``driver_folder`` (object store)."""
+    if study_storage:
+        return study_storage
+    return f"sqlite:///{driver_folder(run) / STUDY_FILE}"
+
+
+def fetch_study_copy(run: Location) -> bool:
+    """Resuming an object-store run on a driver that lacks its study: start from the copy the last search
+    left beside the run (``optuna.db``, uploaded when a search ends or is interrupted). Returns True when
+    it was fetched. A driver killed with SIGKILL uploads nothing: resume it where it ran, or use
+    ``--study-storage``."""
+    local = driver_folder(run) / STUDY_FILE
+    if local.exists() or not run.is_file(STUDY_FILE):
+        return False
+    from nas import atomic
+
+    atomic.write_bytes(local, run.read_bytes(STUDY_FILE))
+    return True
+
+
+def check_study_storage(url) -> str | None:
+    """``--study-storage``: an SQLAlchemy database URL (``sqlite:///abs.db``, ``postgresql://...``)."""
+    if url is None:
+        return None
+    if not isinstance(url, str) or "://" not in url:
+        raise ValueError(f"--study-storage: expected a database URL such as sqlite:////abs/path/optuna.db or "
+                         f"postgresql://user@host/db, got {url!r}")
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"--study-storage: {exc}") from None
+    return url
+
+
+def _masked(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def make_sampler(name: str, seed: int):
@@ -245,11 +313,14 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
         scheduler: str | None = None, objectives=None, address: str | None = None,
         cpus_per_trial: float | None = None, gpus_per_trial=None, time_budget: float | None = None,
         resume: bool = False, seed: int | None = None, results_dir="results", progress: bool = True,
-        leaderboard: bool = True) -> SearchResult:
+        leaderboard: bool = True, storage: str | None = None, study_storage: str | None = None) -> SearchResult:
     """Run (or with ``resume=True`` continue) a search; see the module docstring.
 
     ``space``: a YAML path, a mapping or a ``SearchSpace`` (None: the embedded ``quick.yaml``). The other
-    arguments override the space's ``search`` section. Outputs go to ``<results_dir>/<name>/``.
+    arguments override the space's ``search`` section. Outputs go to ``<storage>/<name>/``: ``storage`` is a
+    local or shared folder or an object-store URI (``s3://bucket/prefix``, ``nas.storage``); ``results_dir``
+    is its older name for a local folder (give one of them). ``study_storage``: an RDB URL for the Optuna
+    study (default: SQLite ``optuna.db`` in the run folder, or in ``driver_folder`` for an object store).
 
     Every check runs before anything is written. SIGINT / SIGTERM stop the search gracefully: unfinished
     trials are recorded as ``interrupted`` and ``nas.interrupt.Interrupted`` is raised, its hint naming the
@@ -258,23 +329,34 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
     flags = dict(trials=trials, sampler=sampler, scheduler=scheduler, objectives=objectives,
                  cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, time_budget=time_budget, seed=seed)
     resolved = {}
+    if storage is not None and str(results_dir) != "results":
+        raise ValueError("--storage: give either --storage or --results-dir, not both")
+    where = results_dir if storage is None else storage
+    study_storage = check_study_storage(study_storage)
     with catch_signals() as signals:
         try:
-            return _run(space, name, flags, address, resume, results_dir, progress, leaderboard, signals, resolved)
+            option = "--results-dir" if storage is None else "--storage"
+            return _run(space, name, flags, address, resume, where, option, study_storage, progress, leaderboard,
+                        signals, resolved)
         except Interrupted as exc:
             if "name" not in resolved:
                 raise
-            raise exc.with_hint(f"resume with: {resume_command(space, resolved['name'], results_dir, flags, address)}"
-                                ) from None
+            command = resume_command(space, resolved["name"], where, flags, address, study_storage)
+            raise exc.with_hint(f"resume with: {command}") from None
 
 
-def resume_command(space, name: str, results_dir, flags: dict, address: str | None) -> str:
-    """The shell command that continues run ``name`` (the same space, results folder and flags)."""
+def resume_command(space, name: str, results_dir, flags: dict, address: str | None,
+                   study_storage: str | None = None) -> str:
+    """The shell command that continues run ``name`` (the same space, storage and flags)."""
     if space is not None and not isinstance(space, (str, os.PathLike)):
         return f"nas.search.run(<the same space>, name={name!r}, resume=True)"
     parts = ["nas", "search", *([] if space is None else [str(space)]), "--name", name]
-    if str(results_dir) != "results":
+    if is_uri(str(results_dir)):
+        parts += ["--storage", str(results_dir)]
+    elif str(results_dir) != "results":
         parts += ["--results-dir", str(results_dir)]
+    if study_storage:
+        parts += ["--study-storage", _masked(study_storage)]
     for flag, value in flags.items():
         if value is not None:
             text = ",".join(value) if isinstance(value, (list, tuple)) else f"{value:g}" \
@@ -285,17 +367,30 @@ def resume_command(space, name: str, results_dir, flags: dict, address: str | No
     return shlex.join([*parts, "--resume"])
 
 
-def _run(space, name, flags, address, resume, results_dir, progress, leaderboard, signals, resolved):
+def _run(space, name, flags, address, resume, results_dir, option, study_storage, progress, leaderboard, signals,
+         resolved):
     loaded = load_space(space)
     name = check_run_name(loaded.name if name is None else name)
     resolved["name"] = name
-    check_output_folder(results_dir, "--results-dir")
-    run_dir = Path(results_dir).resolve() / name
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"--name: {run_dir} exists and is not a folder")
-    restoring = resume and (run_dir / CONFIG_FILE).is_file()
+    if not is_uri(str(results_dir)):
+        if str(results_dir).startswith("file://"):
+            results_dir = Location.from_uri(results_dir, option).path
+        check_output_folder(results_dir, option)
+    try:
+        run_dir = Location.from_uri(results_dir, option) / name
+        run_dir.check_bucket(option)
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ValueError(f"--name: {run_dir} exists and is not a folder")
+        restoring = resume and run_dir.is_file(CONFIG_FILE)
+        occupied = bool(run_dir.list())
+    except OSError as exc:
+        raise ValueError(f"{option}: cannot reach {results_dir}: {exc}") from None
     if restoring:
         saved = read_run_record(run_dir, name)
+        recorded_study = saved.get("study_storage")
+        if recorded_study and study_storage is None:
+            raise ValueError(f"--resume: run {name!r} keeps its Optuna study in {recorded_study}; give "
+                             "--study-storage again")
         space_obj = SearchSpace.from_dict(saved["space"], source=saved["source"])
         settings = _settings(space_obj, **{k: saved["settings"].get(k) for k in SearchSettings.__dataclass_fields__})
         given = {k: v for k, v in flags.items() if v is not None}
@@ -303,7 +398,7 @@ def _run(space, name, flags, address, resume, results_dir, progress, leaderboard
             _check_resume_flags(settings, _settings(space_obj, **{**settings.to_dict(), **given}))
         check_resume_states(run_dir)
     else:
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if occupied:
             if resume:
                 raise ValueError(f"--resume: {run_dir} has no {CONFIG_FILE}, so it is not a run folder nas search "
                                  "wrote; choose another --name")
@@ -327,33 +422,51 @@ def _run(space, name, flags, address, resume, results_dir, progress, leaderboard
     from nas.data import load_dataset
 
     data = load_dataset(data_args.pop("name"), **data_args)
-    started_ray = start_ray(address)
-    signals.reinstall()
-    try:
-        resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
-        grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, address, signals)
-    finally:
-        if started_ray:
-            import ray
+    study_url = study_storage_url(run_dir, study_storage)
+    if restoring and not run_dir.is_local and study_storage is None:
+        fetch_study_copy(run_dir)
+    # Library chatter (Ray's token-authentication banner, Tune and Optuna logs) goes to the run's log.
+    with run_log(run_dir, LOG_FILE, keep=lambda: run_dir.is_file(CONFIG_FILE)):
+        started_ray = start_ray(address)
+        signals.reinstall()
+        try:
+            check_shared_storage(run_dir, address)
+            resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
+            grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, address,
+                              signals, study_url, study_storage)
+        finally:
+            if started_ray:
+                import ray
 
-            ray.shutdown()
-    # Written once every worker is gone (an embedded Ray is shut down): no trial rewrites its folder after this.
-    interrupted = signals.received is not None
-    result = write_outputs(run_dir, grid, name, settings.objectives,
-                           unfinished=unfinished_trials(run_dir, name, grid) if interrupted else (),
-                           signal_name=signal.Signals(signals.received).name if interrupted else None)
+                ray.shutdown()
+        # Written once every worker is gone (an embedded Ray is shut down): no trial rewrites its folder after this.
+        interrupted = signals.received is not None
+        result = write_outputs(run_dir, grid, name, settings.objectives,
+                               unfinished=unfinished_trials(study_url, name, grid) if interrupted else (),
+                               signal_name=signal.Signals(signals.received).name if interrupted else None)
+        if not run_dir.is_local and study_storage is None:  # a copy of the driver-side study beside the run
+            run_dir.upload(driver_folder(run_dir) / STUDY_FILE, STUDY_FILE)
     signals.check()
     if progress and leaderboard:
         from .progress import print_leaderboard
 
-        print_leaderboard(run_dir)
+        if run_dir.is_local:
+            print_leaderboard(run_dir.local_path)
+        else:  # the table needs trials.csv only: a local copy of it, not of the whole run
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="nas-leaderboard-") as local:
+                (Path(local) / name).mkdir()
+                (Path(local) / name / "trials.csv").write_bytes(run_dir.read_bytes("trials.csv"))
+                print_leaderboard(Path(local) / name)
     return result
 
 
-def read_run_record(run_dir: Path, name: str) -> dict:
+def read_run_record(run_dir, name: str) -> dict:
     """``search.json`` of a run to resume, refused unless ``nas search`` wrote it (format, run name, keys)."""
-    path = run_dir / CONFIG_FILE
-    record = read_json(path, f"--resume: {path}")
+    run_dir = Location.from_uri(run_dir)
+    path = run_dir.display(CONFIG_FILE)
+    record = read_json_at(run_dir, CONFIG_FILE, f"--resume: {path}")
     settings = record.get("settings")
     if (record.get("format") != FORMAT or record.get("run") != name or not isinstance(record.get("space"), dict)
             or not isinstance(record.get("source"), str) or not isinstance(settings, dict)
@@ -364,28 +477,24 @@ def read_run_record(run_dir: Path, name: str) -> dict:
     return record
 
 
-def check_resume_states(run_dir: Path) -> None:
+def check_resume_states(run_dir) -> None:
     """Every trial's saved training state loads as plain tensors and data (``weights_only``), before Ray
     starts: a planted pickle refuses the whole resume, with the file named, instead of failing a trial."""
-    for path in sorted((run_dir / TRIALS_FOLDER).glob(f"*/{RESUME_FILE}")):
+    run_dir = Location.from_uri(run_dir)
+    for trial in run_dir.list(TRIALS_FOLDER):
+        folder = run_dir / TRIALS_FOLDER / trial
+        if not folder.is_file(RESUME_FILE):
+            continue
         try:
-            read_resume_state(path)
+            read_resume_state(folder)
         except ValueError as exc:
             raise ValueError(f"--resume: {exc}") from None
 
 
-def _quiet_libraries() -> None:
-    """Our progress view replaces Tune's status tables; Optuna's per-trial log lines are left out."""
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter prints nothing at verbose=0
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir: Path, data, resources: dict,
-               restoring: bool, progress: bool, address, signals):
+def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir: Location, data, resources: dict,
+               restoring: bool, progress: bool, address, signals, study_url: str, study_storage: str | None):
     """Build (or restore) the Tuner and run it; returns Tune's ``ResultGrid``."""
-    _quiet_libraries()
+    quiet_libraries()
     import optuna
     import ray
     from ray import tune
@@ -394,33 +503,37 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
     from .duplicates import TrainingIndex
     from .progress import ProgressView
     from .scheduler import ReferenceExemptASHA, TrialResources
-    from .storage import atomic_local_filesystem
 
     objectives = settings.objectives
     metric, mode = _primary(objectives)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.is_local:
+        run_dir.local_path.mkdir(parents=True, exist_ok=True)
+    else:
+        driver_folder(run_dir).mkdir(parents=True, exist_ok=True)
     if not restoring:
-        atomic.write_json(run_dir / CONFIG_FILE, {
+        run_dir.write_json(CONFIG_FILE, {
             "format": FORMAT, "run": name, "source": space.source, "space": space.to_dict(),
             "settings": settings.to_dict(), "data": data.spec, "data_sizes": data.sizes(), "train": space.train,
             "objectives": {o: OBJECTIVES[o] for o in objectives}, "resources": resources,
             "address": address, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "versions": {"ray": ray.__version__, "optuna": optuna.__version__},
+            **({"study_storage": _masked(study_storage)} if study_storage else {}),
         })
 
-    setup = TrialSetup(run=name, run_dir=str(run_dir), space=space, train=space.train, seed=settings.seed,
+    setup = TrialSetup(run=name, run_dir=run_dir.uri, space=space, train=space.train, seed=settings.seed,
                        threads=threads_for(resources["cpu"]))
     # A duplicate reports a recorded result: it asks for a sliver of a CPU, so it never waits for a free one.
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data, setup=setup),
                                     TrialResources(cpu=resources["cpu"], gpu=resources["gpu"]))
-    experiment = run_dir / EXPERIMENT_FOLDER
-
-    filesystem = atomic_local_filesystem()  # a killed driver must not leave a half-copied experiment state
-    if restoring and tune.Tuner.can_restore(str(experiment), storage_filesystem=filesystem):
-        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_errored=True,
+    # Local: a file system whose copies are atomic (a killed driver must not leave a half-copied experiment
+    # state); object store: its own file system, where every PUT is atomic.
+    storage_path, filesystem = run_dir.tune_storage()
+    experiment = f"{storage_path}/{EXPERIMENT_FOLDER}"
+    if restoring and tune.Tuner.can_restore(experiment, storage_filesystem=filesystem):
+        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True,
                                    storage_filesystem=filesystem)
     else:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / STUDY_FILE}")
+        storage = optuna.storages.RDBStorage(study_url)
         index = TrainingIndex(space=space, macro=data.macro, in_channels=data.in_channels,
                               num_classes=data.num_classes, train=space.train, seed=settings.seed,
                               mode=settings.duplicates)
@@ -451,7 +564,7 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
                                         # trials: seconds per trial on a small machine
                                         reuse_actors=True),
             run_config=tune.RunConfig(
-                name=EXPERIMENT_FOLDER, storage_path=str(run_dir), storage_filesystem=filesystem, verbose=0,
+                name=EXPERIMENT_FOLDER, storage_path=storage_path, storage_filesystem=filesystem, verbose=0,
                 callbacks=callbacks,
                 failure_config=tune.FailureConfig(max_failures=settings.max_failures),
                 # markers only (see nas.search.trainable): keep them all, Tune never deletes one it needs
@@ -508,15 +621,19 @@ def tune_signal_handling(signals):
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
 
 
-def unfinished_trials(run_dir: Path, name: str, grid) -> set[str]:
+def unfinished_trials(study_url, name: str, grid) -> set[str]:
     """Trials of ``grid`` that Tune had not finished: those without a finished Optuna trial.
+
+    ``study_url``: the study's storage URL (``study_storage_url``), or a local run folder holding ``optuna.db``.
 
     The searcher tells Optuna about every trial Tune completes (``tune_trial_id`` user attribute) and
     about none that an interruption stopped, and the study outlives restores, so it is the record to ask.
     """
     import optuna
 
-    storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / STUDY_FILE}")
+    if not (isinstance(study_url, str) and "://" in study_url):  # a local run folder: its optuna.db
+        study_url = f"sqlite:///{Path(study_url) / STUDY_FILE}"
+    storage = optuna.storages.RDBStorage(study_url)
     study = optuna.load_study(study_name=name, storage=storage)
     finished = {t.user_attrs.get("tune_trial_id") for t in study.get_trials(deepcopy=False)
                 if t.state.is_finished()}
@@ -527,13 +644,14 @@ def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def write_outputs(run_dir: Path, grid, name: str, objectives, unfinished=(), signal_name: str | None = None
+def write_outputs(run_dir, grid, name: str, objectives, unfinished=(), signal_name: str | None = None
                   ) -> SearchResult:
     """trials.csv (one row per Tune trial) and pareto.csv (several objectives).
 
     ``unfinished`` (after an interruption by ``signal_name``): those trials are recorded as ``interrupted``,
     in their folder's ``metrics.json`` too, unless the folder already says they completed or diverged.
     """
+    run_dir = Location.from_uri(run_dir)
     known, missing = set(), {}
     note = f"interrupted by {signal_name}; nas search --resume continues it"
     for result in grid:
@@ -558,7 +676,7 @@ def write_outputs(run_dir: Path, grid, name: str, objectives, unfinished=(), sig
     pareto = None
     if len(objectives) > 1:
         pareto = write_pareto_csv(run_dir, frame, objectives)
-    return SearchResult(name=name, run_dir=run_dir, trials=frame, pareto=pareto)
+    return SearchResult(name=name, run_dir=run_dir.local_path or run_dir.uri, trials=frame, pareto=pareto)
 
 
 def _trial_id(result) -> str | None:
@@ -578,5 +696,5 @@ def _error_text(error) -> str:
 
 
 __all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs", "resume_command",
-           "read_run_record", "check_resume_states", "unfinished_trials", "tune_signal_handling", "SAMPLERS",
-           "SCHEDULERS"]
+           "read_run_record", "check_resume_states", "unfinished_trials", "tune_signal_handling", "driver_folder",
+           "study_storage_url", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]

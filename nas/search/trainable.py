@@ -16,12 +16,19 @@ atomically replaced state file cannot go missing. A trial whose worker dies is r
 (``FailureConfig.max_failures``) and continues from that file, as does an unfinished trial of a resumed run;
 a trial that had already completed or diverged reports its recorded result instead of training again.
 
+Every file goes through ``nas.storage`` at the run's location (``TrialSetup.run_dir``: a local or shared
+folder, or an object-store URI), so a trial on any node of a cluster writes where the driver and a retry
+on another node read. ``metrics.json`` also records the GPU ids Ray assigned, the torch device used (with
+a note when the trial fell back to the CPU; ``device_record``) and the attempt's ``started_at`` /
+``ended_at`` times.
+
 A diverged trial (non-finite loss; ``fit`` stops it) reports val_acc 0 and val_loss inf, so the sampler
 learns to avoid it; its folder keeps the last finite metrics as ``best``. A trial whose config cannot be
 built (e.g. a degenerate sampled scheme) is recorded with status ``error`` and reported once.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -30,9 +37,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nas import atomic
 from nas.vocabulary import DUPLICATE_STATUS
 from nas.safe_load import read_state
+from nas.storage import Location
 
 from .constraints import constraint_values, feasible, scheme_diagnostics
 from .duplicates import DUPLICATE_OF, DUPLICATE_RESULT, is_duplicate, trial_seed
@@ -48,7 +55,7 @@ class TrialSetup:
     """Run-level settings every trial needs (passed once through the object store with the data)."""
 
     run: str
-    run_dir: str  # absolute
+    run_dir: str  # an absolute local path or a storage URI (nas.storage): every node writes there
     space: object  # nas.search.space.SearchSpace
     train: dict  # TrainConfig fields shared by all trials
     seed: int
@@ -70,10 +77,11 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     torch.set_num_threads(setup.threads)
     started, cpu_started = time.time(), time.process_time()
     trial_id = tune.get_context().get_trial_id()
-    folder = TrialFolder(Path(setup.run_dir) / TRIALS_FOLDER / trial_id)
+    folder = TrialFolder(Location.from_uri(setup.run_dir) / TRIALS_FOLDER / trial_id)
     train_config = TrainConfig.from_dict({**setup.train, "seed": trial_seed(config, setup.seed)})
     base = {"trial_id": trial_id, "run": setup.run, "node_id": ray.get_runtime_context().get_node_id(),
-            "pid": os.getpid(), "config": {k: v for k, v in config.items()}}
+            "pid": os.getpid(), "config": {k: v for k, v in config.items()},
+            **device_record(train_config.device), "started_at": started}
 
     finished = _finished_record(folder)
     if finished is not None:
@@ -111,10 +119,9 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     resume, best, previous_time = None, {"epoch": None, "val_acc": None, "val_loss": None}, 0.0
     previous_cpu = 0.0
     best_weights = None
-    resume_path = folder.path / RESUME_FILE
-    if resume_path.is_file():
+    if folder.location.is_file(RESUME_FILE):
         try:
-            saved = read_resume_state(resume_path)
+            saved = read_resume_state(folder.location)
         except ValueError as exc:  # deterministic: a retry would read the same file
             _end_with_error(folder, spec_dict, train_config, base, started, f"cannot resume: {exc}")
             return
@@ -130,15 +137,16 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
                    "epochs_run": epochs_run, "flops": flops, "history": list(history),
                    "wall_time": previous_time + time.time() - started,
-                   "cpu_time": previous_cpu + time.process_time() - cpu_started}
+                   "cpu_time": previous_cpu + time.process_time() - cpu_started, "ended_at": time.time()}
         folder.publish(spec_dict, train_config.to_dict(), metrics, weights)
         return metrics
 
     def save_state(fit_state) -> None:
-        with atomic.atomic_path(resume_path) as tmp:
-            torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
-                        "wall_time": previous_time + time.time() - started,
-                        "cpu_time": previous_cpu + time.process_time() - cpu_started}, tmp)
+        buffer = io.BytesIO()  # one atomic write of the whole state, on any storage
+        torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
+                    "wall_time": previous_time + time.time() - started,
+                    "cpu_time": previous_cpu + time.process_time() - cpu_started}, buffer)
+        folder.location.write_bytes(RESUME_FILE, buffer.getvalue())
 
     def report(metrics: dict, status: str, marker: bool = False) -> None:
         values = {"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "val_loss": metrics["val_loss"],
@@ -171,7 +179,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
             save_state(state)
         record(status, final, metrics["epoch"], weights=best_weights if improved else None)
         if status == "completed":  # a restarted completed trial reports its record and needs no state
-            resume_path.unlink(missing_ok=True)
+            folder.location.delete(RESUME_FILE)
         elif not published:
             save_state(state)
         report(metrics, status, marker=True)
@@ -187,7 +195,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     if result.status == "diverged":
         final = {"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": None}
         record("diverged", final, result.epochs_run, message=result.message)
-        resume_path.unlink(missing_ok=True)
+        folder.location.delete(RESUME_FILE)
         report({"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": math.inf}, "diverged")
 
 
@@ -226,11 +234,20 @@ RESUME_KEYS = ("train", "best", "best_weights", "wall_time")
 
 
 def read_resume_state(path) -> dict:
-    """A trial's ``.resume_state.pt``, loaded without running code (``nas.safe_load.read_state``)."""
-    saved = read_state(path, f"{Path(path).parent.name}/{RESUME_FILE}")
+    """A trial's ``.resume_state.pt``, loaded without running code (``nas.safe_load.read_state``).
+
+    ``path``: the file, or the trial folder's ``nas.storage.Location`` (any storage)."""
+    if isinstance(path, Location):
+        label = f"{path.name}/{RESUME_FILE}"
+        try:
+            source = io.BytesIO(path.read_bytes(RESUME_FILE))
+        except OSError as exc:
+            raise ValueError(f"{label}: cannot read ({exc})") from None
+    else:
+        label, source = f"{Path(path).parent.name}/{RESUME_FILE}", path
+    saved = read_state(source, label)
     if not isinstance(saved, dict) or any(key not in saved for key in RESUME_KEYS):
-        raise ValueError(f"{Path(path).parent.name}/{RESUME_FILE}: not a nas trial state (expected the keys "
-                         f"{', '.join(RESUME_KEYS)})")
+        raise ValueError(f"{label}: not a nas trial state (expected the keys {', '.join(RESUME_KEYS)})")
     return saved
 
 
@@ -238,7 +255,8 @@ def _end_with_error(folder: TrialFolder, spec: dict, train_config, base: dict, s
     """Record status ``error`` with ``message`` and report the trial once, as infeasible and worst."""
     from ray import tune
 
-    metrics = {**base, "status": "error", "message": message, "epochs_run": 0, "wall_time": time.time() - started}
+    metrics = {**base, "status": "error", "message": message, "epochs_run": 0, "wall_time": time.time() - started,
+               "ended_at": time.time()}
     folder.publish(spec, train_config.to_dict(), metrics)
     tune.report({"epoch": 0, "val_acc": 0.0, "val_loss": math.inf, "params": base.get("params", 0), "flops": 0,
                  "status": "error", "feasible": False})
@@ -257,6 +275,28 @@ def _finished_record(folder: TrialFolder) -> dict | None:
             "best_val_acc": (metrics.get("best") or {}).get("val_acc") or 0.0, "params": metrics.get("params", 0),
             "flops": metrics.get("flops") or 0, "status": metrics["status"],
             "feasible": bool(metrics.get("feasible", False)), **(metrics.get("constraints") or {})}
+
+
+def device_record(requested: str = "auto") -> dict:
+    """The GPUs Ray assigned to this trial and the torch device it trains on (``TrainConfig.device``).
+
+    Ray schedules GPU fractions and sets ``CUDA_VISIBLE_DEVICES``; torch is asked for a GPU only when it
+    sees one (``nas.train.resolve_device``). A trial given GPUs that torch cannot see (a cluster that
+    declares GPUs it lacks, a driver problem) trains on the CPU and says so in ``device_note``.
+    """
+    import ray
+
+    from nas.train import resolve_device
+
+    gpu_ids = [str(i) for i in ray.get_gpu_ids()]
+    try:
+        device = str(resolve_device(requested))
+    except ValueError:
+        device = "cpu"
+    note = ""
+    if gpu_ids and not device.startswith("cuda"):
+        note = f"fell back to CPU: Ray assigned GPU {','.join(gpu_ids)} but torch sees no GPU"
+    return {"gpu_ids": gpu_ids, "device": device, "device_note": note}
 
 
 def _scheme_name(plan) -> str:

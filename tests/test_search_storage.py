@@ -1,0 +1,142 @@
+"""Searches whose run folder is in an object store: moto's S3 server on localhost (``s3_server``), the driver
+as a subprocess as a user runs it. Trials, trials.csv, the resumable states and the run files are in the
+bucket; nothing is written to a local results folder; the leaderboard, export and ``nas.load`` read the
+bucket; a driver killed with SIGKILL resumes from the bucket with every trial finished once."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from nas.storage import Location
+from test_search_run import run_env, tiny_space, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def storage_env(tmp_path) -> dict:
+    return {**run_env(), "NAS_DRIVER_DIR": str(tmp_path / "driver")}
+
+
+def cli(*args, env, cwd, timeout=400):
+    return subprocess.run([sys.executable, "-m", "nas.cli", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_search_in_s3_then_leaderboard_export_and_load_read_the_bucket(s3_uri, tmp_path):
+    import optuna
+    import torch
+
+    import nas
+
+    space_file = tmp_path / "s3run.yaml"
+    space_file.write_text(yaml.safe_dump(tiny_space(name="s3run", train={"epochs": 1, "batch_size": 64},
+                                                    search={"trials": 3, "scheduler": "none"}, baselines=False)))
+    root = s3_uri("runs")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = storage_env(tmp_path)
+    done = cli("search", str(space_file), "--storage", root, env=env, cwd=work)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Library chatter (Ray's token-authentication banner, Ray / Tune / Optuna logs) stays in the run's log.
+    assert done.stderr == ""
+    assert "Token authentication" not in done.stdout and "Leaderboard" in done.stdout
+    assert list(work.iterdir()) == []  # no local results folder
+
+    run = Location.from_uri(root) / "s3run"
+    assert {"search.json", "trials.csv", "trials", "tune", "optuna.db", "search.log"} <= set(run.list())
+    assert "ray" in run.read_text("search.log")
+    frame = pd.read_csv(io.StringIO(run.read_text("trials.csv")), dtype={"trial_id": str})
+    assert len(frame) == 3 and set(frame["status"]) == {"completed"}
+    for row in frame.itertuples():
+        assert row.trial_dir == f"trials/{row.trial_id}"
+        assert {"spec.json", "train_config.json", "metrics.json", "weights.safetensors"} <= set(
+            (run / row.trial_dir).list())
+        assert json.loads((run / row.trial_dir).read_text("metrics.json"))["device"] == "cpu"
+    # The study stayed with the driver (SQLite under NAS_DRIVER_DIR) and opens with Optuna's storage API,
+    # the one optuna-dashboard uses; its copy beside the run holds the same trials.
+    study_file = tmp_path / "driver" / "runs" / "s3" / run.path / "optuna.db"
+    study = optuna.load_study(study_name="s3run", storage=optuna.storages.RDBStorage(f"sqlite:///{study_file}"))
+    assert sorted(t.user_attrs["tune_trial_id"] for t in study.trials) == sorted(frame["trial_id"])
+    (tmp_path / "copy.db").write_bytes(run.read_bytes("optuna.db"))
+    copy = optuna.load_study(study_name="s3run", storage=f"sqlite:///{tmp_path / 'copy.db'}")
+    assert len(copy.trials) == 3
+
+    board = cli("leaderboard", run.uri, "--format", "csv", env=env, cwd=work)
+    assert board.returncode == 0, board.stderr
+    ranked = pd.read_csv(io.StringIO(board.stdout), dtype={"trial_id": str})
+    assert sorted(ranked["trial_id"]) == sorted(frame["trial_id"])
+    exported = cli("export", "s3run", "--results-root", root, "--out", str(tmp_path / "export"), env=env, cwd=work)
+    assert exported.returncode == 0, exported.stderr
+    best = ranked["trial_id"].iloc[0]
+    assert (tmp_path / "export" / best / "model.pt2").is_file()
+
+    # nas.load reads an export kept in the bucket
+    shelf = Location.from_uri(s3_uri("exports"))
+    for path in (tmp_path / "export").rglob("*"):
+        if path.is_file():
+            shelf.upload(path, str(path.relative_to(tmp_path / "export")))
+    model = nas.load(shelf.uri)
+    local = nas.load(tmp_path / "export")
+    x = torch.randn(2, 1, 40)
+    assert torch.equal(model(x), local(x))
+
+
+def trial_statuses(run: Location) -> dict:
+    out = {}
+    for name in run.list("trials"):
+        try:
+            out[name] = json.loads((run / "trials" / name).read_text("metrics.json"))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def test_killed_driver_resumes_from_the_bucket_with_every_trial_finished_once(s3_uri, tmp_path):
+    import optuna
+
+    space_file = tmp_path / "resume.yaml"
+    space_file.write_text(yaml.safe_dump(tiny_space(
+        name="resume", train={"epochs": 2, "batch_size": 64}, search={"trials": 4, "scheduler": "none"},
+        data={"num_samples": 300})))
+    root = s3_uri("runs")
+    run = Location.from_uri(root) / "resume"
+    env = storage_env(tmp_path)
+    command = [sys.executable, "-m", "nas.cli", "search", str(space_file), "--storage", root]
+    driver = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        first = wait_for(lambda: [t for t, m in trial_statuses(run).items() if m["status"] == "completed"], 300,
+                         "the first completed trial in the bucket")[0]
+        before = (run / "trials" / first).read_bytes("metrics.json")
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started, at once
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    time.sleep(1)
+    assert not run.is_file("trials.csv")
+
+    done = subprocess.run([*command, "--resume"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    frame = pd.read_csv(io.StringIO(run.read_text("trials.csv")), dtype={"trial_id": str})
+    assert len(frame) == 4 and frame["trial_id"].is_unique
+    assert set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 2).all()
+    assert (run / "trials" / first).read_bytes("metrics.json") == before  # not trained again
+    folders = trial_statuses(run)
+    for trial_id in frame["trial_id"]:
+        assert folders[trial_id]["final"]["epoch"] == 2
+        assert not (run / "trials" / trial_id).is_file(".resume_state.pt")  # completed: state removed
+    # Optuna (the driver-side study) was told each trial's result once
+    study = optuna.load_study(study_name="resume", storage=optuna.storages.RDBStorage(
+        f"sqlite:///{tmp_path / 'driver' / 'runs' / 's3' / run.path / 'optuna.db'}"))
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.user_attrs["tune_trial_id"] for t in complete) == sorted(frame["trial_id"])
