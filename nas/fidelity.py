@@ -79,7 +79,7 @@ def equal_budget(frame: pd.DataFrame, *, all_budgets: bool = False) -> tuple[pd.
     ``frame`` is ``nas.leaderboard.load``'s (duplicates already removed, or they are left out here as not
     finished).
     """
-    from .leaderboard import METRIC, _resnet_reference
+    from .leaderboard import METRIC, resnet_reference
 
     if "epochs_run" not in frame.columns:  # a trials table that does not record epochs
         frame = frame.assign(epochs_run=np.nan)
@@ -128,7 +128,7 @@ def equal_budget(frame: pd.DataFrame, *, all_budgets: bool = False) -> tuple[pd.
                      + (f" ({missing} without a per-epoch history left out)" if missing else ""))
     out = pd.concat(parts) if parts else finished[:0]
     out = out.astype({c: finished[c].dtype for c in ("baseline", "finished") if c in finished.columns})
-    out["vs_resnet"] = out[METRIC] - _resnet_reference(out)
+    out["vs_resnet"] = out[METRIC] - resnet_reference(out)
     out.attrs = dict(frame.attrs)
     return out, notes
 

@@ -210,12 +210,12 @@ def test_export_trial_writes_one_model_folder(run, tmp_path):
 
 
 def test_interrupted_export_leaves_no_folder(run, tmp_path, monkeypatch):
-    import nas.export
+    import nas.export.markdown
 
     def interrupt(card):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(nas.export, "_card_markdown", interrupt)
+    monkeypatch.setattr(nas.export.markdown, "card_markdown", interrupt)
     with pytest.raises(KeyboardInterrupt):
         export_run(run, tmp_path / "out", trial="search_00000")
     assert list(tmp_path.iterdir()) == []

@@ -97,11 +97,11 @@ def read_spec(path, refused: list[str]):
         raise ValueError(f"--spec: the spec.json defines the network; leave out {', '.join(refused)}")
     location = Path(path)
     if location.is_dir() and not (location / "spec.json").exists() and (location / "index.json").is_file():
-        from nas.export import _index_models
+        from nas.export.loading import index_models
         from nas.paths import contained
 
         index_path = location / "index.json"
-        best = min(_index_models(read_json(index_path, f"--spec: {index_path}"), index_path), key=lambda m: m["rank"])
+        best = min(index_models(read_json(index_path, f"--spec: {index_path}"), index_path), key=lambda m: m["rank"])
         location = contained(location, best["folder"], f"--spec: {index_path}: models[rank {best['rank']}].folder")
     file = location / "spec.json" if location.is_dir() else location
     if not file.is_file():

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import datetime
 import json
-from pathlib import Path
 
-from .. import export as exporting
 from ..atomic import atomic_directory
+from ..export.card import FORMAT, card_diagnostics, card_noise, json_ready
+from ..export.folders import MODEL_FILES, check_target, write_json
+from ..export.markdown import markdown_table
+from ..export.plots import write_card_plots
+from ..export.program import export_program
 from ..families.registry import family_of
-
-CARD_FILES = ("model.pt2", "weights.safetensors", "spec.json", "card.json", "card.md")
 
 
 def write_folder(network, out, example, *, provenance: dict, check: dict | None = None,
@@ -42,17 +43,17 @@ def write_folder(network, out, example, *, provenance: dict, check: dict | None 
                          "nas.load could not rebuild it (export the module with torch.export yourself)")
     title = f"{spec.architecture} as {family_of(spec.scheme).display_name(spec.scheme)}"
     network.eval()  # baked into the program (batch-norm statistics, noise expectations)
-    program = exporting._export_program(network, example, title)
+    program = export_program(network, example, title)
     with atomic_directory(out, replace=replace) as staging:
         torch.export.save(program, str(staging / "model.pt2"))
         state = {name: tensor.detach().contiguous() for name, tensor in network.state_dict().items()}
-        save_file(state, str(staging / "weights.safetensors"), metadata={"format": exporting.FORMAT, "spec": title})
+        save_file(state, str(staging / "weights.safetensors"), metadata={"format": FORMAT, "spec": title})
         (staging / "weights.safetensors").chmod(0o644)  # safetensors creates 0600; the export is meant to be shared
-        exporting._write_json(staging / "spec.json", spec.to_dict())
+        write_json(staging / "spec.json", spec.to_dict())
         card = _card(network, title, example, provenance, check, params=count_parameters(network),
                      flops=forward_flops(network, example))
-        card["files"] = sorted([*CARD_FILES, *exporting._plots(spec, network, card["scheme"]["per_step"], staging)])
-        exporting._write_json(staging / "card.json", card)
+        card["files"] = sorted([*MODEL_FILES, *write_card_plots(spec, network, card["scheme"]["per_step"], staging)])
+        write_json(staging / "card.json", card)
         (staging / "card.md").write_text(_markdown(card), encoding="utf-8")
     return card
 
@@ -64,16 +65,16 @@ def _card(network, title, example, provenance, check, *, params, flops) -> dict:
 
     spec = network.spec
     scheme = spec.scheme
-    return exporting._plain({
-        "format": exporting.FORMAT,
+    return json_ready({
+        "format": FORMAT,
         "kind": "converted torchvision ResNet",
         "title": title,
         "conversion": {"summary": network.summary(), "weights": provenance, "check": check},
         "scheme": {"name": family_of(scheme).display_name(scheme), "family": scheme.family, "text": str(scheme),
                    "rows": family_of(scheme).card_rows(scheme), "coefficients": scheme.to_dict(),
                    "per_step": network.coefficients()},
-        "diagnostics": exporting._diagnostics(spec, network),
-        "noise": exporting._noise(spec),
+        "diagnostics": card_diagnostics(spec, network),
+        "noise": card_noise(spec),
         "metrics": {"params": params, "flops_per_sample": flops},
         "architecture": {**spec.to_dict(), "total_steps": spec.total_steps, "input_shape": list(example.shape[1:])},
         "exported": {"at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -101,7 +102,7 @@ def _markdown(card: dict) -> str:
               *(f"- {label}: {text}" for label, text in scheme.get("rows", {}).items()),
               f"- coefficients (exact): `{json.dumps(scheme['coefficients'])}`", "",
               "### Coefficients per step (transitions are the start-up step of each stage)", "",
-              exporting._markdown_table(scheme["per_step"]), "", "## Diagnostics", ""]
+              markdown_table(scheme["per_step"]), "", "## Diagnostics", ""]
     diagnostics = card["diagnostics"]
     if diagnostics.get("available"):
         equation = diagnostics.get("modified_equation")
@@ -117,16 +118,11 @@ def _markdown(card: dict) -> str:
     metrics = card["metrics"]
     lines += ["## Size", "", f"{metrics['params']:,} parameters; {metrics['flops_per_sample']:,} FLOPs per sample "
               f"at input ({shape}).", "", "## Architecture", "",
-              exporting._markdown_table([{"field": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else v}
+              markdown_table([{"field": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else v}
                                          for k, v in arch.items() if k not in ("scheme", "noise")]), "",
               f"Exported {card['exported']['at']} with nas {card['exported']['nas']}, torch "
               f"{card['exported']['torch']}.", ""]
     return "\n".join(lines)
-
-
-def check_target(out, replace: bool) -> Path:
-    """The output folder, refused when it exists (unless ``replace``) or cannot be created (as ``nas export``)."""
-    return exporting._check_target(out, replace)
 
 
 __all__ = ["check_target", "write_folder"]

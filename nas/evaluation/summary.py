@@ -152,9 +152,9 @@ def _first(series):
 
 
 def write_json(evaluation_root, document: dict) -> Path:
-    from nas.export import _plain  # JSON-ready values (numpy scalars, NaN -> null)
+    from nas.export.card import json_ready  # JSON-ready values (numpy scalars, NaN -> null)
 
-    return atomic.write_json(Path(evaluation_root) / JSON_FILE, _plain(document))
+    return atomic.write_json(Path(evaluation_root) / JSON_FILE, json_ready(document))
 
 
 __all__ = ["collect_rows", "write_csv", "describe", "paired_difference", "summarise", "write_json", "COLUMNS",

@@ -1,0 +1,137 @@
+"""Writing export folders: one model folder per exported model (program, weights, spec, card, figures) and
+``index.json`` for a ranked export, each built in a staging folder renamed into place (``nas.atomic``)."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .. import leaderboard
+from ..atomic import atomic_directory
+from ..checks import is_number
+from ..paths import check_output_folder, is_within
+from . import markdown
+from .card import FORMAT, json_ready, trial_card
+from .plots import write_card_plots
+from .program import EXAMPLE_BATCH, export_program
+from .selection import load_data, select_evaluated, select_trials
+
+MODEL_FILES = ("model.pt2", "weights.safetensors", "spec.json", "card.json", "card.md")
+
+
+def export_run(run, out, *, top: int | None = 1, trial: str | None = None, replace: bool = False,
+               results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> list[Path]:
+    """Export the ``top`` best finished trials of ``run`` (or the one ``trial``) into ``out``.
+
+    Returns the model folders (``out/<trial_id>``) in rank order; ``out/index.json`` lists them.
+    ``data`` (a ``nas.data.DataSplits``) skips rebuilding the run's data set.
+    """
+    out = check_target(out, replace)
+    run_dir, records = select_trials(run, top=top, trial=trial, results_root=results_root)
+    search, data = _run_inputs(out, run_dir, data)
+    folders = {_folder_name(r["trial_id"]): r for r in records}
+    with atomic_directory(out, replace=replace) as staging:
+        index = []
+        for name, record in folders.items():
+            card = _export_into(staging / name, record, run_dir, search, data)
+            index.append({"rank": record["rank"], "trial_id": record["trial_id"], "folder": name,
+                          "scheme_name": record["scheme_name"], "family": record["family"],
+                          "best_val_acc": card["metrics"]["best_val_acc"], "test_acc": card["metrics"]["test_acc"]})
+        write_json(staging / "index.json", {"format": FORMAT, "run": run_dir.name, "run_dir": str(run_dir),
+                                            "models": index})
+    return [out / name for name in folders]
+
+
+def export_trial(run, trial_id: str, out, *, replace: bool = False,
+                 results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> Path:
+    """Export one trial of ``run`` as the model folder ``out``."""
+    out = check_target(out, replace)
+    run_dir, (record,) = select_trials(run, trial=trial_id, top=None, results_root=results_root)
+    return _export_one(out, record, run_dir, replace, data)
+
+
+def export_evaluated(run, out, *, rank: int = 1, replace: bool = False,
+                     results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> Path:
+    """Export the evaluated architecture of search rank ``rank`` (its median-test-accuracy seed) as the model
+    folder ``out``; its card reports the test mean ± std over the seeds and the interval of the difference
+    against the plain ResNet."""
+    out = check_target(out, replace)
+    run_dir, record = select_evaluated(run, rank, results_root=results_root)
+    return _export_one(out, record, run_dir, replace, data)
+
+
+def check_target(out, replace: bool) -> Path:
+    """The output folder, refused when it exists (unless ``replace``) or cannot be created."""
+    out = Path(out)
+    if out.exists() and not replace:
+        raise ValueError(f"out: {out} already exists (pass --force to replace it)")
+    return check_output_folder(out, "out")
+
+
+def _run_inputs(out: Path, run_dir: Path, data):
+    """(search configuration, data splits) of the run, once ``out`` is known not to hold the run folder."""
+    if is_within(run_dir, out):
+        raise ValueError(f"out: {out} holds the run folder {run_dir}; exporting there would replace the run")
+    search = leaderboard.read_search_config(run_dir)
+    return search, load_data(search) if data is None else data
+
+
+def _export_one(out: Path, record: dict, run_dir: Path, replace: bool, data) -> Path:
+    """The model folder ``out`` of one record, written atomically."""
+    search, data = _run_inputs(out, run_dir, data)
+    with atomic_directory(out, replace=replace) as staging:
+        _export_into(staging, record, run_dir, search, data)
+    return out
+
+
+def _folder_name(trial_id) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(trial_id)).strip("._") or "trial"
+
+
+def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) -> dict:
+    """Write one model folder (``folder`` is inside a staging folder that is renamed later)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from ..networks import build_network
+    from ..train import count_parameters, evaluate, forward_flops
+
+    spec = record["spec"]
+    _check_data_matches(spec, data, record["trial_id"])
+    model = build_network(spec)
+    model.load_state_dict(record["weights"])  # names and shapes checked by read_model
+    model.eval()  # baked into the exported graph (batch-norm statistics, noise expectations)
+
+    example = next(iter(data.test.batches(EXAMPLE_BATCH)))[0].to(torch.float32)
+    program = export_program(model, example, record["trial_id"])
+    folder.mkdir(parents=True, exist_ok=True)  # export_trial writes into the staging folder itself
+    torch.export.save(program, str(folder / "model.pt2"))
+    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(state, str(folder / "weights.safetensors"),
+              metadata={"format": FORMAT, "trial_id": str(record["trial_id"]), "run": run_dir.name})
+    write_json(folder / "spec.json", spec.to_dict())
+    (folder / "weights.safetensors").chmod(0o644)  # safetensors creates 0600; the export is meant to be shared
+
+    test = evaluate(model, data.test, record["eval_batch_size"])
+    searched = record.get("flops")  # counted once by the trial for this architecture; counted here only if absent
+    flops = int(searched) if is_number(searched) and searched > 0 else forward_flops(model, example)
+    card = trial_card(record, run_dir, search, data, spec, model, test, params=count_parameters(model), flops=flops)
+    card["files"] = sorted([*MODEL_FILES, *write_card_plots(spec, model, card["scheme"]["per_step"], folder)])
+    write_json(folder / "card.json", card)
+    (folder / "card.md").write_text(markdown.card_markdown(card), encoding="utf-8")
+    return card
+
+
+def _check_data_matches(spec, data, trial_id) -> None:
+    if spec.num_classes != data.num_classes or spec.in_channels != data.in_channels:
+        raise ValueError(f"trial {trial_id!r}: spec.json expects {spec.in_channels} input channels and "
+                         f"{spec.num_classes} classes, the run's data set {data.name} has {data.in_channels} "
+                         f"and {data.num_classes}")
+
+
+def write_json(path: Path, value) -> None:
+    """``value`` as indented JSON (``json_ready`` first) into a file of a staging folder."""
+    path.write_text(json.dumps(json_ready(value), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+__all__ = ["export_run", "export_trial", "export_evaluated", "check_target", "write_json", "MODEL_FILES"]

@@ -1,0 +1,49 @@
+"""The figures of a model's card: ``stability.png`` (the scheme's region of absolute stability, or one region per
+learned step) and ``coefficients.png`` (learned coefficients against depth), drawn by ``nas.diagnostics``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+MAX_REGIONS = 6  # learned per-step coefficients: at most this many regions overlaid in one plot
+
+
+def stability_schemes(scheme, per_step: list[dict]) -> list:
+    """The schemes whose stability regions describe a trained network (the family's ``stability_proxy``).
+
+    A fixed scheme stands for itself; a scheme with learned coefficients gives one scheme per learned step
+    (its per-channel mean), at most ``MAX_REGIONS`` of them spread over depth. Families without a linear
+    stability region (reversible schemes) give none.
+    """
+    from ..families.registry import family_of
+
+    family = family_of(scheme)
+    names = family.learned_coefficients(scheme)
+    if not names:
+        proxy = family.stability_proxy(scheme)
+        return [] if proxy is None else [proxy]
+    learned = [row for row in per_step if all(row.get(name) is not None for name in names)]
+    if len(learned) > MAX_REGIONS:
+        learned = [learned[round(i * (len(learned) - 1) / (MAX_REGIONS - 1))] for i in range(MAX_REGIONS)]
+    proxies = [family.stability_proxy(scheme, {name: row[name] for name in names},
+                                      name=f"step {row['depth']}: {scheme.name}") for row in learned]
+    return [proxy for proxy in proxies if proxy is not None]
+
+
+def write_card_plots(spec, model, per_step, folder: Path) -> list[str]:
+    """``stability.png`` (regions of the scheme, or of each learned step) and ``coefficients.png``
+    (learned coefficients against depth) when they apply; returns the file names written."""
+    from .. import diagnostics
+
+    written = []
+    schemes = stability_schemes(spec.scheme, per_step)
+    if schemes:
+        diagnostics.plot_stability_regions(schemes, folder / "stability.png",
+                                           title=f"Stability region: {spec.scheme}")
+        written.append("stability.png")
+    if any(row.get("k") is not None for row in per_step) and getattr(spec.scheme, "learned", False):
+        diagnostics.plot_coefficients(model, folder / "coefficients.png")
+        written.append("coefficients.png")
+    return written
+
+
+__all__ = ["MAX_REGIONS", "stability_schemes", "write_card_plots"]
