@@ -41,12 +41,9 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from nas.evaluation import evaluate
 
-    gpus = args.gpus_per_trial
-    if gpus is not None and gpus != "auto":
-        try:
-            gpus = float(gpus)
-        except ValueError:
-            raise ValueError(f"--gpus-per-trial: expected a number or auto, got {gpus!r}") from None
+    from .resource_options import gpus_per_trial
+
+    gpus = gpus_per_trial(args.gpus_per_trial)
     evaluate(args.run, top=args.top, seeds=args.seeds, epochs=args.epochs, resume=args.resume,
              address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus,
              results_root=args.results_root)

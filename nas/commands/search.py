@@ -56,14 +56,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from .resource_options import gpus_per_trial
+
     from nas.search import run as run_search
 
-    gpus = args.gpus_per_trial
-    if gpus is not None and gpus != "auto":
-        try:
-            gpus = float(gpus)
-        except ValueError:
-            raise ValueError(f"--gpus-per-trial: expected a number or auto, got {gpus!r}") from None
+    gpus = gpus_per_trial(args.gpus_per_trial)
     run_search(args.space, name=args.name, trials=args.trials, sampler=args.sampler, scheduler=args.scheduler,
                objectives=args.objectives, address=args.address, cpus_per_trial=args.cpus_per_trial,
                gpus_per_trial=gpus, time_budget=args.time_budget, resume=args.resume, seed=args.seed,
