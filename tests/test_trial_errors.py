@@ -87,3 +87,36 @@ def test_a_trial_counts_its_flops_once(tmp_path, monkeypatch):
     assert metrics["status"] == "completed" and len(reports) == 2
     assert len(calls) == 1 and metrics["flops"] > 0
     assert [r["flops"] for r in reports] == [metrics["flops"]] * 2
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from nas.search.trainable import exit_if_orphaned
+
+raylet = os.getpid()
+ready_r, ready_w = os.pipe()
+if os.fork():  # the "raylet": waits for its worker's first check, then dies as a killed cluster would
+    os.read(ready_r, 1)
+    os._exit(0)
+exit_if_orphaned(raylet)
+print("written while the raylet lived", flush=True)
+os.write(ready_w, b"x")
+deadline = time.monotonic() + 30
+while os.getppid() == raylet and time.monotonic() < deadline:
+    time.sleep(0.01)
+exit_if_orphaned(raylet)
+print("written after the raylet died", flush=True)
+"""
+
+
+def test_a_worker_whose_raylet_died_ends_itself_before_writing(tmp_path):
+    # A worker that outlives its cluster (the driver killed with its local Ray) must not write the trial
+    # folder a resumed run now owns. The worker here is a forked child; capture_output waits for it too (it
+    # holds the pipe), so a print after the second check would be seen.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", ORPHAN_SCRIPT], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["written while the raylet lived"]

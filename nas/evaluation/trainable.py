@@ -7,6 +7,9 @@ final epoch, the model that was scored). The folder is keyed by the pair, not by
 resumed evaluation finds each pair's record whatever Tune remembers: a completed pair reports its record
 instead of training again, an unfinished one continues from ``.resume_state.pt`` (``fit``'s checkpoint,
 saved atomically every epoch and read back with ``torch.load(weights_only=True)``, as the search does).
+A worker whose cluster died under it (its driver killed with the local Ray it started) writes nothing more
+and ends itself (``exit_if_orphaned``, as in the search): otherwise it would finish a pair the resumed
+evaluation continues, from the orphan's own first attempt.
 
 The model scored on test is the one at the end of the full budget (not the best-validation epoch): the
 protocol fixes the budget in advance, and test accuracy never picks anything.
@@ -23,7 +26,7 @@ from pathlib import Path
 
 from nas import atomic
 from nas.search.records import TrialFolder, read_trial
-from nas.search.trainable import MARKER_FILE, RESUME_FILE, read_resume_state
+from nas.search.trainable import MARKER_FILE, RESUME_FILE, exit_if_orphaned, read_resume_state
 
 TRIALS_FOLDER = "trials"
 FINAL_STATUSES = ("completed", "diverged", "error")
@@ -70,6 +73,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()],  # the GPU (fraction) Ray assigned, if any
             **{k: candidate[k] for k in ("architecture_id", "label", "role", "scheme_name", "source_trial_id",
                                          "search_rank", "search_best_val_acc")}}
+    raylet = os.getppid()  # the raylet that started this worker: see exit_if_orphaned
 
     finished = read_trial(folder.path)
     if finished is not None and finished["metrics"].get("status") in FINAL_STATUSES:
@@ -98,6 +102,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
 
     def record(status: str, final: dict | None, epochs_run: int, test: dict | None = None, message: str = "",
                weights=None) -> dict:
+        exit_if_orphaned(raylet)
         wall, cpu = elapsed()
         metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
                    "epochs_run": epochs_run, "test": test, "train_time": wall, "cpu_time": cpu}
@@ -105,6 +110,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
         return metrics
 
     def save_state(state: dict) -> None:
+        exit_if_orphaned(raylet)
         wall, cpu = elapsed()
         with atomic.atomic_path(resume_path) as tmp:
             torch.save({"train": state, "best": best, "best_weights": {}, "wall_time": wall, "cpu_time": cpu}, tmp)

@@ -22,6 +22,13 @@ on another node read. ``metrics.json`` also records the GPU ids Ray assigned, th
 a note when the trial fell back to the CPU; ``device_record``) and the attempt's ``started_at`` /
 ``ended_at`` times.
 
+A worker outlives its cluster when the driver is killed with the local Ray it started (Ray 2.60 gives each
+worker its own process group, so ``kill -9`` of the driver's group spares it, and it keeps training for a
+while). Such an orphan must not write: a resumed run owns the trial folder by then, and the orphan would
+finish an interrupted trial from its own first attempt (or train it alongside the resumed one). So every
+write first checks that the raylet that started the worker (its parent process) is still there
+(``exit_if_orphaned``), and the worker ends itself otherwise.
+
 A diverged trial (non-finite loss; ``fit`` stops it) reports val_acc 0 and val_loss inf, so the sampler
 learns to avoid it; its folder keeps the last finite metrics as ``best``. A trial whose config cannot be
 built (e.g. a degenerate sampled scheme) is recorded with status ``error`` and reported once.
@@ -82,6 +89,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     base = {"trial_id": trial_id, "run": setup.run, "node_id": ray.get_runtime_context().get_node_id(),
             "pid": os.getpid(), "config": {k: v for k, v in config.items()},
             **device_record(train_config.device), "started_at": started}
+    raylet = os.getppid()  # the raylet that started this worker: see exit_if_orphaned
 
     finished = _finished_record(folder)
     if finished is not None:
@@ -134,6 +142,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     history: list = []
 
     def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None) -> dict:
+        exit_if_orphaned(raylet)
         metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
                    "epochs_run": epochs_run, "flops": flops, "history": list(history),
                    "wall_time": previous_time + time.time() - started,
@@ -142,6 +151,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         return metrics
 
     def save_state(fit_state) -> None:
+        exit_if_orphaned(raylet)
         buffer = io.BytesIO()  # one atomic write of the whole state, on any storage
         torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
                     "wall_time": previous_time + time.time() - started,
@@ -228,6 +238,15 @@ def report_duplicate(config: dict, data, setup: TrialSetup) -> None:
                "wall_time": time.time() - started, "cpu_time": time.process_time() - cpu_started}
     folder.publish(spec, train_config, metrics)
     tune.report({**result, "status": DUPLICATE_STATUS})  # the original's values; the progress view says duplicate
+
+
+def exit_if_orphaned(raylet: int) -> None:
+    """End this worker process at once when the raylet that started it (``raylet``, its parent at the start
+    of the trial) is gone: the cluster died under it (e.g. its driver was killed with the local Ray it had
+    started), and a resumed run owns the trial's folder now (see the module docstring). ``os._exit``, not an
+    exception: the trial runs in a thread of the worker, and nothing of it may be written any more."""
+    if os.getppid() != raylet:
+        os._exit(1)
 
 
 RESUME_KEYS = ("train", "best", "best_weights", "wall_time")
@@ -318,4 +337,5 @@ def threads_for(cpus_per_trial: float) -> int:
     return max(1, min(int(cpus_per_trial), os.cpu_count() or 1))
 
 
-__all__ = ["TrialSetup", "train_trial", "report_duplicate", "threads_for", "read_resume_state", "RESUME_FILE"]
+__all__ = ["TrialSetup", "train_trial", "report_duplicate", "threads_for", "read_resume_state", "exit_if_orphaned",
+           "RESUME_FILE"]
