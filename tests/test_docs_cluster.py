@@ -1,6 +1,7 @@
 """docs/cluster.md: every nas command in it is one the CLI accepts (flags and values), every ray command uses
 flags Ray's CLI has, and the storage URIs it shows are ones nas.storage reads. The commands themselves run
-in tests/test_search_storage.py (S3 storage, leaderboard, export, nas.load, resume), tests/test_cluster.py
+in tests/test_search_storage.py (S3 storage, leaderboard, export, nas.load, resume, nas evaluate of a run in
+the bucket), tests/test_cluster.py
 (ray start --address, --address, --gpus-per-trial, the multi-node guard) and tests/test_search_run.py
 (two nodes with --storage s3://)."""
 from __future__ import annotations
@@ -32,12 +33,14 @@ def test_every_nas_command_parses():
     from nas.cli import build_parser
 
     found = commands("nas")
-    assert {c[1] for c in found} == {"search", "leaderboard", "export"}
+    assert {c[1] for c in found} == {"search", "leaderboard", "export", "evaluate"}
     parser = build_parser()
     for command in found:
         args = parser.parse_args(command[1:])  # a flag nas lacks exits with status 2
         if command[1] == "search":
             assert args.storage.startswith("s3://") and args.address == "auto"
+        if command[1] == "evaluate":  # the run in the bucket: by name under --storage, or by its URI
+            assert (args.storage or args.run).startswith("s3://") and args.address == "auto"
 
 
 def test_the_search_command_of_the_doc_is_the_one_the_issue_names():

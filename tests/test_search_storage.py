@@ -1,7 +1,8 @@
 """Searches whose run folder is in an object store: moto's S3 server on localhost (``s3_server``), the driver
 as a subprocess as a user runs it. Trials, trials.csv, the resumable states and the run files are in the
 bucket; nothing is written to a local results folder; the leaderboard, export and ``nas.load`` read the
-bucket; a driver killed with SIGKILL resumes from the bucket with every trial finished once."""
+bucket; a driver killed with SIGKILL resumes from the bucket with every trial finished once; ``nas evaluate``
+of a run in the bucket writes its evaluation there and nothing locally."""
 from __future__ import annotations
 
 import io
@@ -140,3 +141,48 @@ def test_killed_driver_resumes_from_the_bucket_with_every_trial_finished_once(s3
         f"sqlite:///{tmp_path / 'driver' / 'runs' / 's3' / run.path / 'optuna.db'}"))
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     assert sorted(t.user_attrs["tune_trial_id"] for t in complete) == sorted(frame["trial_id"])
+
+
+def test_evaluate_a_run_in_s3_writes_its_evaluation_to_the_bucket(s3_uri, tmp_path):
+    space_file = tmp_path / "s3eval.yaml"
+    # two trials of zero-stable named schemes under a loose parameter cap: both feasible, so there is a rank 1
+    space_file.write_text(yaml.safe_dump(tiny_space(
+        name="s3eval", train={"epochs": 1, "batch_size": 64}, search={"trials": 2, "scheduler": "none"},
+        baselines=False, scheme=[{"family": "named", "names": ["rk4", "heun"]}], constraints={"max_params": 100000})))
+    root = s3_uri("runs")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = storage_env(tmp_path)
+    searched = cli("search", str(space_file), "--storage", root, env=env, cwd=work)
+    assert searched.returncode == 0, searched.stderr[-2000:]
+
+    done = cli("evaluate", "s3eval", "--storage", root, "--top", "1", "--seeds", "2", env=env, cwd=work)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # Ray's token-authentication banner and Tune's logs go to evaluation/evaluation.log in the bucket.
+    assert done.stderr == ""
+    assert "Token authentication" not in done.stdout and "Final evaluation of run 's3eval'" in done.stdout
+    assert list(work.iterdir()) == []  # nothing written locally
+
+    run = Location.from_uri(root) / "s3eval"
+    evaluation = run / "evaluation"
+    assert {"evaluation.csv", "evaluation.json"} <= set(run.list())
+    assert {"plan.json", "trials", "tune", "evaluation.log"} <= set(evaluation.list())
+    assert "ray" in evaluation.read_text("evaluation.log")
+    frame = pd.read_csv(io.StringIO(run.read_text("evaluation.csv")), dtype={"architecture_id": str})
+    # rank 1 and the plain ResNet nas evaluate adds (the run has no baseline), seeds 0 and 1, 1 epoch each
+    assert sorted(frame["label"]) == ["rank1", "rank1", "resnet_reference", "resnet_reference"]
+    assert set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 1).all()
+    assert sorted(frame["seed"]) == [0, 0, 1, 1]
+    for row in frame.itertuples():
+        pair = evaluation / row.job_dir
+        assert {"spec.json", "train_config.json", "metrics.json", "weights.safetensors"} <= set(pair.list())
+        assert not pair.is_file(".resume_state.pt")  # completed: its state is removed from the bucket
+        assert json.loads(pair.read_text("metrics.json"))["test"]["acc"] == pytest.approx(row.test_acc)
+    document = run.read_json("evaluation.json")
+    assert document["complete"] and document["run"] == "s3eval"
+    assert [a["test_acc"]["n"] for a in document["architectures"]] == [2, 2]
+
+    # the run given as a URI: the leaderboard's evaluation view reads evaluation.json from the bucket
+    board = cli("leaderboard", run.uri, "--view", "evaluation", "--format", "csv", env=env, cwd=work)
+    assert board.returncode == 0, board.stderr
+    assert sorted(pd.read_csv(io.StringIO(board.stdout))["label"]) == ["rank1", "resnet_reference"]

@@ -2,8 +2,8 @@
 
 Retrains the K best distinct architectures of the run (completed at the full budget) and its baselines from
 scratch, each with seeds 0..N-1, as parallel Ray Tune trials; scores each model once on the test split; writes
-``RUN/evaluation.csv`` and ``RUN/evaluation.json``. Ctrl-C / SIGTERM stop it gracefully (exit 130 / 143 with
-the command that resumes it).
+``RUN/evaluation.csv`` and ``RUN/evaluation.json``, in the run's storage (a local folder or an object store:
+``nas.storage``). Ctrl-C / SIGTERM stop it gracefully (exit 130 / 143 with the command that resumes it).
 """
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ def add_arguments(parser) -> None:
         "RUN/evaluation.csv (one row per architecture and seed) and RUN/evaluation.json (test mean, std, min, "
         "max, n per architecture; the paired difference against the plain ResNet with a 95% Student-t "
         "interval). A run without a plain ResNet baseline gets one (euler, no noise, at the shape of the "
-        "rank-1 architecture). Example: nas evaluate quick --top 3 --seeds 5")
-    parser.add_argument("run", help="run folder, or a run name under --results-root")
+        "rank-1 architecture). The run may be in an object store (a storage URI, or a run name with --storage "
+        "URI, as nas search --storage): the evaluation is then written there, beside the run, and nothing "
+        "locally. Ray's and Tune's log lines go to RUN/evaluation/evaluation.log. Examples: "
+        "nas evaluate quick --top 3 --seeds 5; nas evaluate quick --storage s3://bucket/prefix; "
+        "nas evaluate s3://bucket/prefix/quick")
+    parser.add_argument("run", help="run folder, storage URI of a run (s3://bucket/prefix/run), or a run name "
+                                    "under --storage")
     parser.add_argument("--top", type=int, default=None, metavar="K",
                         help="distinct architectures to retrain, best first (default 3)")
     parser.add_argument("--seeds", type=int, default=None, metavar="N",
@@ -34,8 +39,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--gpus-per-trial", default=None,
                         help="GPUs per trial, fractional allowed, or auto (default: a GPU only when the cluster "
                              "has one)")
+    parser.add_argument("--storage", metavar="URI", default=None,
+                        help="the storage of the run, as given to nas search --storage: a folder or an "
+                             "object-store URI (s3://bucket/prefix, gs://...); the run name is looked up there "
+                             "and the evaluation is written there (default: results)")
     parser.add_argument("--results-root", default="results", metavar="DIR",
-                        help="where run names are looked up (default: results)")
+                        help="older name of --storage for a local folder (default: results)")
 
 
 def run(args) -> int:
@@ -46,5 +55,5 @@ def run(args) -> int:
     gpus = gpus_per_trial(args.gpus_per_trial)
     evaluate(args.run, top=args.top, seeds=args.seeds, epochs=args.epochs, resume=args.resume,
              address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus,
-             results_root=args.results_root)
+             results_root=args.results_root, storage=args.storage)
     return 0

@@ -8,12 +8,22 @@ In this order:
    budget, the baselines, a plain ResNet) and every network against the budgets; for ``resume``, that the
    saved plan was written by ``nas evaluate`` for this run and that every saved training state loads as
    plain tensors (``weights_only``);
-2. write ``results/<run>/evaluation/plan.json`` (the candidates with their specs and the seeds: a resumed
+2. write ``<run>/evaluation/plan.json`` (the candidates with their specs and the seeds: a resumed
    evaluation retrains exactly this plan, whatever the run's trials say by then);
 3. run one Ray Tune trial per (architecture, seed) pair (``nas.evaluation.trainable``), in parallel, with the
    cluster, resources and signal handling of ``nas search`` (``nas.search.cluster``,
    ``nas.search.run.tune_signal_handling``);
-4. write ``results/<run>/evaluation.csv`` and ``evaluation.json`` (``nas.evaluation.summary``).
+4. write ``<run>/evaluation.csv`` and ``evaluation.json`` (``nas.evaluation.summary``).
+
+Storage: the run is a local folder, a run name under ``storage`` (``results/`` by default; ``--results-root``
+is its older name), or a storage URI (``s3://bucket/prefix/run``, or a run name with ``storage`` a URI:
+``nas.storage``, as ``nas search --storage``). The run's records are read from a local copy
+(``nas.leaderboard.resolve_run``); everything the evaluation writes -- ``evaluation/`` (the plan, one trial
+folder per pair with its resumable state, Tune's experiment through ``Location.tune_storage``),
+``evaluation.csv`` / ``evaluation.json`` -- goes through ``nas.storage`` to the run's own storage, so a trial
+on any node of a cluster writes there and a resume from another machine finds it. Library chatter (Ray's
+token-authentication banner, Tune's logs, warnings) goes to ``evaluation/evaluation.log``
+(``nas.search.logs.run_log``), not to the terminal.
 
 Seeds are 0 .. N−1: the training seed (initialisation, shuffling, augmentation, stochastic layers); the data
 splits stay those of the run (``search.json`` ``data``), so every model is scored on the same test split,
@@ -35,9 +45,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nas import atomic
 from nas.interrupt import Interrupted, catch_signals
-from nas.safe_load import read_json
+from nas.safe_load import read_json_at
+from nas.storage import Location, is_uri
 
 from . import selection, summary
 from .trainable import TRIALS_FOLDER, EvaluationSetup, job_folder, job_key, train_pair
@@ -46,6 +56,7 @@ FORMAT = "nas.evaluation.plan/1"
 EVALUATION_FOLDER = "evaluation"
 PLAN_FILE = "plan.json"
 EXPERIMENT_FOLDER = "tune"
+LOG_FILE = "evaluation.log"  # in evaluation/: library chatter (nas.search.logs.run_log)
 DEFAULT_TOP = 3
 DEFAULT_SEEDS = 5
 MIN_SEEDS = 2  # a confidence interval of a paired difference needs two pairs
@@ -54,16 +65,17 @@ MAX_FAILURES = 2  # Tune retries a pair whose worker died; it continues from its
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    run_dir: Path
+    run_dir: object  # a local Path, or the run's nas.storage.Location on an object store
     rows: object  # pandas DataFrame of evaluation.csv
     summary: dict  # evaluation.json
 
     @property
-    def csv(self) -> Path:
+    def csv(self):
+        """``evaluation.csv``: a local Path (a ``Location`` of the file on an object store)."""
         return self.run_dir / summary.CSV_FILE
 
     @property
-    def json(self) -> Path:
+    def json(self):
         return self.run_dir / summary.JSON_FILE
 
 
@@ -87,26 +99,33 @@ def _resources_flags(cpus_per_trial, gpus_per_trial) -> tuple[float, object]:
 
 def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: int | None = None,
              resume: bool = False, address: str | None = None, cpus_per_trial: float | None = None,
-             gpus_per_trial=None, results_root="results", progress: bool = True) -> EvaluationResult:
+             gpus_per_trial=None, results_root="results", progress: bool = True,
+             storage: str | None = None) -> EvaluationResult:
     """Retrain the ``top`` best distinct architectures of ``run`` and its baselines with ``seeds`` seeds each
     (``epochs``: the run's full budget unless given) and score them on the test split; see the module
-    docstring. ``run`` is a run folder or a run name under ``results_root``."""
+    docstring. ``run`` is a run folder, a storage URI (``s3://bucket/prefix/run``) or a run name under
+    ``storage`` (a folder or a storage URI, as ``nas search --storage``; ``results_root`` is its older name:
+    give one of them). The evaluation is written beside the run, in the run's storage."""
+    if storage is not None and str(results_root) != "results":
+        raise ValueError("--storage: give either --storage or --results-root, not both")
+    option = "--results-root" if storage is None else "--storage"
+    root = results_root if storage is None else storage
     flags = {"top": top, "seeds": seeds, "epochs": epochs}
     resolved = {}
     with catch_signals() as signals:
         try:
-            return _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, results_root, progress,
+            return _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, root, option, progress,
                              signals, resolved)
         except Interrupted as exc:
             if "run_dir" not in resolved:
                 raise
-            raise exc.with_hint(f"resume with: {resume_command(run, results_root, flags, address)}") from None
+            raise exc.with_hint(f"resume with: {resume_command(run, root, flags, address, option)}") from None
 
 
-def resume_command(run, results_root, flags: dict, address: str | None) -> str:
+def resume_command(run, results_root, flags: dict, address: str | None, option: str = "--results-root") -> str:
     parts = ["nas", "evaluate", str(run)]
     if str(results_root) != "results":
-        parts += ["--results-root", str(results_root)]
+        parts += [option, str(results_root)]
     for flag, value in flags.items():
         if value is not None:
             parts += [f"--{flag}", str(value)]
@@ -115,7 +134,19 @@ def resume_command(run, results_root, flags: dict, address: str | None) -> str:
     return shlex.join([*parts, "--resume"])
 
 
-def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, results_root, progress, signals,
+def run_location(run, results_root, option: str = "--results-root") -> Location | None:
+    """The storage ``Location`` of a run given as a URI or as a run name under a storage URI; None for a
+    local run (``nas.leaderboard.resolve_run`` finds it, as before)."""
+    if is_uri(str(run)):
+        return Location.from_uri(str(run), f"run {str(run)!r}")
+    if is_uri(str(results_root)) and not Path(str(run)).is_absolute():
+        from nas.paths import check_run_name
+
+        return Location.from_uri(str(results_root), option) / check_run_name(str(run), f"run {str(run)!r}")
+    return None
+
+
+def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, results_root, option, progress, signals,
               resolved):
     from nas import leaderboard
     from nas.export import dataset_options
@@ -124,14 +155,20 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
         if flags[name] is not None:
             _positive_int(flags[name], f"--{name}", minimum)
     cpus, gpus = _resources_flags(cpus_per_trial, gpus_per_trial)
-    run_dir = leaderboard.resolve_run(run, results_root)
-    folder = run_dir / EVALUATION_FOLDER
-    search = leaderboard.read_search_config(run_dir)
+    location = run_location(run, results_root, option)
+    # The run's records are read from a local folder (a temporary copy for a run in an object store); the
+    # evaluation is written to the run's own storage (``location``).
+    local_run = leaderboard.resolve_run(location.uri if location is not None else run, results_root)
+    if location is None:
+        location = Location.from_uri(local_run)
+    run_name = location.name
+    folder = location / EVALUATION_FOLDER
+    search = leaderboard.read_search_config(local_run)
     data_options = dataset_options(search)
 
-    restoring = resume and (folder / PLAN_FILE).is_file()
+    restoring = resume and folder.is_file(PLAN_FILE)
     if restoring:
-        plan = read_plan(folder, run_dir.name)
+        plan = read_plan(folder, run_name)
         wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"]}
         changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
         if changed:
@@ -140,66 +177,73 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
                              "settings")
         check_resume_states(folder)
     else:
-        if folder.exists() and any(folder.iterdir()):
-            raise ValueError(f"{folder} already holds an evaluation of run {run_dir.name}; continue it with "
+        if folder.list():
+            raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
                              "--resume, or move it away to start again")
         top = DEFAULT_TOP if flags["top"] is None else flags["top"]
         count = DEFAULT_SEEDS if flags["seeds"] is None else flags["seeds"]
-        candidates, note = selection.select(run_dir, top)
+        candidates, note = selection.select(local_run, top)
         epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
-        plan = {"format": FORMAT, "run": run_dir.name, "top": top, "seeds": list(range(count)), "epochs": epochs,
+        plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": list(range(count)), "epochs": epochs,
                 "resnet": note, "candidates": [c.to_dict() for c in candidates]}
     _check_networks(plan, data_options)
     if not address:
         from nas.search.cluster import check_local_resources
 
         check_local_resources(cpus, gpus)
-    resolved["run_dir"] = run_dir
+    resolved["run_dir"] = location
 
     from nas.data import load_dataset
     from nas.search.cluster import start_ray, trial_resources
+    from nas.search.logs import quiet_libraries, run_log
+    from nas.search.shared_storage import check_shared_storage
 
     data = load_dataset(**data_options)
     jobs = {job_key(c["architecture_id"], seed): {"candidate": c, "seed": seed}
             for c in plan["candidates"] for seed in plan["seeds"]}
     started = time.time()
-    started_ray = start_ray(address)
-    signals.reinstall()
-    try:
-        resources = trial_resources(cpus, gpus)
-        if not restoring:
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic.write_json(folder / PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
-                                                   "created": datetime.datetime.now(datetime.timezone.utc)
-                                                   .isoformat(timespec="seconds")})
-        _run_tuner(run_dir, folder, plan, jobs, data, resources, restoring, progress, signals)
-    finally:
-        if started_ray:
-            import ray
+    quiet_libraries()
+    # Library chatter (Ray's token-authentication banner, Tune's logs) goes to evaluation/evaluation.log.
+    with run_log(folder, LOG_FILE, keep=lambda: folder.is_file(PLAN_FILE)):
+        started_ray = start_ray(address)
+        signals.reinstall()
+        try:
+            check_shared_storage(folder, address)  # on a multi-node cluster, a local folder every node sees
+            resources = trial_resources(cpus, gpus)
+            if not restoring:
+                folder.write_json(PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
+                                              "created": datetime.datetime.now(datetime.timezone.utc)
+                                              .isoformat(timespec="seconds")})
+            _run_tuner(run_name, folder, plan, jobs, data, resources, restoring, progress, signals)
+        finally:
+            if started_ray:
+                import ray
 
-            ray.shutdown()
+                ray.shutdown()
     interrupted = signals.received is not None
     if interrupted:
         _mark_interrupted(folder, jobs, signal.Signals(signals.received).name)
     rows = summary.collect_rows(folder, jobs, unfinished_status="interrupted" if interrupted else "error")
-    frame = summary.write_csv(run_dir, rows)
+    frame = summary.write_csv(location, rows)
     complete = bool((frame["status"] == "completed").all())
-    document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_dir.name, seeds=plan["seeds"],
+    document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_name, seeds=plan["seeds"],
                                  epochs=plan["epochs"], complete=complete, wall_time=time.time() - started)
-    summary.write_json(run_dir, document)
+    summary.write_json(location, document)
     signals.check()
     if progress:
         print(summary.format_summary(document), flush=True)
-    return EvaluationResult(run_dir, frame, document)
+    return EvaluationResult(location.local_path or location, frame, document)
 
 
-def read_plan(folder: Path, run_name: str) -> dict:
-    """``evaluation/plan.json`` of an evaluation to resume, refused unless ``nas evaluate`` wrote it."""
+def read_plan(folder, run_name: str) -> dict:
+    """``evaluation/plan.json`` of an evaluation to resume (``folder``: the evaluation folder, a path or a
+    ``nas.storage.Location``), refused unless ``nas evaluate`` wrote it."""
     from nas.networks import spec_from_dict
     from nas.train import TrainConfig
 
-    path = folder / PLAN_FILE
-    plan = read_json(path, f"--resume: {path}")
+    folder = Location.from_uri(folder)
+    path = folder.display(PLAN_FILE)
+    plan = read_json_at(folder, PLAN_FILE, f"--resume: {path}")
     candidates = plan.get("candidates")
     ok = (plan.get("format") == FORMAT and plan.get("run") == run_name and isinstance(candidates, list)
           and candidates and isinstance(plan.get("seeds"), list) and isinstance(plan.get("resnet"), dict)
@@ -219,16 +263,18 @@ def read_plan(folder: Path, run_name: str) -> dict:
     return plan
 
 
-def check_resume_states(folder: Path) -> None:
+def check_resume_states(folder) -> None:
     """Every saved training state loads as plain tensors and data, before Ray starts (a planted pickle
-    refuses the whole resume, naming the file, and runs nothing)."""
+    refuses the whole resume, naming the file, and runs nothing). ``folder``: the evaluation folder."""
     from nas.search.trainable import RESUME_FILE, read_resume_state
 
-    for path in sorted((folder / TRIALS_FOLDER).glob(f"*/{RESUME_FILE}")):
-        try:
-            read_resume_state(path)
-        except ValueError as exc:
-            raise ValueError(f"--resume: {exc}") from None
+    trials = Location.from_uri(folder) / TRIALS_FOLDER
+    for name in trials.list():
+        if (trials / name).is_file(RESUME_FILE):
+            try:
+                read_resume_state(trials / name)
+            except ValueError as exc:
+                raise ValueError(f"--resume: {exc}") from None
 
 
 def _check_networks(plan: dict, data_options: dict) -> None:
@@ -248,31 +294,31 @@ def _check_networks(plan: dict, data_options: dict) -> None:
               where=where)
 
 
-def _mark_interrupted(folder: Path, jobs: dict, signal_name: str) -> None:
+def _mark_interrupted(folder: Location, jobs: dict, signal_name: str) -> None:
     note = f"interrupted by {signal_name}; nas evaluate --resume continues it"
     for key in jobs:
-        trial = job_folder(folder, key)
-        metrics = trial.exists and read_json(trial.path / "metrics.json")
+        trial = job_folder(folder.uri, key)
+        metrics = trial.exists and read_json_at(trial.location, "metrics.json")
         if metrics and metrics.get("status") == "training":
             trial.update_metrics({**metrics, "status": "interrupted", "message": note})
 
 
-def _run_tuner(run_dir, folder, plan, jobs, data, resources, restoring, progress, signals):
+def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restoring, progress, signals):
     from ray import tune
 
     from nas.search.cluster import trials_that_fit
     from nas.search.run import tune_signal_handling
-    from nas.search.storage import atomic_local_filesystem
     from nas.search.trainable import threads_for
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter prints nothing at verbose=0
-    setup = EvaluationSetup(run=run_dir.name, evaluation_dir=str(folder), jobs=jobs, epochs=plan["epochs"],
+    # The folder travels as its URI: each worker rebuilds the storage and writes there, on any node.
+    setup = EvaluationSetup(run=run_name, evaluation_dir=folder.uri, jobs=jobs, epochs=plan["epochs"],
                             threads=threads_for(resources["cpu"]))
     trainable = tune.with_resources(tune.with_parameters(train_pair, data=data, setup=setup), resources)
-    experiment = folder / EXPERIMENT_FOLDER
-    filesystem = atomic_local_filesystem()
-    if restoring and tune.Tuner.can_restore(str(experiment), storage_filesystem=filesystem):
-        tuner = tune.Tuner.restore(str(experiment), trainable=trainable, resume_errored=True,
+    storage_path, filesystem = folder.tune_storage()
+    experiment = f"{storage_path}/{EXPERIMENT_FOLDER}"
+    if restoring and tune.Tuner.can_restore(experiment, storage_filesystem=filesystem):
+        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True,
                                    storage_filesystem=filesystem)
     else:
         tuner = tune.Tuner(
@@ -282,12 +328,12 @@ def _run_tuner(run_dir, folder, plan, jobs, data, resources, restoring, progress
                                                                                  len(jobs)),
                                         trial_dirname_creator=lambda trial: f"job_{trial.config['job']}",
                                         reuse_actors=True),
-            run_config=tune.RunConfig(name=EXPERIMENT_FOLDER, storage_path=str(folder), storage_filesystem=filesystem,
+            run_config=tune.RunConfig(name=EXPERIMENT_FOLDER, storage_path=storage_path, storage_filesystem=filesystem,
                                       verbose=0, failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=None)))
     if progress:
         per_trial = f"{resources['cpu']:g} CPU" + (f" + {resources['gpu']:g} GPU" if resources["gpu"] else "")
-        print(f"nas evaluate: run {run_dir.name!r}: {len(plan['candidates'])} architectures x "
+        print(f"nas evaluate: run {run_name!r}: {len(plan['candidates'])} architectures x "
               f"{len(plan['seeds'])} seeds, {plan['epochs']} epochs each ({per_trial} per trial) -> {folder}",
               flush=True)
     with tune_signal_handling(signals):
@@ -295,4 +341,4 @@ def _run_tuner(run_dir, folder, plan, jobs, data, resources, restoring, progress
 
 
 __all__ = ["evaluate", "EvaluationResult", "resume_command", "read_plan", "check_resume_states", "DEFAULT_TOP",
-           "DEFAULT_SEEDS", "MIN_SEEDS", "EVALUATION_FOLDER", "PLAN_FILE"]
+           "DEFAULT_SEEDS", "MIN_SEEDS", "EVALUATION_FOLDER", "PLAN_FILE", "LOG_FILE", "run_location"]

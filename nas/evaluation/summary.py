@@ -13,10 +13,9 @@ The columns are documented in ``results/README.md``.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-from nas import atomic
 from nas.search.records import read_trial
+from nas.storage import Location
 
 from .trainable import TRIALS_FOLDER
 
@@ -31,11 +30,13 @@ COLUMNS = ("architecture_id", "label", "role", "scheme_name", "source_trial_id",
 
 def collect_rows(evaluation_dir, jobs: dict, unfinished_status: str = "missing") -> list[dict]:
     """One row per job (in the plan's order) from its folder; a job without a finished folder gets
-    ``unfinished_status`` (``interrupted`` after a signal)."""
+    ``unfinished_status`` (``interrupted`` after a signal). ``evaluation_dir``: a path or a storage URI /
+    ``Location`` (``nas.storage``)."""
+    trials = Location.from_uri(evaluation_dir) / TRIALS_FOLDER
     rows = []
     for key, job in jobs.items():
         candidate, seed = job["candidate"], job["seed"]
-        record = read_trial(Path(evaluation_dir) / TRIALS_FOLDER / key)
+        record = read_trial(trials / key)
         metrics = (record or {}).get("metrics") or {}
         status = metrics.get("status") or unfinished_status
         if status == "training":
@@ -54,13 +55,14 @@ def collect_rows(evaluation_dir, jobs: dict, unfinished_status: str = "missing")
 
 
 def write_csv(evaluation_root, rows: list[dict]):
+    """``evaluation.csv`` in ``evaluation_root`` (the run folder: a path or a storage URI / ``Location``),
+    atomically; returns the DataFrame."""
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for column in ("search_rank", "seed", "epochs_run", "params", "flops", "resumed_from_epoch"):
         frame[column] = frame[column].astype("Int64")  # integers with empty cells, not 1.0
-    with atomic.atomic_path(Path(evaluation_root) / CSV_FILE) as tmp:
-        frame.to_csv(tmp, index=False)
+    Location.from_uri(evaluation_root).write_csv(CSV_FILE, frame)
     return frame
 
 
@@ -151,10 +153,11 @@ def _first(series):
     return None if values.empty else int(values.iloc[0])
 
 
-def write_json(evaluation_root, document: dict) -> Path:
+def write_json(evaluation_root, document: dict) -> None:
+    """``evaluation.json`` in ``evaluation_root`` (as ``write_csv``), atomically."""
     from nas.export.card import json_ready  # JSON-ready values (numpy scalars, NaN -> null)
 
-    return atomic.write_json(Path(evaluation_root) / JSON_FILE, json_ready(document))
+    Location.from_uri(evaluation_root).write_json(JSON_FILE, json_ready(document))
 
 
 __all__ = ["collect_rows", "write_csv", "describe", "paired_difference", "summarise", "write_json", "COLUMNS",

@@ -7,6 +7,8 @@ final epoch, the model that was scored). The folder is keyed by the pair, not by
 resumed evaluation finds each pair's record whatever Tune remembers: a completed pair reports its record
 instead of training again, an unfinished one continues from ``.resume_state.pt`` (``fit``'s checkpoint,
 saved atomically every epoch and read back with ``torch.load(weights_only=True)``, as the search does).
+Every file goes through ``nas.storage`` at the evaluation folder's URI (``EvaluationSetup.evaluation_dir``:
+a local or shared folder, or an object store), so a pair trained on any node writes to the run's storage.
 A worker whose cluster died under it (its driver killed with the local Ray it started) writes nothing more
 and ends itself (``exit_if_orphaned``, as in the search): otherwise it would finish a pair the resumed
 evaluation continues, from the orphan's own first attempt.
@@ -16,6 +18,7 @@ protocol fixes the budget in advance, and test accuracy never picks anything.
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -24,8 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nas import atomic
 from nas.search.records import TrialFolder, read_trial
+from nas.storage import Location
 from nas.search.trainable import MARKER_FILE, RESUME_FILE, exit_if_orphaned, read_resume_state
 
 TRIALS_FOLDER = "trials"
@@ -42,14 +45,15 @@ class EvaluationSetup:
     """Everything the trials need, passed once through the object store with the data."""
 
     run: str
-    evaluation_dir: str  # absolute
+    evaluation_dir: str  # the evaluation folder's nas.storage URI (an absolute path, or s3://... on a store)
     jobs: dict  # job key -> {"candidate": Candidate.to_dict(), "seed": int}
     epochs: int
     threads: int = 1
 
 
 def job_folder(evaluation_dir, key: str) -> TrialFolder:
-    return TrialFolder(Path(evaluation_dir) / TRIALS_FOLDER / key)
+    """The trial folder of one pair (``evaluation_dir``: a path, a storage URI or a ``Location``)."""
+    return TrialFolder(Location.from_uri(evaluation_dir) / TRIALS_FOLDER / key)
 
 
 def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) -> None:
@@ -75,7 +79,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
                                          "search_rank", "search_best_val_acc")}}
     raylet = os.getppid()  # the raylet that started this worker: see exit_if_orphaned
 
-    finished = read_trial(folder.path)
+    finished = read_trial(folder.location)
     if finished is not None and finished["metrics"].get("status") in FINAL_STATUSES:
         tune.report(_report_values(finished["metrics"]))  # trained before a restart: never twice
         return
@@ -90,9 +94,8 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
 
     resume, previous_time, previous_cpu = None, 0.0, 0.0
     best = {"epoch": None, "val_acc": None, "val_loss": None}
-    resume_path = folder.path / RESUME_FILE
-    if resume_path.is_file():
-        saved = read_resume_state(resume_path)  # the driver checked every state before Ray started
+    if folder.location.is_file(RESUME_FILE):
+        saved = read_resume_state(folder.location)  # the driver checked every state before Ray started
         resume, best = saved["train"], saved["best"]
         previous_time, previous_cpu = saved["wall_time"], saved.get("cpu_time", 0.0)
     base["resumed_from_epoch"] = 0 if resume is None else resume["epoch"]
@@ -112,8 +115,9 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
     def save_state(state: dict) -> None:
         exit_if_orphaned(raylet)
         wall, cpu = elapsed()
-        with atomic.atomic_path(resume_path) as tmp:
-            torch.save({"train": state, "best": best, "best_weights": {}, "wall_time": wall, "cpu_time": cpu}, tmp)
+        buffer = io.BytesIO()
+        torch.save({"train": state, "best": best, "best_weights": {}, "wall_time": wall, "cpu_time": cpu}, buffer)
+        folder.location.write_bytes(RESUME_FILE, buffer.getvalue())  # atomic: rename locally, one PUT on a store
 
     def on_epoch(metrics: dict, checkpoint_fn) -> bool:
         state = checkpoint_fn()
@@ -135,7 +139,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
         recorded = record("completed", final, metrics["epoch"], test={"acc": test["acc"], "loss": test["loss"],
                                                                       "samples": len(data.test)},
                           weights=state["model"])
-        resume_path.unlink(missing_ok=True)
+        folder.location.delete(RESUME_FILE)
         _report(_report_values(recorded))
         return True
 
@@ -143,7 +147,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
     if result.status == "diverged":
         final = {"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": None}
         recorded = record("diverged", final, result.epochs_run, message=result.message)
-        resume_path.unlink(missing_ok=True)
+        folder.location.delete(RESUME_FILE)
         tune.report(_report_values(recorded))
 
 

@@ -47,8 +47,8 @@ def resolve_run(run, results_root=DEFAULT_RESULTS_ROOT) -> Path:
 
 
 # Files of a run in storage that readers never need: Ray's experiment (pickles), resumable training states,
-# the study and the log.
-_NOT_FETCHED = ("tune/", "optuna.db", "search.log")
+# the study and the logs (of the search and of the final evaluation).
+_NOT_FETCHED = ("tune/", "optuna.db", "search.log", "evaluation/tune/", "evaluation/evaluation.log")
 _fetched: dict[str, Path] = {}
 
 

@@ -4,7 +4,8 @@ Ray prints a token-authentication banner at every ``ray.init`` ("Token authentic
 Ray cluster ...") and Ray Tune, Optuna and Python warnings add lines of their own; none of them tells a
 ``nas`` user anything the progress view does not. ``run_log`` sends the ``ray*`` and ``optuna*`` loggers and
 ``warnings`` to a log file for the duration of a search and puts that file in the run folder
-(``search.log``, appended to on ``--resume``), so the information is kept where it belongs. Our own output
+(``search.log``, appended to on ``--resume``), so the information is kept where it belongs; ``nas evaluate``
+uses it the same way for ``evaluation/evaluation.log``. Our own output
 (the progress lines, the leaderboard, error messages) is printed, not logged, and is unaffected.
 """
 from __future__ import annotations
