@@ -55,7 +55,6 @@ from .trainable import TRIALS_FOLDER, EvaluationSetup, job_folder, job_key, trai
 FORMAT = "nas.evaluation.plan/1"
 EVALUATION_FOLDER = "evaluation"
 PLAN_FILE = "plan.json"
-EXPERIMENT_FOLDER = "tune"
 LOG_FILE = "evaluation.log"  # in evaluation/: library chatter (nas.search.logs.run_log)
 DEFAULT_TOP = 3
 DEFAULT_SEEDS = 5
@@ -306,7 +305,7 @@ def _mark_interrupted(folder: Location, jobs: dict, signal_name: str) -> None:
 def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restoring, progress, signals):
     from ray import tune
 
-    from nas.search.cluster import trials_that_fit
+    from nas.search.cluster import trials_that_fit, tune_experiment
     from nas.search.run import tune_signal_handling
     from nas.search.trainable import threads_for
 
@@ -315,12 +314,8 @@ def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restorin
     setup = EvaluationSetup(run=run_name, evaluation_dir=folder.uri, jobs=jobs, epochs=plan["epochs"],
                             threads=threads_for(resources["cpu"]))
     trainable = tune.with_resources(tune.with_parameters(train_pair, data=data, setup=setup), resources)
-    storage_path, filesystem = folder.tune_storage()
-    experiment = f"{storage_path}/{EXPERIMENT_FOLDER}"
-    if restoring and tune.Tuner.can_restore(experiment, storage_filesystem=filesystem):
-        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True,
-                                   storage_filesystem=filesystem)
-    else:
+    tuner, tune_storage = tune_experiment(folder, trainable, restoring)
+    if tuner is None:
         tuner = tune.Tuner(
             trainable,
             param_space={"job": tune.grid_search(list(jobs))},
@@ -328,8 +323,8 @@ def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restorin
                                                                                  len(jobs)),
                                         trial_dirname_creator=lambda trial: f"job_{trial.config['job']}",
                                         reuse_actors=True),
-            run_config=tune.RunConfig(name=EXPERIMENT_FOLDER, storage_path=storage_path, storage_filesystem=filesystem,
-                                      verbose=0, failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+            run_config=tune.RunConfig(**tune_storage, verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
                                       checkpoint_config=tune.CheckpointConfig(num_to_keep=None)))
     if progress:
         per_trial = f"{resources['cpu']:g} CPU" + (f" + {resources['gpu']:g} GPU" if resources["gpu"] else "")

@@ -11,6 +11,8 @@ import os
 
 from nas.limits import budget_environment
 
+EXPERIMENT_FOLDER = "tune"  # Tune's experiment inside a run (or evaluation) folder
+
 
 def start_ray(address: str | None) -> bool:
     """Join ``address`` or start an embedded Ray on all local CPUs; returns True when we started it."""
@@ -77,4 +79,22 @@ def trials_that_fit(resources: dict) -> int:
     return max(1, fits)
 
 
-__all__ = ["start_ray", "trial_resources", "check_local_resources", "trials_that_fit"]
+def tune_experiment(folder, trainable, restoring: bool):
+    """The Tune experiment kept in ``folder``/``tune`` (a ``nas.storage.Location``): ``(tuner, storage)``,
+    ``tuner`` being the restored ``Tuner`` when ``restoring`` and Tune can restore it (errored trials are
+    retried), else None, and ``storage`` the ``RunConfig`` keywords of a new one. Local folders get a file
+    system whose copies are atomic (a killed driver must not leave a half-copied experiment state); object
+    stores their own, where every PUT is atomic."""
+    from ray import tune
+
+    storage_path, filesystem = folder.tune_storage()
+    storage = {"name": EXPERIMENT_FOLDER, "storage_path": storage_path, "storage_filesystem": filesystem}
+    experiment = f"{storage_path}/{EXPERIMENT_FOLDER}"
+    if restoring and tune.Tuner.can_restore(experiment, storage_filesystem=filesystem):
+        return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True,
+                                  storage_filesystem=filesystem), storage
+    return None, storage
+
+
+__all__ = ["start_ray", "trial_resources", "check_local_resources", "trials_that_fit", "tune_experiment",
+           "EXPERIMENT_FOLDER"]

@@ -48,7 +48,8 @@ from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
 
 from .budget import check_space
-from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit
+from .cluster import EXPERIMENT_FOLDER  # noqa: F401 (re-exported: tests and readers name the folder)
+from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit, tune_experiment
 from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, read_trial, write_pareto_csv,
                       write_trials_csv)
 from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
@@ -58,7 +59,6 @@ from .shared_storage import check_shared_storage
 from .trainable import RESUME_FILE, TrialSetup, read_resume_state, threads_for, train_trial
 
 FORMAT = "nas.search/1"
-EXPERIMENT_FOLDER = "tune"
 CONFIG_FILE = "search.json"
 STUDY_FILE = "optuna.db"
 # Settings added after runs were first recorded: a search.json without them takes the space's value.
@@ -525,14 +525,8 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
     # A duplicate reports a recorded result: it asks for a sliver of a CPU, so it never waits for a free one.
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data, setup=setup),
                                     TrialResources(cpu=resources["cpu"], gpu=resources["gpu"]))
-    # Local: a file system whose copies are atomic (a killed driver must not leave a half-copied experiment
-    # state); object store: its own file system, where every PUT is atomic.
-    storage_path, filesystem = run_dir.tune_storage()
-    experiment = f"{storage_path}/{EXPERIMENT_FOLDER}"
-    if restoring and tune.Tuner.can_restore(experiment, storage_filesystem=filesystem):
-        tuner = tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True,
-                                   storage_filesystem=filesystem)
-    else:
+    tuner, tune_storage = tune_experiment(run_dir, trainable, restoring)
+    if tuner is None:
         storage = optuna.storages.RDBStorage(study_url)
         index = TrainingIndex(space=space, macro=data.macro, in_channels=data.in_channels,
                               num_classes=data.num_classes, train=space.train, seed=settings.seed,
@@ -564,7 +558,7 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
                                         # trials: seconds per trial on a small machine
                                         reuse_actors=True),
             run_config=tune.RunConfig(
-                name=EXPERIMENT_FOLDER, storage_path=storage_path, storage_filesystem=filesystem, verbose=0,
+                **tune_storage, verbose=0,
                 callbacks=callbacks,
                 failure_config=tune.FailureConfig(max_failures=settings.max_failures),
                 # markers only (see nas.search.trainable): keep them all, Tune never deletes one it needs
