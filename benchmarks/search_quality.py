@@ -98,7 +98,7 @@ def _fmt(value, digits=4):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--budget", type=float, default=40.0, help="seconds per search (default 40)")
     parser.add_argument("--repetitions", type=int, default=3, help="searches per sampler (default 3)")
     parser.add_argument("--seeds", type=int, default=2, help="evaluation seeds per winner (default 2)")
