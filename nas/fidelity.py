@@ -47,13 +47,13 @@ def run_epochs(frame: pd.DataFrame, run_dir: str) -> int | None:
 
 def _history(row) -> list[dict] | None:
     from .leaderboard import trial_folder
+    from .search.records import read_record
 
     try:
-        metrics = read_json(trial_folder(row) / "metrics.json")
-    except (OSError, ValueError):
+        record = read_record(trial_folder(row))
+    except ValueError:  # not a trial record: the trial is left out, like one without history
         return None
-    history = metrics.get("history")
-    return history if isinstance(history, list) and history else None
+    return (record.history or None) if record is not None else None
 
 
 def _at_epoch(row, epoch: int) -> dict | None:

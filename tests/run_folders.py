@@ -79,9 +79,11 @@ def make_run(root, name: str, trials: list[dict], *, data: dict = DATA, epochs: 
             result = fit(model, splits, config)
             save_file({k: v.contiguous() for k, v in model.state_dict().items()},
                       str(trial_dir / "weights.safetensors"))
-        metrics = {"status": status} if result is None else {
-            "status": status, "final": {"val_acc": result.final_val_acc, "val_loss": result.final_val_loss},
-            "best": {"val_acc": result.best_val_acc, "val_loss": result.best_val_loss, "epoch": result.best_epoch}}
+        metrics = {"trial_id": trial_id, "run": name, "status": status}  # a trial record (nas.search.trial_record)
+        if result is not None:
+            metrics.update(final={"val_acc": result.final_val_acc, "val_loss": result.final_val_loss},
+                           best={"val_acc": result.best_val_acc, "val_loss": result.best_val_loss,
+                                 "epoch": result.best_epoch})
         (trial_dir / "metrics.json").write_text(json.dumps(metrics))
         noise = spec.noise
         rows.append({

@@ -24,7 +24,8 @@ def make(tmp_path, name, entries, epochs=4):
     for row, history in entries:
         trial_dir = folder / row["trial_dir"]
         trial_dir.mkdir(parents=True)
-        (trial_dir / "metrics.json").write_text(json.dumps({"status": row["status"], "history": history or []}))
+        (trial_dir / "metrics.json").write_text(json.dumps({"trial_id": row["trial_id"], "run": name,
+                                                            "status": row["status"], "history": history or []}))
     return folder
 
 

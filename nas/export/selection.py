@@ -43,7 +43,7 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
         spec, weights = read_model(folder, what)
         rank = int((ranked["trial_id"] == row["trial_id"]).to_numpy().argmax()) + 1
         records.append(dict(row, rank=rank, trial_path=str(folder), spec=spec, weights=weights,
-                            trial_metrics=_optional_json(folder, "metrics.json", what),
+                            trial_metrics=_trial_record(folder, what),
                             eval_batch_size=_eval_batch_size(_optional_json(folder, "train_config.json", what))))
     return run_dir, records
 
@@ -94,6 +94,14 @@ def select_evaluated(run, rank: int = 1, *, results_root=leaderboard.DEFAULT_RES
                              "resnet": document.get("resnet"), "epochs": document.get("epochs"),
                              "complete": document.get("complete")}}
     return run_dir, record
+
+
+def _trial_record(folder: Path, what: str) -> dict | None:
+    """The search trial's ``metrics.json``, checked as a ``TrialRecord`` (None when the folder has none)."""
+    from ..search.records import parse_record
+
+    metrics = _optional_json(folder, "metrics.json", what)
+    return None if metrics is None else parse_record(metrics, f"{what}: metrics.json").to_dict()
 
 
 def _optional_json(folder: Path, name: str, what: str) -> dict | None:

@@ -6,6 +6,7 @@ Every trial owns ``results/<run>/trials/<trial_id>/``:
     train_config.json      TrainConfig.to_dict() of the trial
     weights.safetensors    model.state_dict() at the best-validation epoch (absent when no epoch finished)
     metrics.json           status, final and best metrics, diagnostics, constraints, history
+                           (``nas.search.trial_record.TrialRecord``)
 
 The folder appears atomically once the trial has something to say (on a file system it is built beside
 its final name, then renamed; on an object store every file is one PUT and ``metrics.json``, the marker,
@@ -18,8 +19,11 @@ from __future__ import annotations
 
 import json
 
+from nas.safe_load import read_json_at
 from nas.storage import Location
 from nas.vocabulary import FINAL_STATUSES, SCORED_STATUSES, STATUSES, pareto_front  # noqa: F401 (re-exported)
+
+from .trial_record import TrialRecord
 
 TRIALS_FOLDER = "trials"
 
@@ -96,6 +100,24 @@ def read_trial(folder) -> dict | None:
         return None
 
 
+def read_record(folder) -> TrialRecord | None:
+    """The ``TrialRecord`` of a search trial's folder (None while the folder is incomplete); a ``metrics.json``
+    that cannot be read or is not a trial record is a ``ValueError`` naming the file (and the key)."""
+    location = Location.from_uri(folder)
+    if not location.is_file(MARKER):
+        return None
+    where = f"{location.name}/{MARKER}"
+    return parse_record(read_json_at(location, MARKER, where), where)
+
+
+def parse_record(metrics, where: str) -> TrialRecord:
+    """``TrialRecord.from_dict(metrics)``, its error prefixed with ``where`` (the file it came from)."""
+    try:
+        return TrialRecord.from_dict(metrics)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
 # -------------------------------------------------------------------------------------- trials.csv
 def coefficient_columns(scheme: dict) -> dict:
     """One column per coefficient of a scheme's JSON form (exact values written as floats), from its family."""
@@ -109,16 +131,17 @@ def trial_row(folder, run_dir) -> dict | None:
     record = read_trial(folder)
     if record is None:
         return None
-    spec, metrics = record["spec"], record["metrics"]
+    spec = record["spec"]
+    metrics = parse_record(record["metrics"], f"{Location.from_uri(folder).name}/{MARKER}")
     scheme = spec["scheme"]
     noise = spec.get("noise") or {"kind": "none"}
     noise_param = next((noise[k] for k in ("p_L", "a", "sigma_max") if k in noise), None)
-    final, best = metrics.get("final") or {}, metrics.get("best") or {}
+    final, best = metrics.final or {}, metrics.best or {}
     row = {
-        "trial_id": metrics["trial_id"],
-        "run": metrics["run"],
+        "trial_id": metrics.trial_id,
+        "run": metrics.run,
         "family": scheme.get("family"),
-        "scheme_name": metrics.get("scheme_name") or scheme.get("name") or scheme.get("family"),
+        "scheme_name": metrics.scheme_name or scheme.get("name") or scheme.get("family"),
         "scheme": json.dumps(scheme, sort_keys=True),
         **coefficient_columns(scheme),
         "noise_kind": noise.get("kind", "none"),
@@ -129,32 +152,32 @@ def trial_row(folder, run_dir) -> dict | None:
         "steps_per_stage": spec["steps_per_stage"],
         "h": spec["h"],
         "share_stage_weights": spec["share_stage_weights"],
-        "status": metrics["status"],
+        "status": metrics.status,
         "val_acc": final.get("val_acc"),
         "val_loss": final.get("val_loss"),
         "best_val_acc": best.get("val_acc"),
-        "params": metrics.get("params"),
-        "flops": metrics.get("flops"),
-        "epochs_run": metrics.get("epochs_run", 0),
-        "wall_time": metrics.get("wall_time"),
-        **{k: (metrics.get("diagnostics") or {}).get(k) for k in DIAGNOSTIC_COLUMNS},
-        "feasible": metrics.get("feasible"),
-        "baseline": bool(metrics.get("baseline", False)),
+        "params": metrics.params,
+        "flops": metrics.flops,
+        "epochs_run": metrics.epochs_run,
+        "wall_time": metrics.wall_time,
+        **{k: (metrics.diagnostics or {}).get(k) for k in DIAGNOSTIC_COLUMNS},
+        "feasible": metrics.feasible,
+        "baseline": bool(metrics.baseline),
         "seed": record["train_config"].get("seed"),
         "trial_dir": f"{TRIALS_FOLDER}/{Location.from_uri(folder).name}",
-        "option": metrics.get("option"),
+        "option": metrics.option,
         "best_val_loss": best.get("val_loss"),
         "best_epoch": best.get("epoch"),
-        "node": metrics.get("node_id"),
-        "message": metrics.get("message", ""),
-        "cpu_time": metrics.get("cpu_time"),
-        "architecture_id": metrics.get("architecture_id"),
-        "training_id": metrics.get("training_id"),
-        "duplicate_of": metrics.get("duplicate_of"),
-        "device": metrics.get("device"),
-        "gpu_ids": ",".join(metrics.get("gpu_ids") or ()),
-        "device_note": metrics.get("device_note", ""),
-        **(metrics.get("constraints") or {}),
+        "node": metrics.node_id,
+        "message": metrics.message,
+        "cpu_time": metrics.cpu_time,
+        "architecture_id": metrics.architecture_id,
+        "training_id": metrics.training_id,
+        "duplicate_of": metrics.duplicate_of,
+        "device": metrics.device,
+        "gpu_ids": ",".join(metrics.gpu_ids or ()),
+        "device_note": metrics.device_note or "",
+        **(metrics.constraints or {}),
     }
     return row
 
@@ -216,6 +239,6 @@ def write_pareto_csv(run_dir, frame, objectives):
     return front
 
 
-__all__ = ["TrialFolder", "read_trial", "trial_row", "collect_rows", "write_trials_csv", "pareto_front",
-           "write_pareto_csv", "coefficient_columns", "weights_bytes", "STATUSES", "SCORED_STATUSES",
-           "FINAL_STATUSES", "TRIALS_FOLDER"]
+__all__ = ["TrialFolder", "TrialRecord", "read_trial", "read_record", "parse_record", "trial_row", "collect_rows",
+           "write_trials_csv", "pareto_front", "write_pareto_csv", "coefficient_columns", "weights_bytes", "STATUSES",
+           "SCORED_STATUSES", "FINAL_STATUSES", "TRIALS_FOLDER"]

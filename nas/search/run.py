@@ -50,8 +50,8 @@ from nas.storage import Location, is_uri
 from .budget import check_space
 from .cluster import EXPERIMENT_FOLDER  # noqa: F401 (re-exported: tests and readers name the folder)
 from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit, tune_experiment
-from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, read_trial, write_pareto_csv,
-                      write_trials_csv)
+from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, parse_record, read_trial,
+                      write_pareto_csv, write_trials_csv)
 from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
                     check_setting, check_settings, load_space)
 from .logs import quiet_libraries, run_log
@@ -659,9 +659,11 @@ def write_outputs(run_dir, grid, name: str, objectives, unfinished=(), signal_na
             if record is None:
                 missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "interrupted", "epochs_run": 0,
                                      "message": note, "trial_dir": None}
-            elif record["metrics"].get("status") not in FINAL_STATUSES:
+                continue
+            metrics = parse_record(record["metrics"], f"{trial_id}/metrics.json")
+            if metrics.status not in FINAL_STATUSES:
                 folder.publish(record["spec"], record["train_config"],
-                               {**record["metrics"], "status": "interrupted", "message": note})
+                               replace(metrics, status="interrupted", message=note).to_dict())
         elif record is None:
             missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "error", "epochs_run": 0,
                                  "message": _error_text(result.error), "trial_dir": None}

@@ -51,7 +51,8 @@ from nas.storage import Location
 from .constraints import constraint_values, feasible, scheme_diagnostics
 from .duplicates import DUPLICATE_OF, DUPLICATE_RESULT, is_duplicate, trial_seed
 from .identity import architecture_id, training_id
-from .records import FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, read_trial
+from .records import FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, read_record
+from .trial_record import TrialRecord
 
 RESUME_FILE = ".resume_state.pt"
 MARKER_FILE = "epoch.json"
@@ -141,14 +142,14 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     # compares trials stopped at different epochs at a budget they all reached (nas.fidelity).
     history: list = []
 
-    def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None) -> dict:
+    def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None) -> None:
         exit_if_orphaned(raylet)
-        metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
-                   "epochs_run": epochs_run, "flops": flops, "history": list(history),
-                   "wall_time": previous_time + time.time() - started,
-                   "cpu_time": previous_cpu + time.process_time() - cpu_started, "ended_at": time.time()}
-        folder.publish(spec_dict, train_config.to_dict(), metrics, weights)
-        return metrics
+        metrics = TrialRecord(**base, status=status, message=message, final=final, best=dict(best),
+                              epochs_run=epochs_run, flops=flops, history=list(history),
+                              wall_time=previous_time + time.time() - started,
+                              cpu_time=previous_cpu + time.process_time() - cpu_started, ended_at=time.time(),
+                              null_keys=frozenset({"final"}))  # fit raised: "final": null
+        folder.publish(spec_dict, train_config.to_dict(), metrics.to_dict(), weights)
 
     def save_state(fit_state) -> None:
         exit_if_orphaned(raylet)
@@ -209,6 +210,10 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         report({"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": math.inf}, "diverged")
 
 
+# What a duplicate's record copies from its original's.
+DUPLICATE_COPIES = ("scheme_name", "params", "flops", "diagnostics", "constraints", "feasible", "final", "best")
+
+
 def report_duplicate(config: dict, data, setup: TrialSetup) -> None:
     """A duplicate trial (``nas.search.duplicates``): record it as ``duplicate`` with its original's results
     (read from the original's folder) and report the original's result once; nothing is trained."""
@@ -224,19 +229,18 @@ def report_duplicate(config: dict, data, setup: TrialSetup) -> None:
     train_config = TrainConfig.from_dict({**setup.train, "seed": trial_seed(config, setup.seed)}).to_dict()
     plan = setup.space.plan(config, macro=data.macro, in_channels=data.in_channels, num_classes=data.num_classes)
     spec = plan.spec.to_dict()
-    recorded = (read_trial(Path(setup.run_dir) / TRIALS_FOLDER / original) or {}).get("metrics") or {}
-    copied = {key: recorded.get(key) for key in ("scheme_name", "params", "flops", "diagnostics", "constraints",
-                                                 "feasible", "final", "best")}
-    metrics = {"trial_id": trial_id, "run": setup.run, "config": {k: v for k, v in config.items()
-                                                                 if k != DUPLICATE_RESULT},
-               "option": plan.option, "baseline": plan.baseline, **copied,
-               "architecture_id": architecture_id(spec, train_config), "training_id": training_id(spec, train_config),
-               "status": DUPLICATE_STATUS, "duplicate_of": original,
-               "message": f"same network, training configuration and seed as trial {original}: its result, "
-                          "not trained again",
-               "epochs_run": 0, "original_epochs_run": recorded.get("epochs_run"),
-               "wall_time": time.time() - started, "cpu_time": time.process_time() - cpu_started}
-    folder.publish(spec, train_config, metrics)
+    recorded = read_record(Path(setup.run_dir) / TRIALS_FOLDER / original)
+    copied = {key: None if recorded is None else getattr(recorded, key) for key in DUPLICATE_COPIES}
+    metrics = TrialRecord(
+        trial_id=trial_id, run=setup.run, config={k: v for k, v in config.items() if k != DUPLICATE_RESULT},
+        option=plan.option, baseline=plan.baseline, **copied,
+        architecture_id=architecture_id(spec, train_config), training_id=training_id(spec, train_config),
+        status=DUPLICATE_STATUS, duplicate_of=original,
+        message=f"same network, training configuration and seed as trial {original}: its result, not trained again",
+        epochs_run=0, original_epochs_run=None if recorded is None else recorded.epochs_run,
+        wall_time=time.time() - started, cpu_time=time.process_time() - cpu_started,
+        null_keys=frozenset({*DUPLICATE_COPIES, "original_epochs_run"}))  # written even when the original lacks them
+    folder.publish(spec, train_config, metrics.to_dict())
     tune.report({**result, "status": DUPLICATE_STATUS})  # the original's values; the progress view says duplicate
 
 
@@ -274,26 +278,25 @@ def _end_with_error(folder: TrialFolder, spec: dict, train_config, base: dict, s
     """Record status ``error`` with ``message`` and report the trial once, as infeasible and worst."""
     from ray import tune
 
-    metrics = {**base, "status": "error", "message": message, "epochs_run": 0, "wall_time": time.time() - started,
-               "ended_at": time.time()}
-    folder.publish(spec, train_config.to_dict(), metrics)
+    metrics = TrialRecord(**base, status="error", message=message, epochs_run=0, wall_time=time.time() - started,
+                          ended_at=time.time())
+    folder.publish(spec, train_config.to_dict(), metrics.to_dict())
     tune.report({"epoch": 0, "val_acc": 0.0, "val_loss": math.inf, "params": base.get("params", 0), "flops": 0,
                  "status": "error", "feasible": False})
 
 
 def _finished_record(folder: TrialFolder) -> dict | None:
     """The metrics to report for a trial whose folder says it already completed or diverged."""
-    record = read_trial(folder.path)
-    if record is None or record["metrics"].get("status") not in FINAL_STATUSES:
+    record = read_record(folder.path)
+    if record is None or record.status not in FINAL_STATUSES:
         return None
-    metrics = record["metrics"]
-    final = metrics.get("final") or {}
+    final = record.final or {}
     val_loss = final.get("val_loss")
-    return {"epoch": final.get("epoch", metrics.get("epochs_run", 0)), "val_acc": final.get("val_acc", 0.0),
+    return {"epoch": final.get("epoch", record.epochs_run), "val_acc": final.get("val_acc", 0.0),
             "val_loss": math.inf if val_loss is None else val_loss, "train_loss": final.get("train_loss", math.nan),
-            "best_val_acc": (metrics.get("best") or {}).get("val_acc") or 0.0, "params": metrics.get("params", 0),
-            "flops": metrics.get("flops") or 0, "status": metrics["status"],
-            "feasible": bool(metrics.get("feasible", False)), **(metrics.get("constraints") or {})}
+            "best_val_acc": (record.best or {}).get("val_acc") or 0.0,
+            "params": 0 if record.params is None else record.params, "flops": record.flops or 0,
+            "status": record.status, "feasible": bool(record.feasible), **(record.constraints or {})}
 
 
 def device_record(requested: str = "auto") -> dict:
