@@ -48,7 +48,6 @@ from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
 
 from .budget import check_space
-from .cluster import EXPERIMENT_FOLDER  # noqa: F401 (re-exported: tests and readers name the folder)
 from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit, tune_experiment
 from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, parse_record, read_trial,
                       write_pareto_csv, write_trials_csv)
