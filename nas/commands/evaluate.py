@@ -10,8 +10,8 @@ from __future__ import annotations
 
 def add_arguments(parser) -> None:
     parser.description = (
-        "Final evaluation: retrain the K best distinct architectures of a search run (ranked among trials that "
-        "completed the full budget) and its baselines (baseline_euler, baseline_lm_resnet) from scratch with "
+        "Final evaluation: retrain the K best distinct architectures of a search run (ranked at equal training "
+        "budget, nas.fidelity) and its baselines (baseline_euler, baseline_lm_resnet) from scratch with "
         "seeds 0..N-1, score each once on the test split (never seen by the search), and write "
         "RUN/evaluation.csv (one row per architecture and seed) and RUN/evaluation.json (test mean, std, min, "
         "max, n per architecture; the paired difference against the plain ResNet with a 95% Student-t "
