@@ -16,9 +16,11 @@ from nas.messages import quote
 TRAIN_STATUSES = ("completed", "stopped", "diverged")
 # A trial's status in its metrics.json and in trials.csv: a training status, or the trial could not run
 # (``error``), was cut short by Ctrl-C / SIGTERM (``interrupted``), or repeated an earlier trial's network,
-# training and seed and was not trained again (``duplicate``, see nas.search.duplicates).
+# training and seed and was not trained again (``duplicate``, see nas.search.duplicates), or was created by Tune
+# but never trained an epoch because the search's time budget ended first (``not_started``; trials.csv only).
 DUPLICATE_STATUS = "duplicate"
-STATUSES = TRAIN_STATUSES + ("error", "interrupted", DUPLICATE_STATUS)
+NOT_STARTED_STATUS = "not_started"
+STATUSES = TRAIN_STATUSES + ("error", "interrupted", DUPLICATE_STATUS, NOT_STARTED_STATUS)
 # Statuses whose metrics are a real (possibly early-stopped) training result, with best-validation weights:
 # the trials that are ranked, exported and put on a Pareto front.
 SCORED_STATUSES = ("completed", "stopped")
@@ -141,6 +143,6 @@ def pareto_front(frame, objectives):
 ZERO_STABILITY_TOLERANCE = 1e-6
 
 
-__all__ = ["TRAIN_STATUSES", "STATUSES", "DUPLICATE_STATUS", "SCORED_STATUSES", "FINAL_STATUSES", "LOWER_IS_BETTER",
+__all__ = ["TRAIN_STATUSES", "STATUSES", "DUPLICATE_STATUS", "NOT_STARTED_STATUS", "SCORED_STATUSES", "FINAL_STATUSES", "LOWER_IS_BETTER",
            "SEARCH_OBJECTIVES", "OBJECTIVES", "Objective", "maximised", "direction", "parse_objectives",
            "pareto_mask", "pareto_front", "ZERO_STABILITY_TOLERANCE"]

@@ -46,6 +46,7 @@ from nas.interrupt import Interrupted, catch_signals
 from nas.paths import check_output_folder
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
+from nas.vocabulary import NOT_STARTED_STATUS
 
 from .budget import check_space
 from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit, tune_experiment
@@ -663,6 +664,10 @@ def write_outputs(run_dir, grid, name: str, objectives, unfinished=(), signal_na
             if metrics.status not in FINAL_STATUSES:
                 folder.publish(record["spec"], record["train_config"],
                                replace(metrics, status="interrupted", message=note).to_dict())
+        elif record is None and result.error is None:  # created by Tune, then the time budget ended the search
+            missing[trial_id] = {"trial_id": trial_id, "run": name, "status": NOT_STARTED_STATUS, "epochs_run": 0,
+                                 "message": "the search ended (time budget) before this trial trained an epoch",
+                                 "trial_dir": None}
         elif record is None:
             missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "error", "epochs_run": 0,
                                  "message": _error_text(result.error), "trial_dir": None}
