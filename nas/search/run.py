@@ -46,7 +46,7 @@ from nas.interrupt import Interrupted, catch_signals
 from nas.paths import check_output_folder
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
-from nas.vocabulary import NOT_STARTED_STATUS
+from nas.vocabulary import DUPLICATE_STATUS, NOT_STARTED_STATUS
 
 from .budget import check_space
 from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit, tune_experiment
@@ -671,7 +671,11 @@ def write_outputs(run_dir, grid, name: str, objectives, unfinished=(), signal_na
         elif record is None:
             missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "error", "epochs_run": 0,
                                  "message": _error_text(result.error), "trial_dir": None}
-    rows = [row for row in collect_rows(run_dir, missing) if row["trial_id"] in known]
+    # A trial that finished after Tune's last experiment snapshot is forgotten by Tune when a killed driver is
+    # resumed (Tune runs its slot again under a new id); its folder holds a final result the sampler was told,
+    # so it keeps its row. Unfinished folders Tune forgot stay out: their slot was trained again.
+    kept = (*FINAL_STATUSES, DUPLICATE_STATUS)
+    rows = [row for row in collect_rows(run_dir, missing) if row["trial_id"] in known or row["status"] in kept]
     frame = write_trials_csv(run_dir, rows)
     pareto = None
     if len(objectives) > 1:
