@@ -13,12 +13,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from driver_control import signal_when
 from hostile import plant_torch_pickle, snapshot
 from run_folders import DATA, make_run, set_metric
 from scipy import stats
@@ -198,18 +198,8 @@ def start(tmp_path: Path, *extra) -> subprocess.Popen:
                                 stdout=out, stderr=err, start_new_session=True)
 
 
-def stop_when(driver, predicate, signum, timeout=240) -> int:
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and driver.poll() is None:
-            if predicate():
-                os.killpg(driver.pid, signum) if signum == signal.SIGKILL else os.kill(driver.pid, signum)
-                return driver.wait(timeout=120)
-            time.sleep(0.05)
-        raise AssertionError("the evaluation never reached the point to stop it")
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
+def stop_when(driver, predicate, signum) -> int:
+    return signal_when(driver, predicate, signum, "the evaluation")
 
 
 def check_each_pair_once(run: Path, at_stop: dict) -> None:

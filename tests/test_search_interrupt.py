@@ -10,12 +10,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from driver_control import signal_when
 from hostile import plant_torch_pickle, snapshot
 
 # Enough epochs that the trial caught midway cannot finish in the time the driver takes to handle the signal
@@ -49,18 +49,8 @@ def start(tmp_path: Path, *extra) -> subprocess.Popen:
                                  *extra], cwd=tmp_path, env=env(), stdout=out, stderr=err, start_new_session=True)
 
 
-def interrupt_when(driver, predicate, signum, timeout=240):
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline and driver.poll() is None:
-            if predicate():
-                os.kill(driver.pid, signum)
-                return driver.wait(timeout=120)
-            time.sleep(0.2)
-        raise AssertionError("the search never reached the point to interrupt")
-    finally:
-        if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
+def interrupt_when(driver, predicate, signum):
+    return signal_when(driver, predicate, signum, "the search", poll=0.2)
 
 
 def check_records(run_dir: Path) -> pd.DataFrame:
