@@ -29,7 +29,7 @@ from pathlib import Path
 
 from nas.search.records import TrialFolder, read_trial
 from nas.storage import Location
-from nas.search.trainable import MARKER_FILE, RESUME_FILE, exit_if_orphaned, read_resume_state
+from nas.search.trainable import MARKER_FILE, RESUME_FILE, exit_if_orphaned, read_resume_state, trial_flops
 
 TRIALS_FOLDER = "trials"
 FINAL_STATUSES = ("completed", "diverged", "error")
@@ -63,7 +63,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
     from ray import tune
 
     from nas.networks import build_network, spec_from_dict
-    from nas.train import TrainConfig, count_parameters, evaluate, fit, forward_flops, seeded
+    from nas.train import TrainConfig, count_parameters, evaluate, fit, seeded
 
     torch.set_num_threads(setup.threads)
     started, cpu_started = time.time(), time.process_time()
@@ -88,8 +88,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
     with seeded(seed):
         model = build_network(spec)
     params = count_parameters(model)
-    example, _ = next(iter(data.val.batches(2)))
-    flops = forward_flops(model, example)
+    flops = trial_flops(model, data)
     base.update(params=params, flops=flops)
 
     resume, previous_time, previous_cpu = None, 0.0, 0.0

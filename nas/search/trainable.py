@@ -119,7 +119,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         _end_with_error(folder, spec_dict, train_config, base, started, f"cannot analyse the scheme: {exc}")
         return
     is_feasible = feasible(constraints)
-    flops = _flops(model, data)  # once per trial: fit, the records and the reports reuse it
+    flops = trial_flops(model, data)  # once per trial: fit, the records and the reports reuse it
     base.update(diagnostics=diagnostics, constraints=constraints, feasible=is_feasible)
     base.update(architecture_id=architecture_id(spec_dict, train_config.to_dict()),
                 training_id=training_id(spec_dict, train_config.to_dict()))
@@ -327,7 +327,8 @@ def _scheme_name(plan) -> str:
     return family_of(plan.scheme).display_name(plan.scheme)
 
 
-def _flops(model, data) -> int:
+def trial_flops(model, data) -> int:
+    """Forward FLOPs per sample of ``model`` on a validation batch, on the model's device."""
     from nas.train import forward_flops
 
     device = next(model.parameters()).device
@@ -341,4 +342,4 @@ def threads_for(cpus_per_trial: float) -> int:
 
 
 __all__ = ["TrialSetup", "train_trial", "report_duplicate", "threads_for", "read_resume_state", "exit_if_orphaned",
-           "RESUME_FILE"]
+           "trial_flops", "RESUME_FILE"]
