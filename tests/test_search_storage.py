@@ -130,7 +130,7 @@ def test_killed_driver_resumes_from_the_bucket_with_every_trial_finished_once(s3
     assert done.returncode == 0, done.stderr[-2000:]
     frame = pd.read_csv(io.StringIO(run.read_text("trials.csv")), dtype={"trial_id": str})
     # 4 trials, plus any that completed after Tune's last experiment snapshot before the kill: Tune forgets
-    # those and trains their slot again, and they keep their row (nas.search.run.write_outputs)
+    # those and trains their slot again; those whose result reached Optuna keep their row (write_outputs)
     assert len(frame) >= 4 and frame["trial_id"].is_unique
     assert set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 2).all()
     assert (run / "trials" / first).read_bytes("metrics.json") == before  # not trained again

@@ -443,7 +443,8 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
         interrupted = signals.received is not None
         result = write_outputs(run_dir, grid, name, settings.objectives,
                                unfinished=unfinished_trials(study_url, name, grid) if interrupted else (),
-                               signal_name=signal.Signals(signals.received).name if interrupted else None)
+                               signal_name=signal.Signals(signals.received).name if interrupted else None,
+                               told=told_trials(study_url, name))
         if not run_dir.is_local and study_storage is None:  # a copy of the driver-side study beside the run
             run_dir.upload(driver_folder(run_dir) / STUDY_FILE, STUDY_FILE)
     signals.check()
@@ -615,8 +616,8 @@ def tune_signal_handling(signals):
             os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
 
 
-def unfinished_trials(study_url, name: str, grid) -> set[str]:
-    """Trials of ``grid`` that Tune had not finished: those without a finished Optuna trial.
+def told_trials(study_url, name: str) -> set[str]:
+    """Tune trial ids whose result the Optuna study holds (a finished Optuna trial).
 
     ``study_url``: the study's storage URL (``study_storage_url``), or a local run folder holding ``optuna.db``.
 
@@ -629,8 +630,13 @@ def unfinished_trials(study_url, name: str, grid) -> set[str]:
         study_url = f"sqlite:///{Path(study_url) / STUDY_FILE}"
     storage = optuna.storages.RDBStorage(study_url)
     study = optuna.load_study(study_name=name, storage=storage)
-    finished = {t.user_attrs.get("tune_trial_id") for t in study.get_trials(deepcopy=False)
-                if t.state.is_finished()}
+    return {t.user_attrs["tune_trial_id"] for t in study.get_trials(deepcopy=False)
+            if t.state.is_finished() and "tune_trial_id" in t.user_attrs}
+
+
+def unfinished_trials(study_url, name: str, grid) -> set[str]:
+    """Trials of ``grid`` that Tune had not finished: those without a finished Optuna trial (``told_trials``)."""
+    finished = told_trials(study_url, name)
     return {trial_id for trial_id in map(_trial_id, grid) if trial_id and trial_id not in finished}
 
 
@@ -638,12 +644,14 @@ def _trial_dirname(trial) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def write_outputs(run_dir, grid, name: str, objectives, unfinished=(), signal_name: str | None = None
-                  ) -> SearchResult:
+def write_outputs(run_dir, grid, name: str, objectives, unfinished=(), signal_name: str | None = None,
+                  told=frozenset()) -> SearchResult:
     """trials.csv (one row per Tune trial) and pareto.csv (several objectives).
 
     ``unfinished`` (after an interruption by ``signal_name``): those trials are recorded as ``interrupted``,
     in their folder's ``metrics.json`` too, unless the folder already says they completed or diverged.
+    ``told``: trial ids whose result the sampler holds (``told_trials``); of the trial folders Tune forgot
+    (not in ``grid``), only those keep a row.
     """
     run_dir = Location.from_uri(run_dir)
     known, missing = set(), {}
@@ -672,10 +680,13 @@ def write_outputs(run_dir, grid, name: str, objectives, unfinished=(), signal_na
             missing[trial_id] = {"trial_id": trial_id, "run": name, "status": "error", "epochs_run": 0,
                                  "message": _error_text(result.error), "trial_dir": None}
     # A trial that finished after Tune's last experiment snapshot is forgotten by Tune when a killed driver is
-    # resumed (Tune runs its slot again under a new id); its folder holds a final result the sampler was told,
-    # so it keeps its row. Unfinished folders Tune forgot stay out: their slot was trained again.
+    # resumed (Tune runs its slot again under a new id). When the sampler was told its result before the kill,
+    # it keeps its row: the study and trials.csv list the same trials. When the driver died between the
+    # trial's last write and telling the sampler, or the trial never finished, its slot was trained again and
+    # its folder stays out of trials.csv.
     kept = (*FINAL_STATUSES, DUPLICATE_STATUS)
-    rows = [row for row in collect_rows(run_dir, missing) if row["trial_id"] in known or row["status"] in kept]
+    rows = [row for row in collect_rows(run_dir, missing)
+            if row["trial_id"] in known or (row["status"] in kept and row["trial_id"] in told)]
     frame = write_trials_csv(run_dir, rows)
     pareto = None
     if len(objectives) > 1:
@@ -700,5 +711,5 @@ def _error_text(error) -> str:
 
 
 __all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs", "resume_command",
-           "read_run_record", "check_resume_states", "unfinished_trials", "tune_signal_handling", "driver_folder",
-           "study_storage_url", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]
+           "read_run_record", "check_resume_states", "told_trials", "unfinished_trials", "tune_signal_handling",
+           "driver_folder", "study_storage_url", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]
