@@ -60,6 +60,22 @@ def test_trial_folder_is_absent_until_its_marker_is_written(location):
     assert json.loads(folder.read_text("metrics.json"))["status"] == "completed"
 
 
+def test_extra_files_are_written_before_the_record_the_first_time_and_after(location, monkeypatch):
+    # A process killed between two writes must never leave a record whose resumable state is missing:
+    # the state is part of the first publication, and later written before metrics.json.
+    folder = location / "trials" / "abc"
+    trial = TrialFolder(folder)
+    trial.publish({"spec": 1}, {"seed": 0}, {"epochs_run": 1}, extra={".resume_state.pt": b"epoch 1"})
+    assert folder.read_bytes(".resume_state.pt") == b"epoch 1"
+    written = []
+    original = type(folder).write_bytes
+    monkeypatch.setattr(type(folder), "write_bytes",
+                        lambda self, name, content: (written.append(name), original(self, name, content))[1])
+    trial.publish({"spec": 1}, {"seed": 0}, {"epochs_run": 2}, extra={".resume_state.pt": b"epoch 2"})
+    assert written.index(".resume_state.pt") < written.index("metrics.json")
+    assert folder.read_bytes(".resume_state.pt") == b"epoch 2" and folder.read_json("metrics.json")["epochs_run"] == 2
+
+
 def test_download_copies_files_and_skips(location, tmp_path):
     run = location / "run"
     run.write_text("trials.csv", "trial_id\n")

@@ -103,20 +103,20 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
         return previous_time + time.time() - started, previous_cpu + time.process_time() - cpu_started
 
     def record(status: str, final: dict | None, epochs_run: int, test: dict | None = None, message: str = "",
-               weights=None) -> dict:
+               weights=None, fit_state=None) -> dict:
         exit_if_orphaned(raylet)
         wall, cpu = elapsed()
         metrics = {**base, "status": status, "message": message, "final": final, "best": dict(best),
                    "epochs_run": epochs_run, "test": test, "train_time": wall, "cpu_time": cpu}
-        folder.publish(candidate["spec"], train_config.to_dict(), metrics, weights)
+        # The resumable state is written with the record, before it (see TrialFolder.publish).
+        extra = None if fit_state is None else {RESUME_FILE: state_bytes(fit_state, wall, cpu)}
+        folder.publish(candidate["spec"], train_config.to_dict(), metrics, weights, extra)
         return metrics
 
-    def save_state(state: dict) -> None:
-        exit_if_orphaned(raylet)
-        wall, cpu = elapsed()
+    def state_bytes(state: dict, wall: float, cpu: float) -> bytes:
         buffer = io.BytesIO()
         torch.save({"train": state, "best": best, "best_weights": {}, "wall_time": wall, "cpu_time": cpu}, buffer)
-        folder.location.write_bytes(RESUME_FILE, buffer.getvalue())  # atomic: rename locally, one PUT on a store
+        return buffer.getvalue()
 
     def on_epoch(metrics: dict, checkpoint_fn) -> bool:
         state = checkpoint_fn()
@@ -124,14 +124,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
             best.update(epoch=metrics["epoch"], val_acc=metrics["val_acc"], val_loss=metrics["val_loss"])
         final = {k: metrics[k] for k in ("epoch", "val_acc", "val_loss", "train_loss", "train_acc")}
         if metrics["epoch"] < train_config.epochs:
-            # State before record, so the folder never claims an epoch the state lacks -- except before the
-            # folder exists: its first publication replaces the whole folder, so the state comes after.
-            published = folder.exists
-            if published:
-                save_state(state)
-            record("training", final, metrics["epoch"])
-            if not published:
-                save_state(state)
+            record("training", final, metrics["epoch"], fit_state=state)
             _report({"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "status": "training"})
             return True
         test = evaluate(model, data.test, train_config.eval_batch_size, bf16=train_config.bf16)  # once

@@ -56,10 +56,16 @@ class TrialFolder:
     def exists(self) -> bool:
         return self.location.is_file(MARKER)
 
-    def publish(self, spec: dict, train_config: dict, metrics: dict, weights: dict | None = None) -> None:
-        """Write all files; the first time the whole folder appears at once (metrics.json is its marker)."""
+    def publish(self, spec: dict, train_config: dict, metrics: dict, weights: dict | None = None,
+                extra: dict[str, bytes] | None = None) -> None:
+        """Write all files; the first time the whole folder appears at once (metrics.json is its marker).
+
+        ``extra``: more files (name -> bytes, e.g. the resumable training state), always written before
+        metrics.json, so that the folder never records an epoch whose state is missing, even when the
+        process is killed between two writes."""
         if not self.exists:
-            files = {"spec.json": _json_bytes(spec), "train_config.json": _json_bytes(train_config)}
+            files = {"spec.json": _json_bytes(spec), "train_config.json": _json_bytes(train_config),
+                     **(extra or {})}
             if weights is not None:
                 files["weights.safetensors"] = weights_bytes(weights)
             files[MARKER] = _json_bytes(metrics)
@@ -67,6 +73,8 @@ class TrialFolder:
             return
         self.location.write_json("spec.json", spec)
         self.location.write_json("train_config.json", train_config)
+        for name, content in (extra or {}).items():
+            self.location.write_bytes(name, content)  # atomic: rename locally, one PUT on a store
         self.update_metrics(metrics, weights)
 
     def update_metrics(self, metrics: dict, weights: dict | None = None) -> None:

@@ -1,8 +1,9 @@
 """The Ray Tune function trainable: one trial = build the trial's network, ``fit`` it, report every epoch.
 
-Per epoch the trial (1) saves its resumable state, (2) rewrites its trial folder (``records``) with the
-status it would have if Tune stopped it right there (``stopped``, or ``completed`` after the last epoch),
-then (3) calls ``ray.tune.report(metrics, checkpoint=...)``. Tune may end the trial inside that call
+Per epoch the trial (1) writes its resumable state and then its trial folder's record (``records``:
+``TrialFolder.publish``, the state first, in the folder's first atomic publication too) with the status it
+would have if Tune stopped it right there (``stopped``, or ``completed`` after the last epoch), then (2)
+calls ``ray.tune.report(metrics, checkpoint=...)``. Tune may end the trial inside that call
 (ASHA, time budget), so everything worth keeping is written before it.
 
 Resumable state: ``fit``'s checkpoint plus the best weights and the wall time, in ``.resume_state.pt``
@@ -142,22 +143,25 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     # compares trials stopped at different epochs at a budget they all reached (nas.fidelity).
     history: list = []
 
-    def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None) -> None:
+    def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None,
+               fit_state=None) -> None:
         exit_if_orphaned(raylet)
         metrics = TrialRecord(**base, status=status, message=message, final=final, best=dict(best),
                               epochs_run=epochs_run, flops=flops, history=list(history),
                               wall_time=previous_time + time.time() - started,
                               cpu_time=previous_cpu + time.process_time() - cpu_started, ended_at=time.time(),
                               null_keys=frozenset({"final"}))  # fit raised: "final": null
-        folder.publish(spec_dict, train_config.to_dict(), metrics.to_dict(), weights)
+        # The resumable state is written with the record, before it: an interrupted trial resumes after its
+        # last recorded epoch, whenever the process was killed.
+        extra = None if fit_state is None else {RESUME_FILE: state_bytes(fit_state)}
+        folder.publish(spec_dict, train_config.to_dict(), metrics.to_dict(), weights, extra)
 
-    def save_state(fit_state) -> None:
-        exit_if_orphaned(raylet)
+    def state_bytes(fit_state) -> bytes:
         buffer = io.BytesIO()  # one atomic write of the whole state, on any storage
         torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
                     "wall_time": previous_time + time.time() - started,
                     "cpu_time": previous_cpu + time.process_time() - cpu_started}, buffer)
-        folder.location.write_bytes(RESUME_FILE, buffer.getvalue())
+        return buffer.getvalue()
 
     def report(metrics: dict, status: str, marker: bool = False) -> None:
         values = {"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "val_loss": metrics["val_loss"],
@@ -182,17 +186,11 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
             best_weights = state["model"]
         status = "completed" if metrics["epoch"] >= train_config.epochs else "stopped"
         final = {k: metrics[k] for k in ("epoch", "val_acc", "val_loss", "train_loss", "train_acc")}
-        # The state goes first, so the folder never records an epoch the state lacks (an interrupted trial
-        # resumes after its last recorded epoch) -- except before the folder exists: its first publication
-        # replaces the whole folder, state included.
-        published = folder.exists
-        if status != "completed" and published:
-            save_state(state)
-        record(status, final, metrics["epoch"], weights=best_weights if improved else None)
-        if status == "completed":  # a restarted completed trial reports its record and needs no state
+        # A completed trial needs no state: restarted, it reports its record.
+        record(status, final, metrics["epoch"], weights=best_weights if improved else None,
+               fit_state=None if status == "completed" else state)
+        if status == "completed":
             folder.location.delete(RESUME_FILE)
-        elif not published:
-            save_state(state)
         report(metrics, status, marker=True)
         return True
 
