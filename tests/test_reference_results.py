@@ -1,6 +1,7 @@
-"""The committed reference run (results/reference/reference) is complete, consistent with itself, and the
-README's Results section quotes its figures."""
+"""The committed reference runs (results/reference/<run>) are complete, consistent with themselves, and the
+README's Results section quotes their figures (each run in its own part of the section)."""
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -8,9 +9,22 @@ import pytest
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
-RUN = ROOT / "results" / "reference" / "reference"
 ROWS = {"rank1": "rank 1:", "rank2": "rank 2:", "rank3": "rank 3:", "baseline_euler": "plain ResNet",
         "baseline_lm_resnet": "LM-ResNet (learned k"}
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    name: str  # the run's name: results/reference/<name>, search_spaces/<name>.yaml
+    section: tuple[str, str]  # the README text from the first heading up to the second quotes this run
+
+    @property
+    def folder(self) -> Path:
+        return ROOT / "results" / "reference" / self.name
+
+
+RUNS = [ReferenceRun("reference", ("## Results", "### Deeper networks")),
+        ReferenceRun("reference_deep", ("### Deeper networks", "## Converting torchvision ResNets"))]
 
 
 def points(value: float) -> str:
@@ -21,23 +35,25 @@ def signed(value: float) -> str:
     return f"{100 * value:+.2f}".replace("-", "−")
 
 
-@pytest.fixture(scope="module")
-def evaluation():
-    return json.loads((RUN / "evaluation.json").read_text())
+@pytest.fixture(params=RUNS, ids=lambda run: run.name)
+def run(request):
+    return request.param
 
 
-def test_the_run_folder_holds_what_the_readme_lists_and_no_large_file():
+def test_the_run_folder_holds_what_the_readme_lists_and_no_large_file(run):
+    folder = run.folder
     for name in ("space.yaml", "search.json", "trials.csv", "evaluation.csv", "evaluation.json", "leaderboard.md"):
-        assert (RUN / name).is_file(), name
-    assert list((RUN / "plots").glob("*.png"))
-    assert all(path.stat().st_size < 1_000_000 for path in RUN.rglob("*") if path.is_file())
-    trials = pd.read_csv(RUN / "trials.csv", dtype={"trial_id": str})
-    assert all((RUN / d / "metrics.json").is_file() for d in trials["trial_dir"])
-    assert (RUN / "space.yaml").read_text() == (ROOT / "search_spaces" / "reference.yaml").read_text()
+        assert (folder / name).is_file(), name
+    assert list((folder / "plots").glob("*.png"))
+    assert all(path.stat().st_size < 1_000_000 for path in folder.rglob("*") if path.is_file())
+    trials = pd.read_csv(folder / "trials.csv", dtype={"trial_id": str})
+    assert all((folder / d / "metrics.json").is_file() for d in trials["trial_dir"])
+    assert (folder / "space.yaml").read_text() == (ROOT / "search_spaces" / f"{run.name}.yaml").read_text()
 
 
-def test_evaluation_json_agrees_with_evaluation_csv(evaluation):
-    frame = pd.read_csv(RUN / "evaluation.csv")
+def test_evaluation_json_agrees_with_evaluation_csv(run):
+    evaluation = json.loads((run.folder / "evaluation.json").read_text())
+    frame = pd.read_csv(run.folder / "evaluation.csv")
     accuracy = frame.pivot_table(index="seed", columns="label", values="test_acc")
     for item in evaluation["architectures"]:
         column = accuracy[item["label"]]
@@ -50,11 +66,13 @@ def test_evaluation_json_agrees_with_evaluation_csv(evaluation):
                 pytest.approx((difference.mean(), low, high))
 
 
-def test_readme_results_quote_the_committed_figures(evaluation):
+def test_readme_results_quote_the_committed_figures(run):
+    evaluation = json.loads((run.folder / "evaluation.json").read_text())
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Results"):readme.index("## Converting torchvision ResNets")]
-    lines = {label: next(line for line in section.splitlines() if line.startswith(f"| {start}"))
-             for label, start in ROWS.items()}
+    start, end = run.section
+    section = readme[readme.index(start):readme.index(end)]
+    lines = {label: next(line for line in section.splitlines() if line.startswith(f"| {prefix}"))
+             for label, prefix in ROWS.items()}
     for item in evaluation["architectures"]:
         line = lines[item["label"]]
         accuracy = item["test_acc"]
@@ -63,5 +81,24 @@ def test_readme_results_quote_the_committed_figures(evaluation):
             diff = item["vs_resnet"]
             quoted = f"{signed(diff['mean'])} [{signed(diff['ci_low'])}, {signed(diff['ci_high'])}]"
             assert quoted in line, (quoted, line)
-    trials = pd.read_csv(RUN / "trials.csv")
+    trials = pd.read_csv(run.folder / "trials.csv")
     assert f"It ran {len(trials)} trials" in section.replace("\n", " ")
+
+
+def test_the_ten_seed_follow_up_is_quoted_and_repeats_the_first_five_seeds_exactly():
+    run = RUNS[1]
+    follow_up = run.folder / "followup_10_seeds"
+    evaluation = json.loads((follow_up / "evaluation.json").read_text())
+    assert evaluation["seeds"] == list(range(10))
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(run.section[0]):readme.index(run.section[1])].replace("\n", " ")
+    for item in evaluation["architectures"]:
+        accuracy = item["test_acc"]
+        assert f"{points(accuracy['mean'])} ± {points(accuracy['std'])}%" in section, item["label"]
+        if item["vs_resnet"] and item["role"] != "baseline":
+            diff = item["vs_resnet"]
+            quoted = f"{signed(diff['mean'])} [{signed(diff['ci_low'])}, {signed(diff['ci_high'])}]"
+            assert quoted in section, (item["label"], quoted)
+    ten = pd.read_csv(follow_up / "evaluation.csv").pivot_table(index="seed", columns="label", values="test_acc")
+    five = pd.read_csv(run.folder / "evaluation.csv").pivot_table(index="seed", columns="label", values="test_acc")
+    pd.testing.assert_frame_equal(ten.loc[0:4], five)
