@@ -32,20 +32,27 @@ def cli(*args, env, cwd, timeout=400):
                           text=True, timeout=timeout)
 
 
+def search_in_bucket(tmp_path, s3_uri, space: dict):
+    """``nas search`` of ``space`` into the bucket's ``runs`` prefix, from an empty local working folder:
+    ``(root URI, working folder, environment, completed process)``."""
+    space_file = tmp_path / f"{space['name']}.yaml"
+    space_file.write_text(yaml.safe_dump(space))
+    root = s3_uri("runs")
+    work = tmp_path / "work"
+    work.mkdir()
+    env = storage_env(tmp_path)
+    return root, work, env, cli("search", str(space_file), "--storage", root, env=env, cwd=work)
+
+
 def test_search_in_s3_then_leaderboard_export_and_load_read_the_bucket(s3_uri, tmp_path):
     import optuna
     import torch
 
     import nas
 
-    space_file = tmp_path / "s3run.yaml"
-    space_file.write_text(yaml.safe_dump(tiny_space(name="s3run", train={"epochs": 1, "batch_size": 64},
-                                                    search={"trials": 3, "scheduler": "none"}, baselines=False)))
-    root = s3_uri("runs")
-    work = tmp_path / "work"
-    work.mkdir()
-    env = storage_env(tmp_path)
-    done = cli("search", str(space_file), "--storage", root, env=env, cwd=work)
+    root, work, env, done = search_in_bucket(tmp_path, s3_uri, tiny_space(
+        name="s3run", train={"epochs": 1, "batch_size": 64}, search={"trials": 3, "scheduler": "none"},
+        baselines=False))
     assert done.returncode == 0, done.stderr[-2000:]
     # Library chatter (Ray's token-authentication banner, Ray / Tune / Optuna logs) stays in the run's log.
     assert done.stderr == ""
@@ -146,16 +153,10 @@ def test_killed_driver_resumes_from_the_bucket_with_every_trial_finished_once(s3
 
 
 def test_evaluate_a_run_in_s3_writes_its_evaluation_to_the_bucket(s3_uri, tmp_path):
-    space_file = tmp_path / "s3eval.yaml"
     # two trials of zero-stable named schemes under a loose parameter cap: both feasible, so there is a rank 1
-    space_file.write_text(yaml.safe_dump(tiny_space(
+    root, work, env, searched = search_in_bucket(tmp_path, s3_uri, tiny_space(
         name="s3eval", train={"epochs": 1, "batch_size": 64}, search={"trials": 2, "scheduler": "none"},
-        baselines=False, scheme=[{"family": "named", "names": ["rk4", "heun"]}], constraints={"max_params": 100000})))
-    root = s3_uri("runs")
-    work = tmp_path / "work"
-    work.mkdir()
-    env = storage_env(tmp_path)
-    searched = cli("search", str(space_file), "--storage", root, env=env, cwd=work)
+        baselines=False, scheme=[{"family": "named", "names": ["rk4", "heun"]}], constraints={"max_params": 100000}))
     assert searched.returncode == 0, searched.stderr[-2000:]
 
     done = cli("evaluate", "s3eval", "--storage", root, "--top", "1", "--seeds", "2", env=env, cwd=work)

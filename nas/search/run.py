@@ -441,10 +441,11 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
                 ray.shutdown()
         # Written once every worker is gone (an embedded Ray is shut down): no trial rewrites its folder after this.
         interrupted = signals.received is not None
+        told = told_trials(study_url, name)
         result = write_outputs(run_dir, grid, name, settings.objectives,
-                               unfinished=unfinished_trials(study_url, name, grid) if interrupted else (),
+                               unfinished=unfinished_trials(grid, told) if interrupted else (),
                                signal_name=signal.Signals(signals.received).name if interrupted else None,
-                               told=told_trials(study_url, name))
+                               told=told)
         if not run_dir.is_local and study_storage is None:  # a copy of the driver-side study beside the run
             run_dir.upload(driver_folder(run_dir) / STUDY_FILE, STUDY_FILE)
     signals.check()
@@ -634,10 +635,10 @@ def told_trials(study_url, name: str) -> set[str]:
             if t.state.is_finished() and "tune_trial_id" in t.user_attrs}
 
 
-def unfinished_trials(study_url, name: str, grid) -> set[str]:
-    """Trials of ``grid`` that Tune had not finished: those without a finished Optuna trial (``told_trials``)."""
-    finished = told_trials(study_url, name)
-    return {trial_id for trial_id in map(_trial_id, grid) if trial_id and trial_id not in finished}
+def unfinished_trials(grid, told) -> set[str]:
+    """Trials of ``grid`` that Tune had not finished: those without a finished Optuna trial (``told``:
+    ``told_trials``)."""
+    return {trial_id for trial_id in map(_trial_id, grid) if trial_id and trial_id not in told}
 
 
 def _trial_dirname(trial) -> str:
