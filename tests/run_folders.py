@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 
 from nas.data import load_dataset
 from nas.networks import NetworkSpec, build_network
+from nas.networks.tying import unshared_state
 from nas.schemes import ButcherTableau, LinearMultistep, LMResNet, info
 from nas.train import TrainConfig, fit, seeded
 
@@ -77,7 +78,7 @@ def make_run(root, name: str, trials: list[dict], *, data: dict = DATA, epochs: 
         result = None
         if status != "error":
             result = fit(model, splits, config)
-            save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+            save_file(unshared_state(model),
                       str(trial_dir / "weights.safetensors"))
         metrics = {"trial_id": trial_id, "run": name, "status": status}  # a trial record (nas.search.trial_record)
         if result is not None:
@@ -93,7 +94,8 @@ def make_run(root, name: str, trials: list[dict], *, data: dict = DATA, epochs: 
             "noise_shape": None if noise is None else noise.shape,
             "noise_param": None if noise is None or noise.kind == "none" else noise.step_value(0, 1),
             "macro": spec.macro, "widths": json.dumps(list(spec.widths)), "steps_per_stage": spec.steps_per_stage,
-            "h": spec.h, "share_stage_weights": spec.share_stage_weights, "status": status,
+            "h": spec.h, "share_stage_weights": spec.share_stage_weights, "tie": spec.tie, "norm": spec.norm,
+            "status": status,
             "val_acc": None if result is None else result.final_val_acc,
             "val_loss": None if result is None else result.final_val_loss,
             "best_val_acc": None if result is None else result.best_val_acc,

@@ -9,6 +9,7 @@ Examples::
     nas diagnose --tableau '[[0,0],[1,0]]' --b '[0.5,0.5]'
     nas diagnose --multistep --alpha '[0,-1,1]' --beta '["-1/2","3/2",0]'
     nas diagnose --noise '{"kind": "stochastic_depth", "shape": "linear", "p_L": 0.5}' --depth 20
+    nas diagnose --model exports/tied/rank1 --refine 1,2,4 --scheme rk4   # a trained tied network
 
 Numbers in the JSON options are read exactly (0.5 is 1/2, "1/3" is a third), so tableaux typed as
 decimals are analysed in exact arithmetic. Bad input is one line on stderr and exit status 2.
@@ -36,6 +37,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="write the stability regions of the schemes, overlaid, to this PNG file (its folder "
                              "must exist)")
+    trained = parser.add_argument_group("a trained network")
+    trained.add_argument("--model", default=None, metavar="FOLDER",
+                         help="an export model folder or a trial folder: say whether its scheme's diagnostics "
+                              "describe it (tied, time-invariant) and print them")
+    trained.add_argument("--refine", default=None, metavar="FACTORS",
+                         help="with --model (tied networks): evaluate it on its test split with FACTORS x the "
+                              "steps of size h/FACTOR per stage, e.g. 1,2,4; prints accuracy and the relative "
+                              "change of the logits per refinement")
+    trained.add_argument("--scheme", default=None, metavar="SCHEME",
+                         help="with --refine: also evaluate under this scheme of the same stage structure "
+                              "(e.g. trained with euler, evaluated with rk4)")
     add_scheme_options(parser, number)
 
 
@@ -93,7 +105,46 @@ def _schemes_from(args) -> list:
     return items
 
 
+def run_model(args) -> int:
+    """``--model``: the network's time-invariance, its scheme's report and (``--refine``) its refinement table."""
+    from nas.diagnostics import analyze
+    from nas.diagnostics.model import load_model_and_test_data, parse_factors, time_invariance_text
+    from nas.refinement import format_table, refinement_table
+
+    if args.schemes or args.noise is not None or args.plot or given_options(args) or coefficient_schemes(args, _json):
+        raise ValueError("--model: diagnoses the trained network's own scheme; give no other scheme or option")
+    factors = None if args.refine is None else parse_factors(args.refine)
+    model, inputs, labels = load_model_and_test_data(args.model)
+    spec = model.spec
+    if factors is not None and getattr(spec, "tie", "none") != "stage":
+        raise ValueError(f"--refine: refinement needs tied weights (tie: stage); {args.model} is untied (every "
+                         "step has its own residual function)")
+    report = analyze(spec.scheme, tolerance=args.tolerance)
+    if args.json:
+        import json as json_module
+
+        out = {"network": {"tie": spec.tie, "norm": spec.norm, "time_invariant": spec.time_invariant,
+                           "describes": time_invariance_text(spec)}, "scheme": report.to_dict()}
+        if factors is not None:
+            out["refinement"] = [row.to_dict() for row in refinement_table(model, inputs, labels, factors,
+                                                                            args.scheme)]
+        print(json_module.dumps(out))
+        return 0
+    print(f"network: {time_invariance_text(spec)}")
+    print()
+    print(report.to_latex() if args.latex else report)
+    if factors is not None:
+        print()
+        print(f"depth refinement on the test split ({len(labels)} samples):")
+        print(format_table(refinement_table(model, inputs, labels, factors, args.scheme)))
+    return 0
+
+
 def run(args) -> int:
+    if args.model is not None:
+        return run_model(args)
+    if args.refine is not None or args.scheme is not None:
+        raise ValueError("--refine / --scheme: need --model (a trained tied network)")
     from nas.diagnostics import analyze, plot_stability_regions
     from nas.diagnostics.plots import check_plottable, has_stability_region
     from nas.paths import check_output_file

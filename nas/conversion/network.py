@@ -47,6 +47,7 @@ class StageSpec:
     total_steps: int
     share_stage_weights: bool = True
     macro: str = "image"
+    tie: str = "none"  # every torchvision block keeps its own weights
 
 
 class SchemeResNet(nn.Module):
@@ -129,7 +130,7 @@ def _stage(spec: ConvertedSpec, blocks: list, width: int, first_step: int) -> Sc
     branches = [ResidualBranch(block) for block in blocks]
     handed = iter(branches)
 
-    def next_branch(width_asked=None):  # make_residual: the family asks once per residual function
+    def next_branch(width_asked=None, *, step=None, role=None):  # make_residual: once per residual function
         if width_asked is not None and width_asked != width:
             raise ValueError(f"scheme: asks for residual functions of width {width_asked}; the blocks have {width}")
         return next(handed)

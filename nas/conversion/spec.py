@@ -112,6 +112,9 @@ class ConvertedSpec:
     macro = "image"
     in_channels = 3
     share_stage_weights = True  # a converted step's Runge-Kutta stages all evaluate its one block
+    tie = "none"  # every block of a torchvision ResNet keeps its own weights: a converted network is untied
+    norm = "per_step"
+    time_invariant = False
 
     @property
     def steps_per_stage(self) -> int:

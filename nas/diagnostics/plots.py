@@ -6,6 +6,8 @@
 * :func:`plot_coefficients`: learned coefficients against depth (LM-ResNet k per step with the channel
   range, the per-layer modified-equation coefficients (1 + k) and (1 − k)/2, and the zero-stability
   bounds −1 < k ≤ 1).
+* :func:`plot_refinement`: a tied network's depth refinement (``nas.refinement``): test accuracy and the
+  relative change of the logits against the refinement factor.
 """
 from __future__ import annotations
 
@@ -156,3 +158,31 @@ def _save(fig, path) -> None:
 
 
 __all__ = ["check_plottable", "has_stability_region", "plot_coefficients", "plot_stability_regions", "stability_extent"]
+
+
+def plot_refinement(rows, path, title: str = "Depth refinement") -> None:
+    """Accuracy (left) and relative change of the logits per refinement (right, log scale) against the factor,
+    one line per scheme (``nas.refinement.RefinementRow`` objects or their dicts)."""
+    plt = _figure()
+    rows = [row if isinstance(row, dict) else row.to_dict() for row in rows]
+    schemes = list(dict.fromkeys(row["scheme"] for row in rows))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for colour, scheme in zip(_COLOURS, schemes):
+        mine = [row for row in rows if row["scheme"] == scheme]
+        left.plot([r["factor"] for r in mine], [100 * r["accuracy"] for r in mine], "o-", color=colour, label=scheme)
+        changed = [r for r in mine if r["change"] is not None and r["change"] > 0]
+        if changed:
+            right.loglog([r["factor"] for r in changed], [r["change"] for r in changed], "o-", color=colour,
+                         label=scheme)
+    for axis in (left, right):
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("refinement factor (steps × factor, h / factor)")
+        axis.grid(True, which="both", alpha=0.3)
+    left.set_ylabel("test accuracy (%)")
+    right.set_ylabel("relative change of the logits\nagainst the previous factor")
+    left.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as target:
+        fig.savefig(target, dpi=110, format="png")
+    plt.close(fig)

@@ -23,7 +23,7 @@ from nas.paths import contained
 from nas.safe_load import read_json
 from nas.search.identity import architecture_id
 
-BASELINE_LABELS = ("baseline_euler", "baseline_lm_resnet")
+BASELINE_LABELS = ("baseline_euler", "baseline_lm_resnet", "baseline_euler_untied")  # the search's baselines
 RESNET_BASELINE = "baseline_euler"  # the plain ResNet every architecture is compared against
 RESNET_REFERENCE = "resnet_reference"  # the plain ResNet nas evaluate adds when the run has none
 RESNET_SCHEME = "euler"

@@ -36,12 +36,15 @@ def json_ready(value):
 def card_diagnostics(spec, model) -> dict:
     """The scheme's diagnostics report, the per-step table of the trained network, the noise's SDE terms."""
     from .. import diagnostics
+    from ..diagnostics.model import time_invariance_text
 
-    out = {"available": True}
+    out = {"available": True,
+           "time_invariance": {"tie": spec.tie, "norm": spec.norm, "time_invariant": spec.time_invariant,
+                               "text": time_invariance_text(spec)}}
     try:
         report = diagnostics.analyze(spec.scheme)
     except (TypeError, ValueError) as exc:  # a family the diagnostics do not cover: say so in the card
-        return {"available": False, "reason": str(exc)}
+        return {"available": False, "reason": str(exc), "time_invariance": out["time_invariance"]}
     out["report"] = report.to_dict()
     out["text"] = str(report)
     out["latex"] = report.to_latex()
@@ -68,9 +71,10 @@ def card_noise(spec) -> dict | None:
             "per_step": spec.noise.sde_terms(steps, spec.h)}
 
 
-def trial_card(record, run_dir, search, data, spec, model, test, *, params, flops) -> dict:
+def trial_card(record, run_dir, search, data, spec, model, test, *, params, flops, refinement=None) -> dict:
     """The card of an exported trial (or evaluated architecture): ``record`` from ``nas.export.selection``,
-    ``test`` its test-split result, ``params`` and ``flops`` its size."""
+    ``test`` its test-split result, ``params`` and ``flops`` its size, ``refinement`` the rows of its depth
+    refinement on the test split (tied networks; ``nas.refinement``)."""
     import torch
 
     from .. import __version__
@@ -100,6 +104,7 @@ def trial_card(record, run_dir, search, data, spec, model, test, *, params, flop
         },
         "diagnostics": card_diagnostics(spec, model),
         "noise": card_noise(spec),
+        "refinement": None if refinement is None else [row.to_dict() for row in refinement],
         "metrics": {
             **search_metrics,
             "vs_resnet": record.get("vs_resnet"),

@@ -84,6 +84,18 @@ def _export_one(out: Path, record: dict, run_dir: Path, replace: bool, data) -> 
     return out
 
 
+def refine_on_test(model, test, factors=(1, 2, 4)):
+    """The depth-refinement rows of a tied network on the test split (None for an untied one)."""
+    import torch
+
+    from ..refinement import refinement_table
+
+    if getattr(model.spec, "tie", "none") != "stage":
+        return None
+    xs, ys = zip(*test.batches(1024))
+    return refinement_table(model, torch.cat(xs).to(torch.float32), torch.cat(ys), factors)
+
+
 def _folder_name(trial_id) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(trial_id)).strip("._") or "trial"
 
@@ -94,6 +106,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     from safetensors.torch import save_file
 
     from ..networks import build_network
+    from ..networks.tying import unshared_state
     from ..train import count_parameters, evaluate, forward_flops
 
     spec = record["spec"]
@@ -106,7 +119,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     program = export_program(model, example, record["trial_id"])
     folder.mkdir(parents=True, exist_ok=True)  # export_trial writes into the staging folder itself
     torch.export.save(program, str(folder / "model.pt2"))
-    state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    state = unshared_state(model)  # tied weights appear under every step's name
     save_file(state, str(folder / "weights.safetensors"),
               metadata={"format": FORMAT, "trial_id": str(record["trial_id"]), "run": run_dir.name})
     write_json(folder / "spec.json", spec.to_dict())
@@ -115,8 +128,11 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     test = evaluate(model, data.test, record["eval_batch_size"])
     searched = record.get("flops")  # counted once by the trial for this architecture; counted here only if absent
     flops = int(searched) if is_number(searched) and searched > 0 else forward_flops(model, example)
-    card = trial_card(record, run_dir, search, data, spec, model, test, params=count_parameters(model), flops=flops)
-    card["files"] = sorted([*MODEL_FILES, *write_card_plots(spec, model, card["scheme"]["per_step"], folder)])
+    refinement = refine_on_test(model, data.test)
+    card = trial_card(record, run_dir, search, data, spec, model, test, params=count_parameters(model), flops=flops,
+                      refinement=refinement)
+    card["files"] = sorted([*MODEL_FILES, *write_card_plots(spec, model, card["scheme"]["per_step"], folder,
+                                                            refinement)])
     write_json(folder / "card.json", card)
     (folder / "card.md").write_text(markdown.card_markdown(card), encoding="utf-8")
     return card

@@ -31,6 +31,16 @@ def card_markdown(card: dict) -> str:
               markdown_table(scheme["per_step"]), ""]
     diagnostics = card["diagnostics"]
     lines += ["## Diagnostics", ""]
+    invariance = diagnostics.get("time_invariance")
+    if invariance:
+        lines += [f"Network: {invariance['text']}.", ""]
+    if card.get("refinement"):
+        lines += ["### Depth refinement (test split)", "",
+                  "The trained network with factor × its steps of size h / factor per stage: a network that "
+                  "learned an ODE changes little, one that learned a discrete map falls apart.", "",
+                  markdown_table(card["refinement"]), ""]
+        if "refinement.png" in card.get("files", []):
+            lines += ["![depth refinement](refinement.png)", ""]
     if diagnostics.get("available"):
         equation = diagnostics.get("modified_equation")
         if equation:

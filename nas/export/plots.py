@@ -1,5 +1,6 @@
 """The figures of a model's card: ``stability.png`` (the scheme's region of absolute stability, or one region per
-learned step) and ``coefficients.png`` (learned coefficients against depth), drawn by ``nas.diagnostics``."""
+learned step), ``coefficients.png`` (learned coefficients against depth) and ``refinement.png`` (a tied
+network's depth-refinement curve), drawn by ``nas.diagnostics``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,9 +30,10 @@ def stability_schemes(scheme, per_step: list[dict]) -> list:
     return [proxy for proxy in proxies if proxy is not None]
 
 
-def write_card_plots(spec, model, per_step, folder: Path) -> list[str]:
-    """``stability.png`` (regions of the scheme, or of each learned step) and ``coefficients.png``
-    (learned coefficients against depth) when they apply; returns the file names written."""
+def write_card_plots(spec, model, per_step, folder: Path, refinement=None) -> list[str]:
+    """``stability.png`` (regions of the scheme, or of each learned step), ``coefficients.png`` (learned
+    coefficients against depth) and ``refinement.png`` (tied networks: accuracy and change of the logits
+    against the refinement factor) when they apply; returns the file names written."""
     from .. import diagnostics
 
     written = []
@@ -43,6 +45,11 @@ def write_card_plots(spec, model, per_step, folder: Path) -> list[str]:
     if any(row.get("k") is not None for row in per_step) and getattr(spec.scheme, "learned", False):
         diagnostics.plot_coefficients(model, folder / "coefficients.png")
         written.append("coefficients.png")
+    if refinement:
+        from ..diagnostics.plots import plot_refinement
+
+        plot_refinement(refinement, folder / "refinement.png", title=f"Depth refinement: {spec.scheme}")
+        written.append("refinement.png")
     return written
 
 

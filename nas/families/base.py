@@ -151,8 +151,11 @@ class SchemeFamily(abc.ABC):
     @abc.abstractmethod
     def init_stage(self, stage, spec, width: int, first_step: int, make_residual: Callable) -> None:
         """Create the stage's residual functions and coefficients on ``stage`` (``stage.scheme``, ``stage.h``,
-        ``stage.noise`` and ``stage.memory_efficient`` are set). ``make_residual(width=width)`` builds one
-        residual function; ``first_step`` is the stage's first global step (for error messages)."""
+        ``stage.noise`` and ``stage.memory_efficient`` are set). ``make_residual(width=None, *, step, role="f")``
+        gives the residual function that step ``step`` evaluates in ``role`` (one role per distinct function
+        of a step: the Hamiltonian network's ``drift`` and ``kick``); when the spec ties the stage
+        (``nas.networks.tying``), every step gets the same weights, so a family only has to ask with the
+        right step and role. ``first_step`` is the stage's first global step (for error messages)."""
 
     @abc.abstractmethod
     def stage_forward(self, stage, x):

@@ -104,8 +104,8 @@ class HamiltonianFamily(SchemeFamily):
             )
         stage.half = width // 2
         steps = spec.steps_per_stage
-        stage.drifts = nn.ModuleList(make_residual(stage.half) for _ in range(steps))
-        stage.kicks = nn.ModuleList(make_residual(stage.half) for _ in range(steps))
+        stage.drifts = nn.ModuleList(make_residual(stage.half, step=n, role="drift") for n in range(steps))
+        stage.kicks = nn.ModuleList(make_residual(stage.half, step=n, role="kick") for n in range(steps))
 
     @staticmethod
     def _split(stage, x):

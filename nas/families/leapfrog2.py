@@ -80,7 +80,7 @@ class Leapfrog2Family(SchemeFamily):
     def init_stage(self, stage, spec, width, first_step, make_residual):
         from torch import nn
 
-        stage.residuals = nn.ModuleList(make_residual() for _ in range(spec.steps_per_stage))
+        stage.residuals = nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))
 
     def _run(self, stage, x):
         h2 = stage.h * stage.h

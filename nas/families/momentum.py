@@ -266,7 +266,7 @@ class MomentumFamily(SchemeFamily):
         from torch import nn
 
         scheme = stage.scheme
-        stage.residuals = nn.ModuleList(make_residual() for _ in range(spec.steps_per_stage))
+        stage.residuals = nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))
         stage.learned_gamma = None
         (stage.gamma,) = as_floats([scheme.gamma])
         if scheme.learned:

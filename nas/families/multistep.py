@@ -237,7 +237,7 @@ class MultistepFamily(SchemeFamily):
         # k − 1 plain residual steps before the first multistep step; fewer when the stage starts from a
         # prior state (a converted network's transition block)
         stage.startup_steps = max(scheme.steps - 1 - stage.prior_states, 0)
-        stage.residuals = nn.ModuleList(make_residual() for _ in range(spec.steps_per_stage))
+        stage.residuals = nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))
         stage.learned_k = None
         self._init_coefficients(stage, spec, width)
         if self.memory_efficient_reason(scheme) is None:  # x_{n+1} = a x_n + c x_{n−1} + d f_n(x_n)

@@ -195,10 +195,12 @@ class RungeKuttaFamily(SchemeFamily):
 
         scheme = stage.scheme
         stage.A, stage.b = tableau_floats(scheme)
-        stage.shared = spec.share_stage_weights or scheme.stages == 1
+        # tied networks: one function per stage, so one per step a fortiori
+        stage.shared = spec.share_stage_weights or scheme.stages == 1 or spec.tie == "stage"
         per_step = 1 if stage.shared else scheme.stages
         stage.residuals = nn.ModuleList(
-            nn.ModuleList(make_residual() for _ in range(per_step)) for _ in range(spec.steps_per_stage)
+            nn.ModuleList(make_residual(step=n, role=f"k{i}" if i else "f") for i in range(per_step))
+            for n in range(spec.steps_per_stage)
         )
 
     def stage_forward(self, stage, x):

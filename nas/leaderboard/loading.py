@@ -188,6 +188,8 @@ def resnet_reference(frame: pd.DataFrame) -> pd.Series:
                  & (frame["status"] == "completed"))
     if "noise_kind" in frame.columns:
         is_resnet &= frame["noise_kind"].isna() | (frame["noise_kind"].astype(str) == "none")
+    if "option" in frame.columns:  # beside tied baselines, the untied ResNet is a third baseline, not the reference
+        is_resnet &= frame["option"].astype(str) != "baseline_euler_untied"
     best = frame[is_resnet].groupby("run_dir")[METRIC].max()
     return frame["run_dir"].map(best).astype("float64")
 

@@ -8,6 +8,7 @@ from .blocks import Head, Stem, Transition
 from .residuals import RESIDUAL_FORMS
 from .spec import NetworkSpec, spec_from_dict
 from .stage import SchemeStage
+from .tying import ResidualFactory
 
 
 class SchemeNetwork(nn.Module):
@@ -23,7 +24,7 @@ class SchemeNetwork(nn.Module):
         for i, width in enumerate(spec.widths):
             if i > 0:
                 self.transitions.append(Transition(spec.macro, spec.widths[i - 1], width))
-            make_residual = lambda width=width: form(spec.macro, width, spec)  # noqa: E731
+            make_residual = ResidualFactory(lambda w: form(spec.macro, w, spec), width, spec.tie, spec.norm)
             self.stages.append(SchemeStage(spec.scheme, spec, width, i * spec.steps_per_stage, make_residual))
         self.head = Head(spec.macro, spec.widths[-1], spec.num_classes)
 

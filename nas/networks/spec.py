@@ -12,6 +12,7 @@ from ..schemes import resolve
 from ..schemes.serialization import check_keys
 from .blocks import MACROS
 from .residuals import RESIDUAL_FORMS
+from .tying import NORMS, TIES, time_invariant
 
 DEFAULT_IN_CHANNELS = {"image": 3, "sequence": 1, "mlp": 2}
 
@@ -32,6 +33,15 @@ class NetworkSpec:
     noise               a noise schedule (``nas.schemes.noise.NoiseSchedule``) or None
     residual            form of the residual function (``preact``: BN-ReLU-conv-BN-ReLU-conv)
     memory_efficient    reversible schemes only: recompute states by inverting steps in backward
+    tie                 ``none``: every step has its own residual function; ``stage``: one residual function
+                        per stage, shared by all its steps and Runge-Kutta stages (an ODE discretisation;
+                        ``nas.networks.tying``)
+    norm                normalisation inside the residual function: ``per_step`` (each step its own BatchNorm),
+                        ``shared`` (one for the stage; tied networks only) or ``none`` (normalisation only at
+                        stage boundaries)
+
+    ``tie`` and ``norm`` are written to JSON only when they differ from their defaults, so the ``spec.json``
+    (and the ``architecture_id``) of every untied network stays what it was before they existed.
     """
 
     scheme: object = "euler"
@@ -45,6 +55,8 @@ class NetworkSpec:
     noise: object = None
     residual: str = "preact"
     memory_efficient: bool = False
+    tie: str = "none"
+    norm: str = "per_step"
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -69,10 +81,25 @@ class NetworkSpec:
             raise ValueError(f"residual: must be one of {', '.join(RESIDUAL_FORMS)}, got {self.residual!r}")
         if self.noise is not None:
             set_("noise", _noise_schedule(self.noise))
+        if self.tie not in TIES:
+            raise ValueError(f"tie: must be one of {', '.join(TIES)}, got {self.tie!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm: must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        if self.norm == "shared" and self.tie == "none":
+            raise ValueError("norm: 'shared' needs tie = 'stage' (untied steps have a residual function, and so a "
+                             "normalisation, each)")
 
     @property
     def total_steps(self) -> int:
         return len(self.widths) * self.steps_per_stage
+
+    @property
+    def time_invariant(self) -> bool:
+        """Whether each stage applies one function f at every step (x' = f(x), autonomous): tied weights and a
+        normalisation shared or absent. Only then do the scheme's order, stability and modified equation
+        describe the network; untied (or per-step normalised) networks discretise a non-autonomous
+        x' = f(x, t) only loosely."""
+        return time_invariant(self.tie, self.norm)
 
     def replace(self, **changes) -> "NetworkSpec":
         return replace(self, **changes)
@@ -91,6 +118,8 @@ class NetworkSpec:
                 value = None if value is None else value.to_dict()
             elif f.name == "widths":
                 value = list(value)
+            elif f.name in _WRITTEN_WHEN_SET and value == f.default:
+                continue
             out[f.name] = value
         return out
 
@@ -102,6 +131,9 @@ class NetworkSpec:
         if isinstance(data["scheme"], dict):
             data["scheme"] = scheme_from_dict(data["scheme"])
         return cls(**data)
+
+
+_WRITTEN_WHEN_SET = ("tie", "norm")  # added later: absent from older spec.json files, ids unchanged
 
 
 def spec_from_dict(data: dict):

@@ -29,7 +29,9 @@ def noise_layers(spec, first_step: int, steps: int):
 
 class SchemeStage(nn.Module):
     """``scheme`` over ``spec.steps_per_stage`` steps of width ``width``, starting at global step
-    ``first_step``; ``make_residual(width=width)`` builds one residual function.
+    ``first_step``; ``make_residual(width=None, *, step, role="f")`` gives the residual function of one step
+    (a ``nas.networks.tying.ResidualFactory``: new, or tied to the other steps' when the spec ties them).
+    ``step_functions`` maps (role, step) to the residual functions the stage holds (depth refinement reads it).
 
     Converted networks (``nas.convert``) also give ``activation``, a module applied to every new state (the
     ReLU of torchvision's blocks; ``after_step``), and ``prior_states = 1``: the forward pass then receives
@@ -56,6 +58,7 @@ class SchemeStage(nn.Module):
         self.prior_states = prior_states
         self.noise = noise_layers(spec, first_step, spec.steps_per_stage)
         family.init_stage(self, spec, width, first_step, make_residual)
+        self.step_functions = getattr(make_residual, "functions", {})  # plain dict: registered by the family
 
     @property
     def family(self):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from numbers import Real
 
-from .space import BASELINES, SearchSpace
+from .space import SearchSpace
 
 MAX_CANDIDATES = 4096  # enumerated configurations; a space with more is checked on the first ones
 
@@ -53,7 +53,7 @@ class _ExtremeTrial:
 def extreme_configs(space: SearchSpace):
     """Trial configs (sampled values and constants, as Tune passes them) covering the space's extremes."""
     count = 0
-    for baseline in (None, *(BASELINES if space.baselines else ())):
+    for baseline in (None, *space.baseline_labels()):
         stack = [{}]
         while stack and count < MAX_CANDIDATES:
             picks = stack.pop()

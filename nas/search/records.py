@@ -31,7 +31,7 @@ TRIALS_FOLDER = "trials"
 # (option, best_epoch, ..., constraint_*) come last.
 LEADING_COLUMNS = ("trial_id", "run", "family", "scheme_name", "scheme")
 ARCHITECTURE_COLUMNS = ("noise_kind", "noise_shape", "noise_param", "macro", "widths", "steps_per_stage", "h",
-                       "share_stage_weights")
+                       "share_stage_weights", "tie", "norm")
 RESULT_COLUMNS = ("status", "val_acc", "val_loss", "best_val_acc", "params", "flops", "epochs_run", "wall_time")
 DIAGNOSTIC_COLUMNS = ("order", "zero_stable", "error_constant", "error_norm", "real_stability_interval")
 TRAILING_COLUMNS = ("feasible", "baseline", "seed", "trial_dir")
@@ -160,6 +160,8 @@ def trial_row(folder, run_dir) -> dict | None:
         "steps_per_stage": spec["steps_per_stage"],
         "h": spec["h"],
         "share_stage_weights": spec["share_stage_weights"],
+        "tie": spec.get("tie", "none"),  # spec.json writes tie and norm only when they differ from the default
+        "norm": spec.get("norm", "per_step"),
         "status": metrics.status,
         "val_acc": final.get("val_acc"),
         "val_loss": final.get("val_loss"),

@@ -5,19 +5,41 @@ for the full budget: a plain ResNet (forward Euler, He et al. 2016) and the LM-R
     baselines: true                                   the shape: each network setting's constant, first
                                                       choice or range's low bound
     baselines: {network: {widths: [8, 16, 32], steps_per_stage: 2}}    that shape
+
+When that shape ties its residual functions (``tie: stage``), both baselines are tied as well, and a third
+baseline, the untied plain ResNet of the same depth (``baseline_euler_untied``), shows what tying costs or
+gains against the network everybody knows.
 """
 from __future__ import annotations
 
 from ..domains import check_mapping, check_scalar
 from .schemes import parse_scheme_block
 
-BASELINES = ("baseline_euler", "baseline_lm_resnet")  # the baseline trials' scheme labels, reserved
+# the baseline trials' scheme labels, reserved; the third only in spaces whose baselines are tied
+BASELINES = ("baseline_euler", "baseline_lm_resnet", "baseline_euler_untied")
+UNTIED_RESNET = BASELINES[2]
+
+
+def baseline_labels(network: dict | None) -> tuple[str, ...]:
+    """The baselines a space with baseline network config ``network`` trains (none when it is None)."""
+    if network is None:
+        return ()
+    return BASELINES if network.get("tie", "none") == "stage" else BASELINES[:2]
 
 
 def baseline_blocks() -> tuple:
-    """The hand-designed references: ResNet (forward Euler) and the published LM-ResNet (learned k)."""
+    """The hand-designed references: ResNet (forward Euler) and the published LM-ResNet (learned k), and the
+    untied ResNet (forward Euler with a function per step) beside tied ones."""
     return (parse_scheme_block({"family": "named", "label": BASELINES[0], "names": "euler"}, "baselines"),
-            parse_scheme_block({"family": "lm_resnet", "label": BASELINES[1], "learn": "layer"}, "baselines"))
+            parse_scheme_block({"family": "lm_resnet", "label": BASELINES[1], "learn": "layer"}, "baselines"),
+            parse_scheme_block({"family": "named", "label": UNTIED_RESNET, "names": "euler"}, "baselines"))
+
+
+def baseline_network(fixed: dict, label: str) -> dict:
+    """The network config of baseline ``label``: the space's fixed shape, untied for the untied ResNet."""
+    if label == UNTIED_RESNET:
+        return {**{k: v for k, v in fixed.items() if k not in ("tie", "norm")}}
+    return dict(fixed)
 
 
 def parse_baselines(raw, network, path: str = "baselines") -> dict | None:
@@ -30,4 +52,5 @@ def parse_baselines(raw, network, path: str = "baselines") -> dict | None:
     return None
 
 
-__all__ = ["BASELINES", "baseline_blocks", "parse_baselines"]
+__all__ = ["BASELINES", "UNTIED_RESNET", "baseline_blocks", "baseline_labels", "baseline_network",
+           "parse_baselines"]

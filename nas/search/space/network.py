@@ -1,7 +1,9 @@
 """The ``network`` section: the shape of each trial's network around its scheme.
 
     {macro: image, widths: [8, 16, 32] or {choices: [[8, 16], [16, 32]]}, steps_per_stage: [1, 2], h: 1.0,
-     share_stage_weights: false, residual: preact}
+     share_stage_weights: false, residual: preact, tie: [none, stage], norm: per_step}
+
+``tie`` and ``norm`` (``NetworkSpec``; ``nas.networks.tying``) may be constants or choices like the others.
 
 or a torchvision ResNet converted to each trial's scheme (``{torchvision: resnet18, ...}``, parsed by
 ``nas.search.torchvision_network``). A widths choice is sampled as a string key ``"8-16-32"`` (``widths_key``),
@@ -26,9 +28,11 @@ class NetworkSpace:
     h: Domain
     share_stage_weights: Domain
     residual: str = "preact"
+    tie: Domain = Domain("str", "constant", value="none")
+    norm: Domain = Domain("str", "constant", value="per_step")
 
     def suggest(self, trial, constants: dict) -> None:
-        for name in ("widths", "steps_per_stage", "h", "share_stage_weights"):
+        for name in SAMPLED:
             suggest_into(getattr(self, name), trial, name, constants)
 
     def check_schemes(self, blocks, paths) -> None:
@@ -38,16 +42,22 @@ class NetworkSpace:
     def fixed(self, raw, path: str) -> dict:
         """One fixed network config (the baselines' shape): the values named in ``raw``, else each setting's
         constant, first choice or range's low bound."""
+        from nas.networks.tying import NORMS, TIES
+
         raw = {} if raw is None else raw
-        check_mapping(raw, path, {"widths", "steps_per_stage", "h", "share_stage_weights"})
-        out = {name: getattr(self, name).values()[0] for name in ("widths", "steps_per_stage", "h",
-                                                                  "share_stage_weights")}
+        check_mapping(raw, path, set(SAMPLED))
+        out = {name: getattr(self, name).values()[0] for name in SAMPLED}
         if "widths" in raw:
             out["widths"] = widths_key(parse_int_list(raw["widths"], f"{path}.widths"))
         for name, kind, low, high in (("steps_per_stage", "int", 1, 64), ("h", "float", 1e-3, 10.0),
                                       ("share_stage_weights", "bool", None, None)):
             if name in raw:
                 out[name] = check_scalar(raw[name], f"{path}.{name}", kind, low, high)
+        for name, choices in (("tie", TIES), ("norm", NORMS)):
+            if name in raw:
+                out[name] = check_scalar(raw[name], f"{path}.{name}", "str", choices=choices)
+        if out["tie"] == "none":
+            del out["tie"], out["norm"]  # the untied default: baselines keep the configs they always had
         return out
 
     def build_spec(self, config: dict, *, scheme, noise, macro: str, in_channels: int, num_classes: int):
@@ -57,7 +67,11 @@ class NetworkSpace:
         return NetworkSpec(scheme=scheme, macro=self.macro or macro, in_channels=in_channels, num_classes=num_classes,
                            widths=widths_from_key(config["widths"]), steps_per_stage=int(config["steps_per_stage"]),
                            h=float(config["h"]), share_stage_weights=bool(config["share_stage_weights"]), noise=noise,
-                           residual=self.residual)
+                           residual=self.residual, tie=str(config.get("tie", "none")),
+                           norm=str(config.get("norm", "per_step")))
+
+
+SAMPLED = ("widths", "steps_per_stage", "h", "share_stage_weights", "tie", "norm")  # settings a trial draws
 
 
 def widths_key(widths) -> str:
@@ -73,13 +87,14 @@ def parse_network(raw, path: str = "network", data=None):
     when it names a torchvision ResNet (``data``: the space's data section, whose classes it must match)."""
     from nas.networks.blocks import MACROS
     from nas.networks.residuals import RESIDUAL_FORMS
+    from nas.networks.tying import NORMS, TIES
 
     raw = {} if raw is None else raw
     if isinstance(raw, dict) and "torchvision" in raw:  # a torchvision ResNet, converted to each trial's scheme
         from ..torchvision_network import parse_torchvision_network
 
         return parse_torchvision_network(raw, path, data)
-    check_mapping(raw, path, {"macro", "widths", "steps_per_stage", "h", "share_stage_weights", "residual"})
+    check_mapping(raw, path, {"macro", "residual", *SAMPLED})
     macro = raw.get("macro")
     if macro is not None:
         check_scalar(macro, f"{path}.macro", "str", choices=MACROS)
@@ -96,6 +111,11 @@ def parse_network(raw, path: str = "network", data=None):
         widths = Domain("str", "constant", value=widths_key(parse_int_list(widths_raw, f"{path}.widths")))
     residual = raw.get("residual", "preact")
     check_scalar(residual, f"{path}.residual", "str", choices=tuple(RESIDUAL_FORMS))
+    tie = parse_domain(raw.get("tie", "none"), f"{path}.tie", "str", choices=TIES)
+    norm = parse_domain(raw.get("norm", "per_step"), f"{path}.norm", "str", choices=NORMS)
+    if "shared" in norm.values() and "none" in tie.values():
+        raise fail(f"{path}.norm", "'shared' needs tie: stage in every trial (an untied network has a "
+                                   "normalisation per step); make tie the constant stage or drop shared")
     return NetworkSpace(
         macro=macro,
         widths=widths,
@@ -104,6 +124,8 @@ def parse_network(raw, path: str = "network", data=None):
         share_stage_weights=parse_domain(raw.get("share_stage_weights", False), f"{path}.share_stage_weights",
                                          "bool"),
         residual=residual,
+        tie=tie,
+        norm=norm,
     )
 
 

@@ -13,7 +13,7 @@ from nas.messages import quote
 from nas.paths import check_run_name
 
 from ..domains import SpaceError, check_mapping, check_scalar, fail
-from .baselines import BASELINES, baseline_blocks, parse_baselines
+from .baselines import BASELINES, baseline_blocks, baseline_labels, baseline_network, parse_baselines
 from .constraints import Constraints, parse_constraints
 from .labels import check_unique_labels
 from .network import NetworkSpace, parse_network
@@ -128,7 +128,7 @@ class SearchSpace:
         """Labels of the baseline trials, queued first (as trial user attribute ``baseline``) when
         ``baselines: true``. They are not options of the sampled ``scheme`` choice, so the sampler never
         spends trials re-drawing them."""
-        return BASELINES if self.baselines else ()
+        return baseline_labels(self.baseline_network if self.baselines else None)
 
     def suggest(self, trial) -> dict:
         """The define-by-run body: only ``trial.suggest_*``; returns the constants of this trial."""
@@ -139,7 +139,7 @@ class SearchSpace:
             label = constants["scheme"] = baseline
             self._block(label).suggest(trial, constants)
             constants["noise"] = "none"
-            constants.update(self.baseline_network)
+            constants.update(baseline_network(self.baseline_network, label))
             return constants
         if len(self.schemes) > 1:
             label = trial.suggest_categorical("scheme", list(self.labels))
