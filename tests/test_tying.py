@@ -243,3 +243,75 @@ def test_tied_network_exports_a_program_equal_to_the_model_and_a_safetensors_sta
     rebuilt.load_state_dict(load_file(str(tmp_path / "w.safetensors")))
     with torch.no_grad():
         assert torch.equal(rebuilt.eval()(x), model(x))
+
+
+# ------------------------------------------------------------------ export and nas diagnose --model
+
+@pytest.fixture(scope="module")
+def tied_run(tmp_path_factory, one_thread):
+    from run_folders import make_run
+
+    return make_run(tmp_path_factory.mktemp("results"), "tied", [
+        {"scheme": "euler", "tie": "stage", "norm": "per_step", "steps_per_stage": 3},
+        {"scheme": "euler", "steps_per_stage": 3},  # untied
+    ])
+
+
+def _diagnose(capsys, *argv):
+    from nas.cli import main
+
+    status = main(["diagnose", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_export_of_a_tied_network_has_its_refinement_curve_and_time_invariance(tied_run, tmp_path):
+    from nas.export import export_trial
+
+    folder = export_trial(tied_run, "tied_00000", tmp_path / "tied")
+    card = json.loads((folder / "card.json").read_text())
+    assert [row["factor"] for row in card["refinement"]] == [1, 2, 4]
+    assert [row["steps_per_stage"] for row in card["refinement"]] == [3, 6, 12]
+    assert card["refinement"][0]["accuracy"] == pytest.approx(card["metrics"]["test_acc"])
+    assert card["diagnostics"]["time_invariance"]["time_invariant"] is False  # BatchNorm per step
+    assert "refinement.png" in card["files"] and (folder / "refinement.png").stat().st_size > 0
+    markdown = (folder / "card.md").read_text()
+    assert "### Depth refinement" in markdown and "each step keeps its own BatchNorm" in markdown
+    untied = json.loads((export_trial(tied_run, "tied_00001", tmp_path / "untied") / "card.json").read_text())
+    assert untied["refinement"] is None and "untied" in untied["diagnostics"]["time_invariance"]["text"]
+
+
+def test_diagnose_model_prints_the_refinement_table_of_a_tied_export(tied_run, tmp_path, capsys):
+    from nas.export import export_trial
+
+    folder = export_trial(tied_run, "tied_00000", tmp_path / "tied")
+    status, out, err = _diagnose(capsys, "--model", str(folder), "--refine", "1,2,4", "--scheme", "rk4")
+    assert status == 0, err
+    assert "network: tied, normalisation per step" in out and "order: 1" in out
+    table = out.split("depth refinement on the test split (50 samples):\n", 1)[1].splitlines()
+    assert table[0].split()[:2] == ["scheme", "factor"]
+    assert [line.split()[:3] for line in table[1:]] == [
+        ["euler", "1", "3"], ["euler", "2", "6"], ["euler", "4", "12"], ["rk4", "1", "3"], ["rk4", "2", "6"],
+        ["rk4", "4", "12"]]
+    status, out, _ = _diagnose(capsys, "--model", str(tied_run / "trials" / "tied_00000"), "--refine", "2",
+                               "--json")  # a trial folder of a run works too
+    assert status == 0 and json.loads(out)["refinement"][0]["factor"] == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--refine", "1,2"], r"--refine: refinement needs tied weights \(tie: stage\); .* is untied"),
+    (["--refine", "1,x"], r"--refine: expected whole numbers separated by commas"),
+    (["--refine", "0"], r"refine: factors must be whole numbers from 1 to 64"),
+    (["rk4"], r"--model: diagnoses the trained network's own scheme"),
+])
+def test_diagnose_model_bad_input_is_one_line_and_exit_2(tied_run, capsys, argv, message):
+    import re
+
+    status, out, err = _diagnose(capsys, "--model", str(tied_run / "trials" / "tied_00001"), *argv)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert re.search(message, err), err
+
+
+def test_refine_without_model_is_refused(capsys):
+    status, _, err = _diagnose(capsys, "rk4", "--refine", "1,2")
+    assert status == 2 and "--refine / --scheme: need --model" in err
