@@ -137,8 +137,9 @@ def rank_architectures(frame: pd.DataFrame, top: int | None = None, *, metric: s
     """The distinct architectures of ``frame`` (``nas.leaderboard.load``), best first, ranked at equal budget:
     duplicates and baselines left out, one row per (run, ``architecture_id``) -- its best seed, with ``seeds``,
     ``<metric>_mean`` and ``<metric>_std`` when it has several -- sorted by the mean over its seeds. This is
-    what ``nas evaluate`` retrains."""
-    from .leaderboard import METRIC, aggregate_seeds, descending, sort_trials, without_duplicates
+    what ``nas evaluate`` retrains. In a raced run the architectures raced to every seed of the list come
+    first (``nas.leaderboard.raced_order``), as the leaderboard shows them."""
+    from .leaderboard import METRIC, aggregate_seeds, descending, raced_order, sort_trials, without_duplicates
 
     metric = metric or METRIC
     if isinstance(top, bool) or top is not None and (not isinstance(top, int) or top < 1):
@@ -152,7 +153,7 @@ def rank_architectures(frame: pd.DataFrame, top: int | None = None, *, metric: s
         ranked = ranked.assign(seeds=1, **{mean: ranked[metric], f"{metric}_std": np.nan})
     ranked = ranked.sort_values([mean, metric], ascending=not descending(metric), kind="stable",
                                 na_position="last")
-    ranked = ranked.reset_index(drop=True)
+    ranked = raced_order(ranked, metric).reset_index(drop=True)
     return ranked.head(top) if top else ranked
 
 

@@ -105,6 +105,11 @@ def run(args) -> int:
         if len(aggregated) < len(frame):
             notes.append(f"{len(frame)} trials of {len(aggregated)} architectures: one row per architecture, "
                          "its best seed, with the mean and standard deviation over its seeds")
+            aggregated = lb.raced_order(lb.paired_with_resnet(aggregated, frame))
+            if "fully_raced" in aggregated.columns:
+                notes.append("raced run: architectures trained on every seed of the race's list (fully_raced) "
+                             "rank first, then by the mean over their seeds; vs_resnet_paired is the paired "
+                             "difference against the plain ResNet on the same seeds, with its 95% interval")
         columns = _columns(args, aggregated, lb)
         table = aggregated.head(args.top) if args.top else aggregated
         table = lb.display_frame(table, columns) if columns is not None else table.reset_index(drop=True)
@@ -143,5 +148,6 @@ def _columns(args, frame, lb):
         return columns
     if args.format in ("csv", "parquet"):
         return None
-    seeds = [c for c in ("seeds", f"{lb.METRIC}_mean", f"{lb.METRIC}_std") if c in frame.columns]
+    seeds = [c for c in ("seeds", f"{lb.METRIC}_mean", f"{lb.METRIC}_std", "fully_raced", "vs_resnet_paired",
+                         "vs_resnet_ci_low", "vs_resnet_ci_high", "shared_seeds") if c in frame.columns]
     return [c for c in lb.TABLE_COLUMNS if c in frame.columns] + seeds

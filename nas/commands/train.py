@@ -42,6 +42,10 @@ def add_arguments(parser) -> None:
     net.add_argument("--widths", default=None, help="comma-separated stage widths (default 16,32,64)")
     net.add_argument("--steps-per-stage", type=int, default=None, help="scheme steps per stage (default 2)")
     net.add_argument("--h", type=float, default=None, help="step size h (default 1)")
+    net.add_argument("--tie", default=None, choices=("none", "stage"),
+                     help="stage: one residual function per stage, shared by its steps (default none)")
+    net.add_argument("--norm", default=None, choices=("per_step", "shared", "none"),
+                     help="normalisation inside the residual function (default per_step; shared needs --tie stage)")
 
     add_scheme_options(parser, float)
 
@@ -78,7 +82,8 @@ def add_arguments(parser) -> None:
 
 def network_flags(args) -> list[str]:
     """The command-line flags given that define the network (refused together with ``--spec``)."""
-    given = [f"--{name.replace('_', '-')}" for name in ("scheme", "macro", "widths", "steps_per_stage", "h")
+    given = [f"--{name.replace('_', '-')}" for name in ("scheme", "macro", "widths", "steps_per_stage", "h", "tie",
+                                                         "norm")
              if getattr(args, name) is not None]
     return given + [f"--{option}" for option in given_options(args)]
 
@@ -191,7 +196,8 @@ def run(args) -> int:
         scheme = schemes.get(scheme_name, **scheme_parameters(scheme_name, given_options(args)))
         network_options = {name: value for name, value in (("widths", widths), ("steps_per_stage",
                                                                                   args.steps_per_stage),
-                                                           ("h", args.h)) if value is not None}
+                                                           ("h", args.h), ("tie", args.tie), ("norm", args.norm))
+                           if value is not None}
         spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=info.in_channels, num_classes=info.num_classes,
                            **network_options)
     estimate.check(spec, input_shape=info.input_shape, batch_size=config.batch_size)

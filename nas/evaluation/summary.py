@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from nas.search.records import read_trial
+from nas.statistics import CONFIDENCE, describe, paired_difference  # noqa: F401 (part of this module's API)
 from nas.storage import Location
 
 from .trainable import TRIALS_FOLDER
@@ -22,7 +23,6 @@ from .trainable import TRIALS_FOLDER
 FORMAT = "nas.evaluation/1"
 CSV_FILE = "evaluation.csv"
 JSON_FILE = "evaluation.json"
-CONFIDENCE = 0.95
 COLUMNS = ("architecture_id", "label", "role", "scheme_name", "source_trial_id", "search_rank",
            "search_best_val_acc", "seed", "status", "test_acc", "test_loss", "best_val_acc", "final_val_acc",
            "epochs_run", "params", "flops", "train_time", "resumed_from_epoch", "job_dir")
@@ -64,39 +64,6 @@ def write_csv(evaluation_root, rows: list[dict]):
         frame[column] = frame[column].astype("Int64")  # integers with empty cells, not 1.0
     Location.from_uri(evaluation_root).write_csv(CSV_FILE, frame)
     return frame
-
-
-def describe(values) -> dict:
-    """mean, std (ddof = 1; None for n < 2), min, max, n of a list of numbers."""
-    import numpy as np
-
-    values = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    n = len(values)
-    if n == 0:
-        return {"mean": None, "std": None, "min": None, "max": None, "n": 0}
-    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if n > 1 else None,
-            "min": float(values.min()), "max": float(values.max()), "n": n}
-
-
-def paired_difference(ours: dict, reference: dict, confidence: float = CONFIDENCE) -> dict:
-    """Mean difference ours − reference over the seeds both have (seed -> accuracy) and its Student-t
-    confidence interval; the interval is None with fewer than two pairs."""
-    import numpy as np
-    from scipy import stats
-
-    seeds = sorted(set(ours) & set(reference))
-    d = np.asarray([ours[s] - reference[s] for s in seeds], dtype=float)
-    out = {"n": len(seeds), "seeds": seeds, "mean": None, "std": None, "ci_low": None, "ci_high": None,
-           "confidence": confidence}
-    if len(d) == 0:
-        return out
-    out["mean"] = float(d.mean())
-    if len(d) < 2:
-        return out
-    out["std"] = float(d.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1)) * out["std"] / math.sqrt(len(d))
-    out["ci_low"], out["ci_high"] = out["mean"] - half, out["mean"] + half
-    return out
 
 
 def summarise(frame, candidates: list[dict], resnet_note: dict, *, run: str, seeds: list[int], epochs: int,

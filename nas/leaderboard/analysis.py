@@ -12,7 +12,7 @@ from ..safe_load import read_json
 from ..vocabulary import DUPLICATE_STATUS, maximised
 from ..vocabulary import parse_objectives as _parse_objectives
 from ..vocabulary import pareto_front as _pareto_front
-from .loading import METRIC
+from .loading import METRIC, is_plain_resnet
 
 
 def without_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -91,6 +91,49 @@ def aggregate_seeds(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
         f"{metric}_mean": keys.map(values.mean()), f"{metric}_std": keys.map(values.std(ddof=1))})
     out = out[~keys.duplicated()]
     out.attrs = dict(frame.attrs)
+    return out
+
+
+def paired_with_resnet(aggregated: pd.DataFrame, frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
+    """``aggregated`` (one row per architecture) with the paired difference of its full-budget seeds against the
+    run's plain ResNet on the same seeds (``nas.statistics.paired_difference``): ``vs_resnet_paired``, its 95%
+    interval ``vs_resnet_ci_low`` / ``vs_resnet_ci_high`` and ``shared_seeds``; and ``fully_raced`` (the
+    architecture has every seed of a raced run's list). Unchanged when no plain ResNet has two seeds."""
+    from ..statistics import paired_difference
+
+    if "seed" not in frame.columns or "architecture_id" not in frame.columns:
+        return aggregated
+    full = frame[(frame["status"] == "completed") & frame[metric].notna() & frame["seed"].notna()]
+    resnet = {run: dict(zip(group["seed"].astype(int), group[metric].astype(float)))
+              for run, group in full[is_plain_resnet(full)].groupby("run_dir")}
+    if not any(len(seeds) > 1 for seeds in resnet.values()):
+        return aggregated
+    per_seed = {key: dict(zip(group["seed"].astype(int), group[metric].astype(float)))
+                for key, group in full.groupby(["run_dir", "architecture_id"])}
+    rows = []
+    for _, row in aggregated.iterrows():
+        ours = per_seed.get((row["run_dir"], row.get("architecture_id")), {})
+        difference = paired_difference(ours, resnet.get(row["run_dir"], {}))
+        rows.append({"vs_resnet_paired": difference["mean"], "vs_resnet_ci_low": difference["ci_low"],
+                     "vs_resnet_ci_high": difference["ci_high"], "shared_seeds": difference["n"]})
+    extra = pd.DataFrame(rows, index=aggregated.index, dtype="float64")
+    out = pd.concat([aggregated, extra], axis=1)
+    out.attrs = dict(aggregated.attrs)
+    return out
+
+
+def raced_order(aggregated: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
+    """Architectures of raced runs with every seed of the race's list first (``fully_raced``), then by the mean
+    over their seeds (``<metric>_mean``, or ``metric``): the ranking racing produced. Unchanged for runs
+    that were not raced."""
+    if "race_seeds" not in aggregated.columns or not aggregated["race_seeds"].notna().any():
+        return aggregated
+    seeds = aggregated["seeds"] if "seeds" in aggregated.columns else pd.Series(1, index=aggregated.index)
+    mean = f"{metric}_mean" if f"{metric}_mean" in aggregated.columns else metric
+    out = aggregated.assign(fully_raced=(seeds >= aggregated["race_seeds"]).astype(bool))
+    out = out.sort_values(["fully_raced", mean], ascending=[False, not descending(metric)], kind="stable",
+                          na_position="last")
+    out.attrs = dict(aggregated.attrs)
     return out
 
 

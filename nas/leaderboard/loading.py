@@ -156,10 +156,37 @@ def load(runs, *, results_root=DEFAULT_RESULTS_ROOT) -> pd.DataFrame:
         if "run" not in frame.columns:
             frame.insert(0, "run", folder.name)
         frame["run_dir"] = str(folder)
+        frame["race_seeds"] = race_seeds(folder)
         frames.append(frame)
     frame = _normalise(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
     frame.attrs["run_dirs"] = [str(folder) for folder in folders]  # runs without a single row stay known
     return frame
+
+
+def race_seeds(folder: Path) -> float:
+    """The seed list's length of a raced run (``search.json`` ``settings.race.max_seeds``); NaN when the run
+    was not raced (or has no readable ``search.json``)."""
+    path = folder / "search.json"
+    if not path.is_file():
+        return math.nan
+    try:
+        race = (read_json(path, f"{path}").get("settings") or {}).get("race")
+    except ValueError:
+        return math.nan
+    seeds = race.get("max_seeds") if isinstance(race, dict) else None
+    return float(seeds) if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0 else math.nan
+
+
+def is_plain_resnet(frame: pd.DataFrame) -> pd.Series:
+    """The rows of a run's plain ResNet baseline that completed its full budget (``euler``, no noise; beside
+    tied baselines, the untied ResNet is a third baseline, not the reference)."""
+    is_resnet = (frame["baseline"].astype(bool) & (frame["scheme_name"] == RESNET_SCHEME)
+                 & (frame["status"] == "completed"))
+    if "noise_kind" in frame.columns:
+        is_resnet &= frame["noise_kind"].isna() | (frame["noise_kind"].astype(str) == "none")
+    if "option" in frame.columns:
+        is_resnet &= frame["option"].astype(str) != "baseline_euler_untied"
+    return is_resnet
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -184,13 +211,7 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 def resnet_reference(frame: pd.DataFrame) -> pd.Series:
     """Per row, ``best_val_acc`` of the plain ResNet baseline of the same run that completed its full budget
     (NaN if none; the best one if a run somehow has several)."""
-    is_resnet = (frame["baseline"].astype(bool) & (frame["scheme_name"] == RESNET_SCHEME)
-                 & (frame["status"] == "completed"))
-    if "noise_kind" in frame.columns:
-        is_resnet &= frame["noise_kind"].isna() | (frame["noise_kind"].astype(str) == "none")
-    if "option" in frame.columns:  # beside tied baselines, the untied ResNet is a third baseline, not the reference
-        is_resnet &= frame["option"].astype(str) != "baseline_euler_untied"
-    best = frame[is_resnet].groupby("run_dir")[METRIC].max()
+    best = frame[is_plain_resnet(frame)].groupby("run_dir")[METRIC].max()
     return frame["run_dir"].map(best).astype("float64")
 
 
@@ -205,4 +226,4 @@ def trial_folder(row) -> Path:
 
 
 __all__ = ["resolve_run", "read_search_config", "load", "resnet_reference", "trial_folder", "DEFAULT_RESULTS_ROOT",
-           "FINISHED_STATUSES", "METRIC", "RESNET_SCHEME", "NUMERIC_COLUMNS"]
+           "FINISHED_STATUSES", "METRIC", "RESNET_SCHEME", "NUMERIC_COLUMNS", "is_plain_resnet", "race_seeds"]

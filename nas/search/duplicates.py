@@ -84,7 +84,7 @@ class TrainingIndex:
 
     def admit(self, trial_id: str, config: dict) -> tuple[str, dict, str | None]:
         """("train" | "duplicate" | "wait", the config to run, the original's trial id or None)."""
-        ids = self.identify(config)
+        ids = self.identify(config, trial_seed(config, self.seed))  # a race trial brings its own seed
         if ids is None:
             return "train", config, None
         arch, train_id = ids

@@ -62,7 +62,7 @@ FORMAT = "nas.search/1"
 CONFIG_FILE = "search.json"
 STUDY_FILE = "optuna.db"
 # Settings added after runs were first recorded: a search.json without them takes the space's value.
-OPTIONAL_SETTINGS = ("duplicates",)
+OPTIONAL_SETTINGS = ("duplicates", "race")
 
 
 LOG_FILE = "search.log"
@@ -155,122 +155,6 @@ def make_sampler(name: str, seed: int):
     if name == "qmc":
         return optuna.samplers.QMCSampler(seed=seed)
     raise ValueError(f"--sampler: must be one of {', '.join(SAMPLERS)}, got {name!r}")
-
-
-def constrained_search_class():
-    """OptunaSearch that hands the trial's constraint values to Optuna before telling the result, never
-    trains one configuration twice (``nas.search.duplicates``) and limits the trials that train at once.
-
-    Ray's OptunaSearch does not pass constraints through (STACK.md); the trainable reports them as
-    ``constraint_<name>`` metrics and they are set here with ``trial.set_constraint`` (≤ 0: feasible).
-
-    Concurrency is counted here (``set_max_concurrency`` returns True, so Tune's ``ConcurrencyLimiter`` leaves
-    it to us): only trials that train count, so a duplicate, which reports a recorded result at once, never
-    waits for a slot and never takes one.
-    """
-    import optuna
-    from ray.tune.search.optuna import OptunaSearch
-
-    class ConstrainedOptunaSearch(OptunaSearch):
-        def __init__(self, *args, constraint_names=(), baselines=(), index=None, total=None, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._constraint_names = tuple(constraint_names)
-            self._index = index  # nas.search.duplicates.TrainingIndex, or None: no duplicate detection
-            self._total = total  # Tune's num_samples: proposals held plus trials started never exceed it
-            self._started = 0
-            self._held = []  # (optuna trial, config, original trial id): duplicates of a running trial
-            self._training = set()  # trial ids that train (not duplicates)
-            self._max_training = None
-            # Baseline trials are queued first and recognised by the define-by-run function through their
-            # user attribute (a fresh searcher only: a restored one is unpickled, not constructed).
-            for label in baselines:
-                self._ot_study.enqueue_trial({}, user_attrs={"baseline": label})
-
-        def set_max_concurrency(self, max_concurrent: int) -> bool:
-            self._max_training = max_concurrent
-            return True
-
-        def _slot_free(self) -> bool:
-            return self._max_training is None or len(self._training) < self._max_training
-
-        def _start(self, trial_id, config, original=None):
-            self._started += 1
-            if original is None:
-                self._training.add(trial_id)
-            return config
-
-        def suggest(self, trial_id):
-            from .duplicates import DUPLICATE_OF
-
-            released = self._release(trial_id)
-            if released is not None:
-                return released
-            if not self._slot_free() or (self._total is not None and self._started + len(self._held) >= self._total):
-                return None
-            config = super().suggest(trial_id)
-            if self._index is None or not isinstance(config, dict):
-                return self._start(trial_id, config) if isinstance(config, dict) else config
-            kind, config, original = self._index.admit(trial_id, config)
-            if kind == "wait":  # held, not started: the Optuna trial is handed to a later Tune trial id
-                self._held.append((self._ot_trials.pop(trial_id), config, original))
-                return None
-            if kind == "duplicate":
-                self._ot_trials[trial_id].set_user_attr(DUPLICATE_OF, original)
-            return self._start(trial_id, config, original if kind == "duplicate" else None)
-
-        def _release(self, trial_id):
-            """A held proposal that can start now as ``trial_id``: its original finished (a duplicate) or
-            failed (it is admitted again, and trains if nothing else trains it)."""
-            from .duplicates import DUPLICATE_OF
-
-            for position, (ot_trial, config, original) in enumerate(self._held):
-                if original in self._index.results:
-                    del self._held[position]
-                    self._ot_trials[trial_id] = ot_trial
-                    ot_trial.set_user_attr(DUPLICATE_OF, original)
-                    return self._start(trial_id, self._index.mark(config, original), original)
-                if original not in self._index.originals.values() and self._slot_free():
-                    kind, config, new_original = self._index.admit(trial_id, config)
-                    if kind == "wait":
-                        self._held[position] = (ot_trial, config, new_original)
-                        continue
-                    del self._held[position]
-                    self._ot_trials[trial_id] = ot_trial
-                    return self._start(trial_id, config, new_original if kind == "duplicate" else None)
-            return None
-
-        # After a killed driver is resumed, the searcher state (an older snapshot) may not know that Optuna
-        # already holds a trial's result: the study is the record, so such a trial is not told twice.
-        def on_trial_result(self, trial_id, result):
-            try:
-                super().on_trial_result(trial_id, result)
-            except optuna.exceptions.UpdateFinishedTrialError:
-                self._completed_trials.add(trial_id)
-
-        def on_trial_complete(self, trial_id, result=None, error=False):
-            self._training.discard(trial_id)
-            if self._index is not None:
-                if error:
-                    self._index.failed(trial_id)
-                else:
-                    self._index.finished(trial_id, result)
-            ot_trial = self._ot_trials.get(trial_id)
-            if ot_trial is not None and trial_id not in self._completed_trials:
-                result = result or {}
-                try:
-                    ot_trial.set_user_attr("tune_trial_id", trial_id)
-                except optuna.exceptions.UpdateFinishedTrialError:
-                    self._completed_trials.add(trial_id)
-                    return
-                if "status" in result:
-                    ot_trial.set_user_attr("status", str(result["status"]))
-                for name in self._constraint_names:
-                    value = result.get(f"constraint_{name}")
-                    # A trial that never reported its constraints is counted as infeasible.
-                    ot_trial.set_constraint(name, 1.0 if value is None else float(value))
-            super().on_trial_complete(trial_id, result=result, error=error)
-
-    return ConstrainedOptunaSearch
 
 
 # The command-line flags that override a setting of the space's ``search`` section.
@@ -505,6 +389,8 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
     from .duplicates import TrainingIndex
     from .progress import ProgressView
     from .scheduler import ReferenceExemptASHA, TrialResources
+    from .racing import Race
+    from .searcher import ConstrainedOptunaSearch
 
     objectives = settings.objectives
     metric, mode = _primary(objectives)
@@ -523,7 +409,7 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
         })
 
     setup = TrialSetup(run=name, run_dir=run_dir.uri, space=space, train=space.train, seed=settings.seed,
-                       threads=threads_for(resources["cpu"]))
+                       threads=threads_for(resources["cpu"]), resumed=restoring)
     # A duplicate reports a recorded result: it asks for a sliver of a CPU, so it never waits for a free one.
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data, setup=setup),
                                     TrialResources(cpu=resources["cpu"], gpu=resources["gpu"]))
@@ -533,7 +419,7 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
         index = TrainingIndex(space=space, macro=data.macro, in_channels=data.in_channels,
                               num_classes=data.num_classes, train=space.train, seed=settings.seed,
                               mode=settings.duplicates)
-        searcher = constrained_search_class()(
+        searcher = ConstrainedOptunaSearch(
             space=space.sampler_function(),
             metric=list(objectives) if len(objectives) > 1 else metric,
             mode=[OBJECTIVES[o] for o in objectives] if len(objectives) > 1 else mode,
@@ -541,6 +427,7 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
             study_name=name, storage=storage,
             constraint_names=space.constraints.names, baselines=space.baseline_labels(),
             index=index, total=settings.trials,
+            race=None if settings.race is None else Race.of(settings.race, settings.seed),
         )
         if settings.scheduler == "asha":
             trial_scheduler = ReferenceExemptASHA(time_attr="epoch", metric=metric, mode=mode,
@@ -685,9 +572,14 @@ def write_outputs(run_dir, grid, name: str, objectives, unfinished=(), signal_na
     # it keeps its row: the study and trials.csv list the same trials. When the driver died between the
     # trial's last write and telling the sampler, or the trial never finished, its slot was trained again and
     # its folder stays out of trials.csv.
+    # A forgotten folder that a resumed trial reported as its duplicate (it found the folder's training
+    # completed) keeps its row too: the duplicate's row points to it, and its result is the one the study holds.
     kept = (*FINAL_STATUSES, DUPLICATE_STATUS)
-    rows = [row for row in collect_rows(run_dir, missing)
-            if row["trial_id"] in known or (row["status"] in kept and row["trial_id"] in told)]
+    rows = collect_rows(run_dir, missing)
+    listed = {row["trial_id"] for row in rows if row["trial_id"] in known or row["trial_id"] in told}
+    reported = {str(row.get("duplicate_of")) for row in rows if row["trial_id"] in listed and row.get("duplicate_of")}
+    rows = [row for row in rows if row["trial_id"] in known
+            or (row["status"] in kept and (row["trial_id"] in told or row["trial_id"] in reported))]
     frame = write_trials_csv(run_dir, rows)
     pareto = None
     if len(objectives) > 1:
@@ -711,6 +603,6 @@ def _error_text(error) -> str:
     return text[-1] if text else type(error).__name__
 
 
-__all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs", "resume_command",
+__all__ = ["run", "SearchResult", "make_sampler", "write_outputs", "resume_command",
            "read_run_record", "check_resume_states", "told_trials", "unfinished_trials", "tune_signal_handling",
            "driver_folder", "study_storage_url", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]

@@ -2,7 +2,8 @@
 
 - ``ReferenceExemptASHA``: ASHA (Li et al., "A System for Massively Parallel Hyperparameter Tuning", MLSys
   2020) that never stops a baseline trial early -- ``vs_resnet`` compares against a ResNet trained for the
-  whole budget, not one cut at a rung -- and leaves duplicates out of its rungs: a duplicate reports
+  whole budget, not one cut at a rung -- nor a re-run of a raced architecture (``nas.search.racing``: its
+  seeds are compared at the full budget), and leaves duplicates out of its rungs: a duplicate reports
   another trial's result, which must not be counted twice in the rung cut-offs.
 - ``TrialResources``: per-trial resources as a function of the config (``tune.with_resources`` accepts one):
   the search's CPU / GPU share for a trial that trains, a sliver of one CPU for a duplicate, which only
@@ -27,6 +28,11 @@ def is_baseline(config) -> bool:
     return (config or {}).get("scheme") in BASELINES
 
 
+def is_exempt(config) -> bool:
+    """Baselines and re-runs of a raced architecture train their full budget (never stopped early)."""
+    return is_baseline(config) or bool((config or {}).get("raced"))
+
+
 class ReferenceExemptASHA(ASHAScheduler):
     """ASHA that lets baselines run every epoch and does not see duplicates (see the module docstring)."""
 
@@ -36,7 +42,7 @@ class ReferenceExemptASHA(ASHAScheduler):
         action = super().on_trial_result(tune_controller, trial, result)
         # The baseline's results still enter the rungs (they are real results); only the stop is refused.
         # At max_t the trial ends by itself: that STOP is not an early stop.
-        if (action == TrialScheduler.STOP and is_baseline(trial.config)
+        if (action == TrialScheduler.STOP and is_exempt(trial.config)
                 and result.get(self._time_attr, 0) < self._max_t):
             self._num_stopped -= 1
             return TrialScheduler.CONTINUE
@@ -66,4 +72,4 @@ class TrialResources:
         return PlacementGroupFactory([bundle])
 
 
-__all__ = ["ReferenceExemptASHA", "TrialResources", "is_baseline", "DUPLICATE_CPU"]
+__all__ = ["ReferenceExemptASHA", "TrialResources", "is_baseline", "is_exempt", "DUPLICATE_CPU"]

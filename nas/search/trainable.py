@@ -15,7 +15,10 @@ checkpoint retention (``num_to_keep``) can delete the checkpoint its last experi
 when the driver is killed at the wrong moment, and then the trial cannot be restored at all; a single
 atomically replaced state file cannot go missing. A trial whose worker dies is retried by Tune
 (``FailureConfig.max_failures``) and continues from that file, as does an unfinished trial of a resumed run;
-a trial that had already completed or diverged reports its recorded result instead of training again.
+a trial that had already completed or diverged reports its recorded result instead of training again. In a
+resumed run a trial also looks for another folder that completed its ``training_id`` (a trial Tune forgot
+after a SIGKILL, proposed again by the searcher's older snapshot) and is recorded as its duplicate: no
+(network, training configuration, seed) is trained twice.
 
 Every file goes through ``nas.storage`` at the run's location (``TrialSetup.run_dir``: a local or shared
 folder, or an object-store URI), so a trial on any node of a cluster writes where the driver and a retry
@@ -69,6 +72,7 @@ class TrialSetup:
     train: dict  # TrainConfig fields shared by all trials
     seed: int
     threads: int = 1
+    resumed: bool = False  # a resumed run: a trial looks for an earlier trial that trained its training_id
 
 
 def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> None:
@@ -124,14 +128,25 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     base.update(diagnostics=diagnostics, constraints=constraints, feasible=is_feasible)
     base.update(architecture_id=architecture_id(spec_dict, train_config.to_dict()),
                 training_id=training_id(spec_dict, train_config.to_dict()))
+    # A resumed searcher (an older snapshot) does not know of trials Tune forgot after a SIGKILL: the folders are
+    # the record. A configuration and seed that completed there is reported, never trained twice; one whose
+    # training was cut short there continues from that folder's state.
+    state_folder = folder.location
+    if setup.resumed and not folder.location.is_file(RESUME_FILE):
+        earlier = earlier_training(Location.from_uri(setup.run_dir) / TRIALS_FOLDER, trial_id, base["training_id"])
+        if earlier is not None and earlier[1] is not None:
+            report_duplicate({**config, DUPLICATE_OF: earlier[0].name, DUPLICATE_RESULT: earlier[1]}, data, setup)
+            return
+        if earlier is not None:
+            state_folder = earlier[0]
 
     # State carried across retries: fit's checkpoint, the best epoch's weights, the wall time so far.
     resume, best, previous_time = None, {"epoch": None, "val_acc": None, "val_loss": None}, 0.0
     previous_cpu = 0.0
     best_weights = None
-    if folder.location.is_file(RESUME_FILE):
+    if state_folder.is_file(RESUME_FILE):
         try:
-            saved = read_resume_state(folder.location)
+            saved = read_resume_state(state_folder)
         except ValueError as exc:  # deterministic: a retry would read the same file
             _end_with_error(folder, spec_dict, train_config, base, started, f"cannot resume: {exc}")
             return
@@ -281,6 +296,28 @@ def _end_with_error(folder: TrialFolder, spec: dict, train_config, base: dict, s
     folder.publish(spec, train_config.to_dict(), metrics.to_dict())
     tune.report({"epoch": 0, "val_acc": 0.0, "val_loss": math.inf, "params": base.get("params", 0), "flops": 0,
                  "status": "error", "feasible": False})
+
+
+def earlier_training(trials: Location, own: str, wanted: str):
+    """Another trial folder of the run (than ``own``) that trained the training ``wanted`` (a ``training_id``):
+    ``(its Location, the result to report)`` for one that completed, ``(its Location, None)`` for one cut
+    short that left a resumable state; None when there is neither."""
+    unfinished = None
+    for name in sorted(trials.list()):
+        if name == own:
+            continue
+        other = TrialFolder(trials / name)
+        try:
+            record = read_record(other.path)
+        except ValueError:
+            continue
+        if record is None or record.training_id != wanted:
+            continue
+        if record.status == "completed":
+            return other.location, _finished_record(other)
+        if record.status not in FINAL_STATUSES and other.location.is_file(RESUME_FILE):
+            unfinished = (other.location, None)
+    return unfinished
 
 
 def _finished_record(folder: TrialFolder) -> dict | None:

@@ -14,6 +14,7 @@ from nas.vocabulary import OBJECTIVES  # objective -> Optuna direction; the firs
 from nas.vocabulary import parse_objectives as _parse_objectives
 
 from ..domains import SpaceError, check_mapping, fail
+from ..racing import parse_race
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp", "random", "qmc")
 SCHEDULERS = ("asha", "none")
@@ -28,6 +29,9 @@ class SearchSettings:
     ``duplicates``: what a trial whose network, training configuration and seed equal those of an earlier
     trial of the run does: ``reuse`` (default) records the earlier trial's result without training again;
     ``reseed`` trains it with the next seed (seed + number of earlier trials of that architecture).
+
+    ``race``: None (off), or ``nas.search.racing.RaceSettings``: contenders are trained again on the next
+    seeds of a fixed list, paired against the incumbent, and the baselines on every seed of it.
     """
 
     trials: int = 10
@@ -43,6 +47,7 @@ class SearchSettings:
     time_budget: float | None = None
     seed: int = 0
     duplicates: str = "reuse"
+    race: Any = None
 
     def __post_init__(self):
         for item in fields(self):
@@ -54,7 +59,8 @@ class SearchSettings:
                 "reduction_factor": self.reduction_factor, "cpus_per_trial": self.cpus_per_trial,
                 "gpus_per_trial": self.gpus_per_trial, "max_failures": self.max_failures,
                 "max_concurrent": self.max_concurrent, "time_budget": self.time_budget, "seed": self.seed,
-                "duplicates": self.duplicates}
+                "duplicates": self.duplicates,
+                **({} if self.race is None else {"race": self.race.to_dict()})}  # runs before racing: no key
 
 
 def parse_objectives(raw, path: str) -> tuple[str, ...]:
@@ -88,6 +94,7 @@ SETTING_CHECKS = {
                                                                        what="a positive number of seconds")),
     "seed": check_seed,
     "duplicates": lambda value, name: checks.choice(value, name, DUPLICATE_MODES),
+    "race": lambda value, name: parse_race(value, name),
 }
 
 
@@ -111,6 +118,11 @@ def parse_settings(raw, path: str = "search") -> SearchSettings:
 
 def check_settings(settings: SearchSettings, train: dict, path: str = "search") -> None:
     """Checks across fields (run them after command-line flags are applied too)."""
+    if settings.race is not None and len(settings.objectives) > 1:
+        raise fail(f"{path}.race", "racing compares architectures on one objective; this search has "
+                                   f"{len(settings.objectives)} ({', '.join(settings.objectives)})")
+    if settings.race is not None and settings.duplicates == "reseed":
+        raise fail(f"{path}.race", "racing chooses the seeds itself: it cannot be combined with duplicates: reseed")
     if settings.scheduler == "asha" and settings.grace_period > train["epochs"]:
         raise fail(f"{path}.grace_period", f"{settings.grace_period} is more than train.epochs "
                                            f"({train['epochs']}); ASHA's first rung must come before the last "
