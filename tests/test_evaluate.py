@@ -288,8 +288,9 @@ def test_the_evaluation_view_and_the_printed_summary_state_the_prediction_and_th
 
     document = synthetic_evaluation(["A", "B", "C", "D", "base"])
     notes = evaluation_notes(document)
-    assert notes[1].startswith("search vs evaluation: Spearman rho +0.40 between search val. acc. and test mean "
-                               "over 4 searched architectures (only 4 architectures, fewer than 5: rho takes few values")
+    assert notes[1] == ("search vs evaluation: Spearman rho +0.40 between search val. acc. and test mean over 4 "
+                        "searched architectures (only 4 architectures, fewer than 5: rho takes few values and is weak "
+                        "evidence either way)")
     assert notes[2] == ("optimism of the search's pick (A): search val. acc. 0.9500 - test mean 0.9000 = "
                         "+0.0500 (+5.00 accuracy points)")
     assert notes[0].startswith("seeds: seeds 0..N-1")  # this synthetic document records no seed rule

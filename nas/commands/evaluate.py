@@ -12,18 +12,18 @@ from __future__ import annotations
 def add_arguments(parser) -> None:
     parser.description = (
         "Final evaluation: retrain the K best distinct architectures of a search run (ranked at equal training "
-        "budget, nas.fidelity) and its baselines (baseline_euler, baseline_lm_resnet) from scratch with "
-        "N fresh seeds (1000, 1001, ..., skipping any seed a trial of the run trained: the search's own seeds "
-        "never enter the evaluation), score each once on the test split (never seen by the search), and write "
-        "RUN/evaluation.csv (one row per architecture and seed) and RUN/evaluation.json (test mean, std, min, "
-        "max, n per architecture; the paired difference against the plain ResNet with a 95% Student-t "
-        "interval; the seeds and their rule; the Spearman correlation between the search's score and the test "
-        "mean, and the optimism of the search's pick). A run without a plain ResNet baseline gets one (euler, no noise, at the shape of the "
-        "rank-1 architecture). The run may be in an object store (a storage URI, or a run name with --storage "
-        "URI, as nas search --storage): the evaluation is then written there, beside the run, and nothing "
-        "locally. Ray's and Tune's log lines go to RUN/evaluation/evaluation.log. Examples: "
-        "nas evaluate quick --top 3 --seeds 5; nas evaluate quick --storage s3://bucket/prefix; "
-        "nas evaluate s3://bucket/prefix/quick")
+        "budget, nas.fidelity) and its baselines (baseline_euler, baseline_lm_resnet) from scratch with N fresh "
+        "seeds (1000, 1001, ..., skipping any seed a trial of the run trained: the search's own seeds never enter "
+        "the evaluation), score each once on the test split (never seen by the search), and write "
+        "RUN/evaluation.csv (one row per architecture and seed) and RUN/evaluation.json (test mean, std, min, max,"
+        " n per architecture; the paired difference against the plain ResNet with a 95% Student-t interval; the "
+        "seeds and their rule; the Spearman correlation between the search's score and the test mean, and the "
+        "optimism of the search's pick). A run without a plain ResNet baseline gets one (euler, no noise, at the "
+        "shape of the rank-1 architecture). The run may be in an object store (a storage URI, or a run name with "
+        "--storage URI, as nas search --storage): the evaluation is then written there, beside the run, and "
+        "nothing locally. Ray's and Tune's log lines go to RUN/evaluation/evaluation.log. Examples: nas evaluate "
+        "quick --top 3 --seeds 5; nas evaluate quick --storage s3://bucket/prefix; nas evaluate "
+        "s3://bucket/prefix/quick")
     parser.add_argument("run", help="run folder, storage URI of a run (s3://bucket/prefix/run), or a run name "
                                     "under --storage")
     parser.add_argument("--top", type=int, default=None, metavar="K",

@@ -108,9 +108,9 @@ def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: i
     (``epochs``: the run's full budget unless given) and score them on the test split; see the module
     docstring. The seeds are fresh: ``seeds`` of them from ``first_seed`` (1000 unless given) up, skipping any
     a trial of the run trained, or exactly ``seed_list`` (a list of integers or "1000,1001,..."; refused if
-    the search trained one of them). ``run`` is a run folder, a storage URI (``s3://bucket/prefix/run``) or a run name under
-    ``storage`` (a folder or a storage URI, as ``nas search --storage``; ``results_root`` is its older name:
-    give one of them). The evaluation is written beside the run, in the run's storage."""
+    the search trained one of them). ``run`` is a run folder, a storage URI (``s3://bucket/prefix/run``) or a
+    run name under ``storage`` (a folder or a storage URI, as ``nas search --storage``; ``results_root`` is its
+    older name: give one of them). The evaluation is written beside the run, in the run's storage."""
     if storage is not None and str(results_root) != "results":
         raise ValueError("--storage: give either --storage or --results-root, not both")
     option = "--results-root" if storage is None else "--storage"

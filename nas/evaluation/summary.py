@@ -179,8 +179,8 @@ def summarise(frame, candidates: list[dict], resnet_note: dict, *, run: str, see
             spec=candidate["spec"])
         architectures.append(entry)
     return {"format": FORMAT, "run": run, "complete": complete, "seeds": list(seeds), "seed_rule": seed_rule,
-            "epochs": epochs, "confidence": CONFIDENCE, "resnet": {**resnet_note, "architecture_id": None if resnet is None
-                                                 else resnet["architecture_id"]},
+            "epochs": epochs, "confidence": CONFIDENCE,
+            "resnet": {**resnet_note, "architecture_id": None if resnet is None else resnet["architecture_id"]},
             "architectures": architectures, "search_prediction": search_prediction(architectures),
             "cost": {"train_time_total": float(frame["train_time"].fillna(0).sum()), "wall_time": wall_time}}
 

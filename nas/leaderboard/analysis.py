@@ -178,7 +178,8 @@ def evaluation_view(frame: pd.DataFrame) -> pd.DataFrame:
                          "test_mean": test.get("mean"), "test_std": test.get("std"), "test_min": test.get("min"),
                          "test_max": test.get("max"), "vs_resnet": vs.get("mean"),
                          "vs_resnet_ci_low": vs.get("ci_low"), "vs_resnet_ci_high": vs.get("ci_high"),
-                         "search_best_val_acc": search, "optimism": optimism, "params": entry.get("params"), "flops": entry.get("flops"),
+                         "search_best_val_acc": search, "optimism": optimism,
+                         "params": entry.get("params"), "flops": entry.get("flops"),
                          "train_time": (entry.get("train_time") or {}).get("mean"),
                          "architecture_id": entry.get("architecture_id"), "complete": document.get("complete")})
     if not rows:
