@@ -90,7 +90,7 @@ def test_evaluation_csv_and_json_have_the_documented_columns_and_statistics(eval
 
 
 def search_pairs(run: Path) -> set:
-    """(architecture_id, seed) of every trial folder of a run, as the search trained them."""
+    """(architecture_id, seed) of every folder under ``run/trials``, as they were trained."""
     from nas.search.identity import architecture_id
 
     pairs = set()
@@ -103,7 +103,9 @@ def search_pairs(run: Path) -> set:
 def test_the_evaluation_never_trains_an_architecture_and_seed_that_the_search_trained(evaluated):
     run, result, _ = evaluated
     trained = search_pairs(run)
-    evaluated_pairs = set(zip(result.rows["architecture_id"], result.rows["seed"].astype(int)))
+    # What the evaluation trained: its pair folders have a trial folder's layout (spec.json, train_config.json).
+    evaluated_pairs = search_pairs(run / "evaluation")
+    assert evaluated_pairs == set(zip(result.rows["architecture_id"], result.rows["seed"].astype(int)))
     rank1 = result.rows[result.rows["label"] == "rank1"]["architecture_id"].iloc[0]
     assert (rank1, 0) in trained  # the search trained the evaluated rank 1 with seed 0 ...
     assert not evaluated_pairs & trained  # ... and the evaluation none of the search's pairs
