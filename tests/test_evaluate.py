@@ -237,6 +237,17 @@ def test_the_search_seeds_are_read_from_trials_csv_and_from_every_trial_folder(f
         search_seeds(run)
 
 
+def test_the_api_refuses_a_seed_list_the_search_trained_and_writes_nothing(fresh_run):
+    from nas.evaluation import evaluate
+
+    before = snapshot(fresh_run.parent)
+    with pytest.raises(ValueError, match=r"^--seed-list: seed 2 was trained by a trial of the search"):
+        evaluate(fresh_run, seed_list=[1001, 2], progress=False)
+    with pytest.raises(ValueError, match=r"^--seed-list: expected a list of integers, got 5$"):
+        evaluate(fresh_run, seed_list=5, progress=False)
+    assert snapshot(fresh_run.parent) == before
+
+
 # The synthetic evaluation: searched architectures A (rank 1) .. D with hand-chosen search scores and per-seed
 # test accuracies, and a baseline whose scores would change the correlation if it were (wrongly) counted.
 SEARCH = {"A": 0.95, "B": 0.94, "C": 0.93, "D": 0.92, "base": 0.91}

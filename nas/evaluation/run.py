@@ -117,6 +117,8 @@ def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: i
     root = results_root if storage is None else storage
     if isinstance(seed_list, str):
         seed_list = seed_rules.parse_seed_list(seed_list)
+    elif seed_list is not None and not isinstance(seed_list, (list, tuple)):
+        raise ValueError(f"--seed-list: expected a list of integers, got {seed_list!r}")
     flags = {"top": top, "seeds": seeds, "epochs": epochs, "first_seed": first_seed,
              "seed_list": None if seed_list is None else list(seed_list)}
     resolved = {}
