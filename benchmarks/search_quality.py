@@ -7,7 +7,7 @@ against random search, several repetitions, anytime curves, final evaluation wit
 
 For each sampler and repetition r (search seed r): ``nas search`` of the space with ``--time-budget BUDGET``
 (the trial count is large, so the budget ends every search); then ``nas evaluate RUN --top 1 --seeds N`` (the
-winner at the full budget and a plain ResNet of its shape, seeds 0..N-1, scored on the test split).
+winner at the full budget and a plain ResNet of its shape, N fresh seeds from 1000 up, scored on the test split).
 
 Printed: per search, the best validation accuracy reported to the sampler by a trial finished within
 25 / 50 / 75 / 100% of the budget (wall time from the first trial's start, read from the run's Optuna study;
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
         ray.shutdown()
 
     print(f"\nSearch quality: {args.budget:g} s per search, {args.repetitions} repetitions, {os.cpu_count()} CPUs, "
-          f"winners evaluated with seeds 0..{args.seeds - 1}")
+          f"winners evaluated with {args.seeds} fresh seeds from 1000 up")
     header = "sampler rep trials " + " ".join(f"best@{int(f * 100):>3}%" for f in FRACTIONS) + \
         "  winner                 test mean ± std      vs ResNet [95% CI]"
     print(header)

@@ -26,14 +26,17 @@ from scipy import stats
 from nas.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+FRESH = [1001, 1002]  # the evaluation seeds of tiny_run: from 1000 up, 1000 skipped (rk4 trained it)
 CSV_COLUMNS = ["architecture_id", "label", "role", "scheme_name", "source_trial_id", "search_rank",
                "search_best_val_acc", "seed", "status", "test_acc", "test_loss", "best_val_acc", "final_val_acc",
                "epochs_run", "params", "flops", "train_time", "resumed_from_epoch", "job_dir"]
 
 
 def tiny_run(root, name, *, baseline=True, data=DATA, epochs=2):
-    """heun (forced rank 1), rk4 and, optionally, the plain ResNet baseline."""
-    trials = [{"scheme": "heun"}, {"scheme": "rk4"}] + ([{"scheme": "euler", "baseline": True}] if baseline else [])
+    """heun (forced rank 1, seed 0), rk4 and, optionally, the plain ResNet baseline (seed 2). rk4 trained seed
+    1000, the first default evaluation seed, so an evaluation takes fresh seeds 1001, 1002."""
+    trials = [{"scheme": "heun", "seed": 0}, {"scheme": "rk4", "seed": 1000}] + \
+        ([{"scheme": "euler", "baseline": True, "seed": 2}] if baseline else [])
     run = make_run(root, name, trials, data=data, epochs=epochs)
     set_metric(run, f"{name}_00000", best_val_acc=0.9)
     set_metric(run, f"{name}_00001", best_val_acc=0.8)
@@ -56,15 +59,15 @@ def test_evaluation_csv_and_json_have_the_documented_columns_and_statistics(eval
     frame = pd.read_csv(run / "evaluation.csv", dtype={"architecture_id": str})
     assert list(frame.columns) == CSV_COLUMNS
     assert len(frame) == 4 and set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 2).all()
-    assert sorted(zip(frame["label"], frame["seed"])) == [("baseline_euler", 0), ("baseline_euler", 1),
-                                                          ("rank1", 0), ("rank1", 1)]
+    assert sorted(zip(frame["label"], frame["seed"])) == [("baseline_euler", 1001), ("baseline_euler", 1002),
+                                                          ("rank1", 1001), ("rank1", 1002)]
     assert set(frame[frame["label"] == "rank1"]["scheme_name"]) == {"heun"}
     assert set(frame[frame["label"] == "rank1"]["source_trial_id"]) == {"tiny_00000"}
     assert frame["test_acc"].between(0, 1).all() and (frame["params"] > 0).all() and (frame["flops"] > 0).all()
     assert snapshot(run / "trials") | snapshot(run / "trials.csv") == before  # the run's trials untouched
 
     document = json.loads((run / "evaluation.json").read_text())
-    assert document["complete"] and document["seeds"] == [0, 1] and document["epochs"] == 2
+    assert document["complete"] and document["seeds"] == FRESH and document["epochs"] == 2
     assert document["resnet"]["label"] == "baseline_euler"
     entries = {entry["label"]: entry for entry in document["architectures"]}
     assert set(entries) == {"rank1", "baseline_euler"}
@@ -78,12 +81,55 @@ def test_evaluation_csv_and_json_have_the_documented_columns_and_statistics(eval
     assert entries["baseline_euler"]["vs_resnet"] is None
     vs = entries["rank1"]["vs_resnet"]
     accs = frame[frame["label"] == "rank1"].set_index("seed")["test_acc"]
-    interval = stats.ttest_rel(accs.loc[[0, 1]], resnet.loc[[0, 1]]).confidence_interval(0.95)
+    interval = stats.ttest_rel(accs.loc[FRESH], resnet.loc[FRESH]).confidence_interval(0.95)
     if np.isnan(interval.low):  # equal differences: the interval collapses to the mean
         assert vs["ci_low"] == pytest.approx(vs["mean"]) == pytest.approx(vs["ci_high"])
     else:
         assert (vs["ci_low"], vs["ci_high"]) == pytest.approx((interval.low, interval.high))
-    assert vs["mean"] == pytest.approx((accs - resnet).mean()) and vs["n"] == 2 and vs["seeds"] == [0, 1]
+    assert vs["mean"] == pytest.approx((accs - resnet).mean()) and vs["n"] == 2 and vs["seeds"] == FRESH
+
+
+def search_pairs(run: Path) -> set:
+    """(architecture_id, seed) of every folder under ``run/trials``, as they were trained."""
+    from nas.search.identity import architecture_id
+
+    pairs = set()
+    for folder in (run / "trials").iterdir():
+        spec, train = (json.loads((folder / name).read_text()) for name in ("spec.json", "train_config.json"))
+        pairs.add((architecture_id(spec, train), train["seed"]))
+    return pairs
+
+
+def test_the_evaluation_never_trains_an_architecture_and_seed_that_the_search_trained(evaluated):
+    run, result, _ = evaluated
+    trained = search_pairs(run)
+    # What the evaluation trained: its pair folders have a trial folder's layout (spec.json, train_config.json).
+    evaluated_pairs = search_pairs(run / "evaluation")
+    assert evaluated_pairs == set(zip(result.rows["architecture_id"], result.rows["seed"].astype(int)))
+    rank1 = result.rows[result.rows["label"] == "rank1"]["architecture_id"].iloc[0]
+    assert (rank1, 0) in trained  # the search trained the evaluated rank 1 with seed 0 ...
+    assert not evaluated_pairs & trained  # ... and the evaluation none of the search's pairs
+    assert not {seed for _, seed in evaluated_pairs} & {seed for _, seed in trained}  # nor any of its seeds
+
+    document = json.loads((run / "evaluation.json").read_text())
+    rule = document["seed_rule"]
+    assert {k: rule[k] for k in ("rule", "chosen_by", "first_seed", "skipped", "search_seeds")} == {
+        "rule": "fresh", "chosen_by": "default", "first_seed": 1000, "skipped": [1000],
+        "search_seeds": [0, 2, 1000]}
+    assert "from 1000 up, skipping 1000" in rule["description"]
+    plan = json.loads((run / "evaluation" / "plan.json").read_text())
+    assert plan["seeds"] == FRESH and plan["seed_rule"] == rule  # what a resumed evaluation keeps
+
+
+def test_evaluation_json_reports_how_well_the_search_predicted_it(evaluated):
+    run, result, _ = evaluated
+    prediction = json.loads((run / "evaluation.json").read_text())["search_prediction"]
+    rank1 = next(e for e in result.summary["architectures"] if e["label"] == "rank1")
+    # One searched architecture (--top 1): no rank correlation, and the reason is recorded.
+    assert prediction["spearman"] is None and prediction["n"] == 1 and prediction["labels"] == ["rank1"]
+    assert "needs at least 3" in prediction["note"]
+    assert prediction["optimism"]["label"] == "rank1" and prediction["optimism"]["search_best_val_acc"] == 0.9
+    assert prediction["optimism"]["value"] == pytest.approx(0.9 - rank1["test_acc"]["mean"])
 
 
 def test_test_accuracy_is_the_saved_final_model_on_the_test_split(evaluated):
@@ -140,6 +186,14 @@ def fresh_run(tmp_path_factory, one_thread):
     (["--cpus-per-trial", "1000"], "--cpus-per-trial: 1000 requested but this machine has"),
     (["--gpus-per-trial", "-1"], "--gpus-per-trial"),
     (["RUN=nope"], "run 'nope': no such run folder"),
+    (["--seed-list", "1001,0"], "--seed-list: seed 0 was trained by a trial of the search"),
+    (["--seed-list", "1001,1000"], "--seed-list: seed 1000 was trained by a trial of the search"),
+    (["--seed-list", "1001,1001"], "--seed-list: seed 1001 is listed twice"),
+    (["--seed-list", "1001,x"], "--seed-list: expected comma-separated integers, got '1001,x'"),
+    (["--seed-list", "1001"], "--seed-list: at least 2 seeds"),
+    (["--seed-list", "1001,1002", "--seeds", "3"], "--seeds: 3 does not match the 2 seeds of --seed-list"),
+    (["--seed-list", "1001,1002", "--first-seed", "5"], "give either --seed-list or --first-seed, not both"),
+    (["--first-seed", "-1"], "--first-seed: must be an integer in 0..4294967295"),
 ])
 def test_bad_input_is_one_line_exit_2_and_creates_nothing(fresh_run, flags, message, capsys):
     root = fresh_run.parent
@@ -152,6 +206,112 @@ def test_bad_input_is_one_line_exit_2_and_creates_nothing(fresh_run, flags, mess
     assert snapshot(root) == before
 
 
+# ------------------------------------------------------------------------------ fresh seeds, no training
+def test_fresh_seeds_count_up_from_the_first_and_skip_every_seed_the_search_trained():
+    from nas.evaluation.seeds import choose, fresh_seeds
+
+    assert fresh_seeds(3, {5, 1000, 1002}) == ([1001, 1003, 1004], [1000, 1002])
+    assert fresh_seeds(2, set(), first=7) == ([7, 8], [])
+    seeds, rule = choose(None, None, None, {0, 1, 1000}, default_count=5, minimum=2)
+    assert seeds == [1001, 1002, 1003, 1004, 1005] and rule["skipped"] == [1000]
+    assert rule["search_seeds"] == [0, 1, 1000] and rule["chosen_by"] == "default"
+    seeds, rule = choose(None, [7, 3], None, {0, 1000}, default_count=5, minimum=2)
+    assert seeds == [7, 3] and rule["chosen_by"] == "--seed-list" and rule["first_seed"] is None
+    with pytest.raises(ValueError, match=r"^--first-seed: 4294967295 leaves fewer than 2 seeds"):
+        fresh_seeds(2, set(), first=2**32 - 1)
+
+
+def test_the_search_seeds_are_read_from_trials_csv_and_from_every_trial_folder(fresh_run, tmp_path):
+    from nas.evaluation.seeds import search_seeds
+
+    assert search_seeds(fresh_run) == {0, 1000, 2}
+    run = tmp_path / "copy"
+    shutil.copytree(fresh_run, run)
+    set_metric(run, "fresh_00000", seed=float("nan"))  # a row without a seed: its folder still has it
+    (run / "trials" / "forgotten").mkdir()  # a trial with a folder and no row (Ray Tune forgot it)
+    (run / "trials" / "forgotten" / "train_config.json").write_text(json.dumps({"seed": 77}))
+    set_metric(run, "fresh_00001", seed=5)  # the table and the folder disagree: both seeds count
+    assert search_seeds(run) == {0, 5, 1000, 2, 77}
+    (run / "trials" / "forgotten" / "train_config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"^trials/forgotten/train_config\.json: "):
+        search_seeds(run)
+
+
+def test_the_api_refuses_a_seed_list_the_search_trained_and_writes_nothing(fresh_run):
+    from nas.evaluation import evaluate
+
+    before = snapshot(fresh_run.parent)
+    with pytest.raises(ValueError, match=r"^--seed-list: seed 2 was trained by a trial of the search"):
+        evaluate(fresh_run, seed_list=[1001, 2], progress=False)
+    with pytest.raises(ValueError, match=r"^--seed-list: expected a list of integers, got 5$"):
+        evaluate(fresh_run, seed_list=5, progress=False)
+    assert snapshot(fresh_run.parent) == before
+
+
+# The synthetic evaluation: searched architectures A (rank 1) .. D with hand-chosen search scores and per-seed
+# test accuracies, and a baseline whose scores would change the correlation if it were (wrongly) counted.
+SEARCH = {"A": 0.95, "B": 0.94, "C": 0.93, "D": 0.92, "base": 0.91}
+TESTS = {"A": (0.89, 0.91), "B": (0.91, 0.93), "C": (0.90, 0.92), "D": (0.88, 0.90), "base": (0.99, 0.99)}
+
+
+def synthetic_evaluation(labels) -> dict:
+    from nas.evaluation.summary import COLUMNS, summarise
+
+    candidates, rows = [], []
+    for rank, label in enumerate(labels, 1):
+        role = "baseline" if label == "base" else "searched"
+        candidates.append({"architecture_id": label, "label": label, "role": role, "scheme_name": "euler",
+                           "source_trial_id": label, "search_rank": None if role == "baseline" else rank,
+                           "search_best_val_acc": SEARCH[label], "spec": {}})
+        for seed, acc in zip((1000, 1001), TESTS[label]):
+            rows.append({**{k: candidates[-1][k] for k in ("architecture_id", "label", "role", "scheme_name",
+                                                            "source_trial_id", "search_rank",
+                                                            "search_best_val_acc")},
+                         "seed": seed, "status": "completed", "test_acc": acc, "test_loss": 0.1,
+                         "best_val_acc": acc, "final_val_acc": acc, "epochs_run": 1, "params": 10, "flops": 10,
+                         "train_time": 1.0, "resumed_from_epoch": 0, "job_dir": f"trials/{label}_seed{seed}"})
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    return summarise(frame, candidates, {"label": "base", "source": "test"}, run="synthetic", seeds=[1000, 1001],
+                     epochs=1, complete=True, wall_time=None)
+
+
+def test_spearman_and_optimism_have_the_hand_computed_values():
+    # Test means A 0.90, B 0.92, C 0.91, D 0.89. Ranks (1 = lowest): search D1 C2 B3 A4, test D1 A2 C3 B4;
+    # d = (2, -1, -1, 0), sum d^2 = 6, rho = 1 - 6 * 6 / (4 * (4^2 - 1)) = 0.4 (Spearman's formula without ties).
+    document = synthetic_evaluation(["A", "B", "C", "D", "base"])
+    prediction = document["search_prediction"]
+    assert prediction["spearman"] == pytest.approx(0.4) and prediction["n"] == 4
+    assert prediction["labels"] == ["A", "B", "C", "D"]  # the baseline is not the search's choice
+    assert "fewer than 5" in prediction["note"]
+    # The pick's optimism: A's search score 0.95 minus its test mean 0.90, as fractions (5 accuracy points).
+    assert prediction["optimism"]["label"] == "A" and prediction["optimism"]["value"] == pytest.approx(0.05)
+    assert prediction["optimism"]["test_mean"] == pytest.approx(0.90)
+
+    # Three: search C1 B2 A3, test A1 C2 B3; d = (2, -1, -1), rho = 1 - 6 * 6 / (3 * 8) = -0.5.
+    assert synthetic_evaluation(["A", "B", "C", "base"])["search_prediction"]["spearman"] == pytest.approx(-0.5)
+    # Two: no correlation, and why.
+    two = synthetic_evaluation(["A", "B", "base"])["search_prediction"]
+    assert two["spearman"] is None and two["n"] == 2 and "needs at least 3" in two["note"]
+    assert two["optimism"]["value"] == pytest.approx(0.05)
+
+
+def test_the_evaluation_view_and_the_printed_summary_state_the_prediction_and_the_seed_rule(tmp_path):
+    from nas.evaluation.summary import format_summary
+    from nas.leaderboard.analysis import evaluation_notes
+
+    document = synthetic_evaluation(["A", "B", "C", "D", "base"])
+    notes = evaluation_notes(document)
+    assert notes[1] == ("search vs evaluation: Spearman rho +0.40 between search val. acc. and test mean over 4 "
+                        "searched architectures (only 4 architectures, fewer than 5: rho takes few values and is weak "
+                        "evidence either way)")
+    assert notes[2] == ("optimism of the search's pick (A): search val. acc. 0.9500 - test mean 0.9000 = "
+                        "+0.0500 (+5.00 accuracy points)")
+    assert notes[0].startswith("seeds: seeds 0..N-1")  # this synthetic document records no seed rule
+    assert format_summary(document).splitlines()[-3:] == notes
+    # A document from before these were recorded (the committed reference runs) says so, nothing more.
+    assert evaluation_notes({"seeds": [0, 1]})[1].startswith("search vs evaluation: not recorded")
+
+
 def test_an_evaluated_run_is_not_evaluated_again_without_resume(evaluated, capsys):
     run, _, _ = evaluated
     before = snapshot(run)
@@ -162,6 +322,11 @@ def test_an_evaluated_run_is_not_evaluated_again_without_resume(evaluated, capsy
     err = capsys.readouterr().err.splitlines()
     assert err == ["nas evaluate: error: --resume: the evaluation was started with --seeds 2; a resumed "
                    "evaluation keeps its settings"]
+    # Its seeds too: those recorded at its start.
+    assert main(["evaluate", str(run), "--resume", "--seed-list", "5,6", "--first-seed", "7"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["nas evaluate: error: --resume: the evaluation was started with --first-seed 1000, --seed-list "
+                   "1001,1002; a resumed evaluation keeps its settings"]
     assert snapshot(run) == before
 
 
@@ -207,6 +372,7 @@ def check_each_pair_once(run: Path, at_stop: dict) -> None:
     again (its record unchanged), a pair stopped midway continued from its saved epoch."""
     frame = pd.read_csv(run / "evaluation.csv", dtype={"architecture_id": str})
     assert len(frame) == 4 and not frame.duplicated(["architecture_id", "seed"]).any()
+    assert sorted(set(frame["seed"])) == FRESH  # the seeds recorded at the evaluation's start
     assert set(frame["status"]) == {"completed"} and (frame["epochs_run"] == int(EPOCHS)).all()
     assert json.loads((run / "evaluation.json").read_text())["complete"]
     now = job_metrics(run)
@@ -232,6 +398,7 @@ def test_killed_evaluation_resumes_and_trains_each_pair_once(tmp_path, one_threa
     assert stop_when(driver, lambda: one_done_one_midway(run), signal.SIGKILL) == -signal.SIGKILL
     at_stop = records(run)
     assert not (run / "evaluation.csv").exists()
+    set_metric(run, "slow_00002", seed=1001)  # the search trains seed 1001 meanwhile: the plan keeps its seeds
     done = subprocess.run([sys.executable, "-m", "nas.cli", "evaluate", "slow", "--results-root", "results",
                            "--resume"], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -279,10 +446,17 @@ def test_sigint_is_exit_130_with_the_resume_command_and_a_planted_pickle_is_refu
     check_each_pair_once(run, at_stop)
 
 
+def summary_lines(document: dict) -> list[str]:
+    from nas.leaderboard.analysis import evaluation_notes
+
+    return evaluation_notes(document)
+
+
 def test_leaderboard_evaluation_view_shows_the_evaluation(evaluated, capsys):
     run, result, _ = evaluated
     assert main(["leaderboard", str(run), "--view", "evaluation", "--format", "csv"]) == 0
-    table = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("label")
+    out, err = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(out)).set_index("label")
     for entry in result.summary["architectures"]:
         row = table.loc[entry["label"]]
         assert row["n"] == entry["n"] == 2
@@ -292,6 +466,13 @@ def test_leaderboard_evaluation_view_shows_the_evaluation(evaluated, capsys):
     assert (table.loc["rank1", "vs_resnet_ci_low"], table.loc["rank1", "vs_resnet_ci_high"]) == \
         pytest.approx((vs["ci_low"], vs["ci_high"]))
     assert pd.isna(table.loc["baseline_euler", "vs_resnet"])
+    prediction = result.summary["search_prediction"]
+    assert table.loc["rank1", "search_best_val_acc"] == 0.9
+    assert table.loc["rank1", "optimism"] == pytest.approx(prediction["optimism"]["value"])
+    assert pd.isna(table.loc["baseline_euler", "optimism"])  # the search did not choose the baseline
+    assert err.splitlines()[-3:] == [f"nas leaderboard: run tiny: {line}"
+                                     for line in summary_lines(result.summary)]
+    assert "Spearman rho n/a" in err and "needs at least 3" in err and "fresh seeds from 1000 up" in err
 
 
 def test_leaderboard_evaluation_view_of_an_unevaluated_run_is_one_line(fresh_run, capsys):

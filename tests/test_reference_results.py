@@ -66,6 +66,21 @@ def test_evaluation_json_agrees_with_evaluation_csv(run):
                 pytest.approx((difference.mean(), low, high))
 
 
+def test_the_evaluation_seeds_follow_the_protocol_the_files_record(run):
+    """An evaluation records its seed rule (``seed_rule``); files from before fresh seeds have none and used
+    seeds 0..N-1 (seed 0 is then the search's own run, as the README says). A recorded fresh rule holds against
+    the run's own trials.csv."""
+    search_seeds = set(pd.read_csv(run.folder / "trials.csv")["seed"].dropna().astype(int))
+    for path in [run.folder / "evaluation.json", *run.folder.glob("*/evaluation.json")]:
+        evaluation = json.loads(path.read_text())
+        rule = evaluation.get("seed_rule")
+        if rule is None:
+            assert evaluation["seeds"] == list(range(len(evaluation["seeds"]))), path
+        else:
+            assert rule["rule"] == "fresh" and not set(evaluation["seeds"]) & search_seeds, path
+            assert set(rule["search_seeds"]) >= search_seeds, path
+
+
 def test_readme_results_quote_the_committed_figures(run):
     evaluation = json.loads((run.folder / "evaluation.json").read_text())
     readme = (ROOT / "README.md").read_text()

@@ -172,10 +172,13 @@ def test_evaluate_a_run_in_s3_writes_its_evaluation_to_the_bucket(s3_uri, tmp_pa
     assert {"plan.json", "trials", "tune", "evaluation.log"} <= set(evaluation.list())
     assert "ray" in evaluation.read_text("evaluation.log")
     frame = pd.read_csv(io.StringIO(run.read_text("evaluation.csv")), dtype={"architecture_id": str})
-    # rank 1 and the plain ResNet nas evaluate adds (the run has no baseline), seeds 0 and 1, 1 epoch each
+    # rank 1 and the plain ResNet nas evaluate adds (the run has no baseline), fresh seeds 1000 and 1001 (the
+    # search trained others, read from the run's copy of the bucket), 1 epoch each
     assert sorted(frame["label"]) == ["rank1", "rank1", "resnet_reference", "resnet_reference"]
     assert set(frame["status"]) == {"completed"} and (frame["epochs_run"] == 1).all()
-    assert sorted(frame["seed"]) == [0, 0, 1, 1]
+    assert sorted(frame["seed"]) == [1000, 1000, 1001, 1001]
+    trained = sorted(set(pd.read_csv(io.StringIO(run.read_text("trials.csv")))["seed"]))
+    assert run.read_json("evaluation.json")["seed_rule"]["search_seeds"] == trained and 1000 not in trained
     for row in frame.itertuples():
         pair = evaluation / row.job_dir
         assert {"spec.json", "train_config.json", "metrics.json", "weights.safetensors"} <= set(pair.list())

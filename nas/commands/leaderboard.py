@@ -50,7 +50,9 @@ def add_arguments(parser) -> None:
                              "val_acc,params (col:max / col:min force a direction)")
     parser.add_argument("--view", default="trials", choices=("trials", "families", "coefficients", "bins", "evaluation"),
                         help="evaluation: the final evaluation of each run by nas evaluate (test accuracy mean ± "
-                             "std over n seeds, difference against the plain ResNet with its 95%% interval)")
+                             "std over n seeds, difference against the plain ResNet with its 95%% interval, the search's "
+                             "score and its optimism; on stderr per run: the seed rule and the Spearman correlation "
+                             "between search score and test mean)")
     parser.add_argument("--columns", default=None, metavar="A,B,...",
                         help="columns of the trials view (default: a compact set for table/markdown, all for "
                              "csv/parquet; 'all' for every column)")
@@ -119,6 +121,7 @@ def run(args) -> int:
         table = lb.coefficient_correlations(frame)
     elif args.view == "evaluation":
         table = lb.evaluation_view(frame)
+        notes += table.attrs.get("notes", [])  # per run: seed rule, Spearman, the pick's optimism
     else:
         table = lb.coefficient_bins(frame)
     if args.view != "trials" and args.top:

@@ -8,8 +8,8 @@ In this order:
    budget, the baselines, a plain ResNet) and every network against the budgets; for ``resume``, that the
    saved plan was written by ``nas evaluate`` for this run and that every saved training state loads as
    plain tensors (``weights_only``);
-2. write ``<run>/evaluation/plan.json`` (the candidates with their specs and the seeds: a resumed
-   evaluation retrains exactly this plan, whatever the run's trials say by then);
+2. write ``<run>/evaluation/plan.json`` (the candidates with their specs, the seeds and the rule that chose
+   them: a resumed evaluation retrains exactly this plan, whatever the run's trials say by then);
 3. run one Ray Tune trial per (architecture, seed) pair (``nas.evaluation.trainable``), in parallel, with the
    cluster, resources and signal handling of ``nas search`` (``nas.search.cluster``,
    ``nas.search.run.tune_signal_handling``);
@@ -25,9 +25,12 @@ on any node of a cluster writes there and a resume from another machine finds it
 token-authentication banner, Tune's logs, warnings) goes to ``evaluation/evaluation.log``
 (``nas.search.logs.run_log``), not to the terminal.
 
-Seeds are 0 .. N−1: the training seed (initialisation, shuffling, augmentation, stochastic layers); the data
-splits stay those of the run (``search.json`` ``data``), so every model is scored on the same test split,
-which the search never saw. The run's trials are not touched.
+Seeds are fresh (``nas.evaluation.seeds``): N seeds from 1000 up (``first_seed``) that no trial of the run
+trained, or an explicit ``seed_list`` that holds none of the search's seeds; a seed that won a selection is
+optimistically biased (Lindauer & Hutter 2020), so the search's own seeds never enter the evaluation. The seed
+is the training seed (initialisation, shuffling, augmentation, stochastic layers); the data splits stay those
+of the run (``search.json`` ``data``), so every model is scored on the same test split, which the search never
+saw. The run's trials are not touched.
 
 ``resume=True`` continues an evaluation killed or interrupted midway: completed pairs are reported from their
 records (never trained twice), unfinished ones continue from their last epoch (``Tuner.restore`` when Tune's
@@ -49,6 +52,7 @@ from nas.interrupt import Interrupted, catch_signals
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
 
+from . import seeds as seed_rules
 from . import selection, summary
 from .trainable import TRIALS_FOLDER, EvaluationSetup, job_folder, job_key, train_pair
 
@@ -99,17 +103,24 @@ def _resources_flags(cpus_per_trial, gpus_per_trial) -> tuple[float, object]:
 def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: int | None = None,
              resume: bool = False, address: str | None = None, cpus_per_trial: float | None = None,
              gpus_per_trial=None, results_root="results", progress: bool = True,
-             storage: str | None = None) -> EvaluationResult:
+             storage: str | None = None, seed_list=None, first_seed: int | None = None) -> EvaluationResult:
     """Retrain the ``top`` best distinct architectures of ``run`` and its baselines with ``seeds`` seeds each
     (``epochs``: the run's full budget unless given) and score them on the test split; see the module
-    docstring. ``run`` is a run folder, a storage URI (``s3://bucket/prefix/run``) or a run name under
-    ``storage`` (a folder or a storage URI, as ``nas search --storage``; ``results_root`` is its older name:
-    give one of them). The evaluation is written beside the run, in the run's storage."""
+    docstring. The seeds are fresh: ``seeds`` of them from ``first_seed`` (1000 unless given) up, skipping any
+    a trial of the run trained, or exactly ``seed_list`` (a list of integers or "1000,1001,..."; refused if
+    the search trained one of them). ``run`` is a run folder, a storage URI (``s3://bucket/prefix/run``) or a
+    run name under ``storage`` (a folder or a storage URI, as ``nas search --storage``; ``results_root`` is its
+    older name: give one of them). The evaluation is written beside the run, in the run's storage."""
     if storage is not None and str(results_root) != "results":
         raise ValueError("--storage: give either --storage or --results-root, not both")
     option = "--results-root" if storage is None else "--storage"
     root = results_root if storage is None else storage
-    flags = {"top": top, "seeds": seeds, "epochs": epochs}
+    if isinstance(seed_list, str):
+        seed_list = seed_rules.parse_seed_list(seed_list)
+    elif seed_list is not None and not isinstance(seed_list, (list, tuple)):
+        raise ValueError(f"--seed-list: expected a list of integers, got {seed_list!r}")
+    flags = {"top": top, "seeds": seeds, "epochs": epochs, "first_seed": first_seed,
+             "seed_list": None if seed_list is None else list(seed_list)}
     resolved = {}
     with catch_signals() as signals:
         try:
@@ -127,10 +138,22 @@ def resume_command(run, results_root, flags: dict, address: str | None, option: 
         parts += [option, str(results_root)]
     for flag, value in flags.items():
         if value is not None:
-            parts += [f"--{flag}", str(value)]
+            parts += [_flag_name(flag), _flag_value(value)]
     if address:
         parts += ["--address", address]
     return shlex.join([*parts, "--resume"])
+
+
+def _flag_name(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _flag_value(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def _flag_text(key: str, value) -> str:
+    return f"no {_flag_name(key)}" if value is None else f"{_flag_name(key)} {_flag_value(value)}"
 
 
 def run_location(run, results_root, option: str = "--results-root") -> Location | None:
@@ -168,23 +191,27 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
     restoring = resume and folder.is_file(PLAN_FILE)
     if restoring:
         plan = read_plan(folder, run_name)
-        wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"]}
+        rule = plan.get("seed_rule") or seed_rules.legacy_rule()
+        wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"],
+                  "first_seed": rule.get("first_seed"), "seed_list": plan["seeds"]}
         changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
-        if changed:
+        if changed:  # a resumed evaluation keeps the seeds recorded at its start, whatever the run holds now
             raise ValueError(f"--resume: the evaluation was started with "
-                             f"{', '.join(f'--{k} {wanted[k]}' for k in changed)}; a resumed evaluation keeps its "
-                             "settings")
+                             f"{', '.join(_flag_text(k, wanted[k]) for k in changed)}; a resumed evaluation keeps "
+                             "its settings")
         check_resume_states(folder)
     else:
         if folder.list():
             raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
                              "--resume, or move it away to start again")
         top = DEFAULT_TOP if flags["top"] is None else flags["top"]
-        count = DEFAULT_SEEDS if flags["seeds"] is None else flags["seeds"]
+        chosen, rule = seed_rules.choose(flags["seeds"], flags["seed_list"], flags["first_seed"],
+                                         seed_rules.search_seeds(local_run), default_count=DEFAULT_SEEDS,
+                                         minimum=MIN_SEEDS)
         candidates, note = selection.select(local_run, top)
         epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
-        plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": list(range(count)), "epochs": epochs,
-                "resnet": note, "candidates": [c.to_dict() for c in candidates]}
+        plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": chosen, "seed_rule": rule,
+                "epochs": epochs, "resnet": note, "candidates": [c.to_dict() for c in candidates]}
     _check_networks(plan, data_options)
     if not address:
         from nas.search.cluster import check_local_resources
@@ -226,7 +253,8 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
     frame = summary.write_csv(location, rows)
     complete = bool((frame["status"] == "completed").all())
     document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_name, seeds=plan["seeds"],
-                                 epochs=plan["epochs"], complete=complete, wall_time=time.time() - started)
+                                 epochs=plan["epochs"], complete=complete, wall_time=time.time() - started,
+                                 seed_rule=plan.get("seed_rule") or seed_rules.legacy_rule())
     summary.write_json(location, document)
     signals.check()
     if progress:
@@ -247,7 +275,8 @@ def read_plan(folder, run_name: str) -> dict:
     ok = (plan.get("format") == FORMAT and plan.get("run") == run_name and isinstance(candidates, list)
           and candidates and isinstance(plan.get("seeds"), list) and isinstance(plan.get("resnet"), dict)
           and all(isinstance(s, int) and not isinstance(s, bool) for s in plan["seeds"])
-          and all(isinstance(plan.get(k), int) for k in ("top", "epochs")))
+          and all(isinstance(plan.get(k), int) for k in ("top", "epochs"))
+          and isinstance(plan.get("seed_rule", {}), dict))  # plans from before fresh seeds have no seed_rule
     if ok:
         try:
             for c in candidates:

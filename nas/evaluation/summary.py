@@ -8,6 +8,15 @@ mean ± t_{0.975, n−1} · s_d / √n (Student's t, ``scipy.stats.t``; e.g. Mon
 Statistics and Probability for Engineers*, paired t). Seeds pair the two models' initialisation, data order
 and augmentation, which removes part of the seed-to-seed noise from the comparison.
 
+Did the search predict the evaluation (``search_prediction``; the NAS best-practice checklist, Lindauer &
+Hutter, JMLR 2020): Spearman's rank correlation ρ (``scipy.stats.spearmanr``: the Pearson correlation of
+the ranks, ties at their mean rank) between the search's score (``search_best_val_acc``) and the evaluation's
+test mean over the evaluated searched architectures (baselines left out: the search did not choose them);
+and the optimism of the search's pick, the rank-1 architecture's search score minus its test mean. Both
+scores are accuracies as fractions (0-1), so an optimism of 0.0123 is 1.23 accuracy points; the search
+score is a validation accuracy on the run's validation split, so the optimism includes the selection bias
+(the best of many noisy scores) and any gap between the validation and test splits.
+
 The columns are documented in ``results/README.md``.
 """
 from __future__ import annotations
@@ -66,8 +75,51 @@ def write_csv(evaluation_root, rows: list[dict]):
     return frame
 
 
+MIN_SPEARMAN = 3  # with 2 architectures ρ is ±1 whatever the scores: no information
+FEW_SPEARMAN = 5  # below this, ρ takes few values (n = 3: -1, -0.5, 0.5, 1) and says little
+
+
+def search_prediction(architectures: list[dict]) -> dict:
+    """How well the search's ranking predicted the evaluation (see the module docstring), from the
+    ``architectures`` entries of ``evaluation.json``: ``spearman`` (null with ``note`` saying why when it cannot
+    be computed), ``n`` and the ``labels`` it is computed over, and ``optimism`` of the rank-1 pick."""
+    from scipy import stats
+
+    searched = [e for e in architectures if e.get("role") == "searched"
+                and e.get("search_best_val_acc") is not None and (e.get("test_acc") or {}).get("mean") is not None]
+    search = [float(e["search_best_val_acc"]) for e in searched]
+    test = [float(e["test_acc"]["mean"]) for e in searched]
+    out = {"spearman": None, "n": len(searched), "labels": [e["label"] for e in searched], "note": None,
+           "scale": "accuracy as a fraction (0-1): search_best_val_acc (validation) and test_acc mean (test)"}
+    if len(searched) < MIN_SPEARMAN:
+        out["note"] = (f"not computed: {len(searched)} evaluated searched architecture(s) with a completed seed; "
+                       f"a rank correlation needs at least {MIN_SPEARMAN} (evaluate with --top {MIN_SPEARMAN} or "
+                       "more)")
+    elif len(set(search)) == 1 or len(set(test)) == 1:
+        which = "search scores" if len(set(search)) == 1 else "test means"
+        out["note"] = f"not computed: the {which} are all equal, so one of the rankings is a single tie"
+    else:
+        out["spearman"] = float(stats.spearmanr(search, test).statistic)
+        if len(searched) < FEW_SPEARMAN:
+            out["note"] = (f"only {len(searched)} architectures, fewer than {FEW_SPEARMAN}: rho takes few values "
+                           "and is weak evidence either way")
+    pick = next((e for e in architectures if e.get("role") == "searched" and e.get("search_rank") == 1), None)
+    optimism = {"label": None, "search_best_val_acc": None, "test_mean": None, "value": None, "note": None}
+    if pick is None:
+        optimism["note"] = "no rank-1 architecture was evaluated"
+    else:
+        optimism.update(label=pick["label"], search_best_val_acc=pick.get("search_best_val_acc"),
+                        test_mean=(pick.get("test_acc") or {}).get("mean"))
+        if optimism["test_mean"] is None or optimism["search_best_val_acc"] is None:
+            optimism["note"] = "the rank-1 architecture has no completed seed or no search score"
+        else:
+            optimism["value"] = float(optimism["search_best_val_acc"]) - float(optimism["test_mean"])
+    out["optimism"] = optimism
+    return out
+
+
 def summarise(frame, candidates: list[dict], resnet_note: dict, *, run: str, seeds: list[int], epochs: int,
-              complete: bool, wall_time: float | None) -> dict:
+              complete: bool, wall_time: float | None, seed_rule: dict | None = None) -> dict:
     """The evaluation.json document (see the module docstring)."""
     done = frame[frame["status"] == "completed"]
     per_seed = {ident: dict(zip(group["seed"].astype(int), group["test_acc"].astype(float)))
@@ -93,10 +145,10 @@ def summarise(frame, candidates: list[dict], resnet_note: dict, *, run: str, see
             else paired_difference(per_seed.get(ident, {}), reference),
             spec=candidate["spec"])
         architectures.append(entry)
-    return {"format": FORMAT, "run": run, "complete": complete, "seeds": list(seeds), "epochs": epochs,
-            "confidence": CONFIDENCE, "resnet": {**resnet_note, "architecture_id": None if resnet is None
-                                                 else resnet["architecture_id"]},
-            "architectures": architectures,
+    return {"format": FORMAT, "run": run, "complete": complete, "seeds": list(seeds), "seed_rule": seed_rule,
+            "epochs": epochs, "confidence": CONFIDENCE,
+            "resnet": {**resnet_note, "architecture_id": None if resnet is None else resnet["architecture_id"]},
+            "architectures": architectures, "search_prediction": search_prediction(architectures),
             "cost": {"train_time_total": float(frame["train_time"].fillna(0).sum()), "wall_time": wall_time}}
 
 
@@ -112,6 +164,9 @@ def format_summary(document: dict) -> str:
         if vs and vs.get("ci_low") is not None:
             text += f"; vs ResNet {vs['mean']:+.4f} [{vs['ci_low']:+.4f}, {vs['ci_high']:+.4f}] 95% CI"
         lines.append(f"  {entry['label']:<20} {entry['scheme_name']:<24} {text}")
+    from nas.leaderboard.analysis import evaluation_notes  # the same lines as the leaderboard's evaluation view
+
+    lines.extend(evaluation_notes(document))
     return "\n".join(lines)
 
 
@@ -128,4 +183,4 @@ def write_json(evaluation_root, document: dict) -> None:
 
 
 __all__ = ["collect_rows", "write_csv", "describe", "paired_difference", "summarise", "write_json", "COLUMNS",
-           "FORMAT", "CSV_FILE", "JSON_FILE", "format_summary"]
+           "FORMAT", "CSV_FILE", "JSON_FILE", "format_summary", "search_prediction"]

@@ -196,23 +196,32 @@ EVALUATION_FILE = "evaluation.json"  # written by nas evaluate (nas.evaluation.s
 
 def evaluation_view(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per architecture evaluated by ``nas evaluate`` in the runs of ``frame``: test accuracy mean,
-    std, min, max over ``n`` seeds and the paired difference against the plain ResNet (``vs_resnet``) with
-    its 95% interval; best test mean first. A ``ValueError`` when no run has an ``evaluation.json``."""
-    rows = []
+    std, min, max over ``n`` seeds, the paired difference against the plain ResNet (``vs_resnet``) with
+    its 95% interval, the search's score (``search_best_val_acc``) and ``optimism`` = search score − test mean
+    (searched architectures; fractions 0-1); best test mean first. ``attrs["notes"]``: per run, the seed
+    rule, the Spearman correlation between search score and test mean and the rank-1 pick's optimism
+    (``nas.evaluation.summary.search_prediction``; runs evaluated before these were recorded say so). A
+    ``ValueError`` when no run has an ``evaluation.json``."""
+    rows, notes = [], []
     run_dirs = list(dict.fromkeys([*frame.attrs.get("run_dirs", []), *frame["run_dir"].unique()]))
     for run_dir in run_dirs:
         path = Path(run_dir) / EVALUATION_FILE
         if not path.is_file():
             continue
         document = read_json(path)
+        notes.extend(_prediction_notes(document, Path(run_dir).name))
         for entry in document.get("architectures") or []:
             test, vs = entry.get("test_acc") or {}, entry.get("vs_resnet") or {}
+            search = entry.get("search_best_val_acc")
+            optimism = None if entry.get("role") != "searched" or search is None or test.get("mean") is None \
+                else search - test["mean"]
             rows.append({"run": document.get("run", Path(run_dir).name), "label": entry.get("label"),
                          "scheme_name": entry.get("scheme_name"), "role": entry.get("role"),
                          "search_rank": entry.get("search_rank"), "n": entry.get("n"),
                          "test_mean": test.get("mean"), "test_std": test.get("std"), "test_min": test.get("min"),
                          "test_max": test.get("max"), "vs_resnet": vs.get("mean"),
                          "vs_resnet_ci_low": vs.get("ci_low"), "vs_resnet_ci_high": vs.get("ci_high"),
+                         "search_best_val_acc": search, "optimism": optimism,
                          "params": entry.get("params"), "flops": entry.get("flops"),
                          "train_time": (entry.get("train_time") or {}).get("mean"),
                          "architecture_id": entry.get("architecture_id"), "complete": document.get("complete")})
@@ -220,11 +229,48 @@ def evaluation_view(frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("--view evaluation: no run has an evaluation.json; run nas evaluate RUN first")
     out = pd.DataFrame(rows)
     for column in ("test_mean", "test_std", "test_min", "test_max", "vs_resnet", "vs_resnet_ci_low",
-                   "vs_resnet_ci_high", "train_time"):
+                   "vs_resnet_ci_high", "search_best_val_acc", "optimism", "train_time"):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("float64")
-    return out.sort_values("test_mean", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    out = out.sort_values("test_mean", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    out.attrs["notes"] = notes
+    return out
+
+
+# evaluation.json files written before nas evaluate recorded its seed rule used seeds 0..N-1
+LEGACY_SEEDS = "seeds 0..N-1 (evaluated before fresh seeds: seed 0 may be the search's own training run)"
+
+
+def evaluation_notes(document: dict) -> list[str]:
+    """An ``evaluation.json`` document's seed rule, Spearman correlation between the search's score and the
+    test mean, and the rank-1 pick's optimism, as lines of text (the evaluation view's notes and
+    ``nas evaluate``'s printed summary)."""
+    rule = document.get("seed_rule")
+    lines = [f"seeds: {rule.get('description') if isinstance(rule, dict) else LEGACY_SEEDS}"]
+    prediction = document.get("search_prediction")
+    if not isinstance(prediction, dict):
+        return lines + ["search vs evaluation: not recorded (evaluated before nas evaluate reported the Spearman "
+                        "correlation and the optimism)"]
+    rho = prediction.get("spearman")
+    text = (f"search vs evaluation: Spearman rho {'n/a' if rho is None else f'{rho:+.2f}'} between search "
+            f"val. acc. and test mean over {prediction.get('n')} searched architectures")
+    if prediction.get("note"):
+        text += f" ({prediction['note']})"
+    lines.append(text)
+    optimism = prediction.get("optimism") or {}
+    if optimism.get("value") is None:
+        lines.append(f"optimism of the search's pick: n/a ({optimism.get('note')})")
+    else:
+        lines.append(f"optimism of the search's pick ({optimism['label']}): search val. acc. "
+                     f"{optimism['search_best_val_acc']:.4f} - test mean {optimism['test_mean']:.4f} = "
+                     f"{optimism['value']:+.4f} ({100 * optimism['value']:+.2f} accuracy points)")
+    return lines
+
+
+def _prediction_notes(document: dict, name: str) -> list[str]:
+    run = document.get("run", name)
+    return [f"run {run}: {line}" for line in evaluation_notes(document)]
 
 
 __all__ = ["without_duplicates", "finished_trials", "check_runs_have_finished_trials", "filter_family", "check_columns",
            "descending", "sort_trials", "aggregate_seeds", "budget_label", "family_summary", "parse_objectives",
-           "pareto_front", "evaluation_view", "EVALUATION_FILE"]
+           "pareto_front", "evaluation_view", "evaluation_notes", "EVALUATION_FILE"]
