@@ -41,7 +41,7 @@ def test_tied_space_runs_end_to_end_with_tied_baselines_and_the_untied_resnet(ra
                         .read_text())
     assert untied["steps_per_stage"] == 2 and untied["widths"] == [4, 8] and "tie" not in untied
     searched = frame[~frame["baseline"] & (frame["status"] != "duplicate")]
-    assert (searched["tie"] == "stage").all() and (searched["norm"] == "per_step").all()
+    assert (searched["tie"] == "stage").all() and (searched["norm"] == "none").all()
     # the residual functions are tied: a 4-stage rk4 network has the parameters of an Euler one
     tied_params = frame[frame["tie"] == "stage"]
     learned = tied_params["scheme"].str.contains('"learn": "layer"')  # LM-ResNet's k_n: one scalar per step
