@@ -1,17 +1,22 @@
-"""Search quality: TPE against random search on one space and one time budget, then the final evaluation of
-each search's winner (Lindauer & Hutter 2020, "Best practices for scientific research on NAS": compare
-against random search, several repetitions, anytime curves, final evaluation with several seeds).
+"""Search quality: TPE against random search, and racing against no racing, on one space and one time budget,
+then the final evaluation of each search's winner on fresh seeds (Lindauer & Hutter 2020, "Best practices for
+scientific research on NAS": compare against random search, several repetitions, anytime curves, final
+evaluation with several seeds).
 
     .venv/bin/python benchmarks/search_quality.py [--budget 40] [--repetitions 3] [--seeds 2]
-                                                  [--samplers tpe,random] [--space SPACE.yaml] [--output DIR]
+                                                  [--samplers tpe,random] [--race off,on] [--space SPACE.yaml]
+                                                  [--output DIR]
 
-For each sampler and repetition r (search seed r): ``nas search`` of the space with ``--time-budget BUDGET``
+Each arm is a sampler with racing off or on (``--race``; on: ``search: {race: {max_seeds: 4, share: 0.5}}``,
+``nas.search.racing``). For each arm and repetition r (search seed r): ``nas search`` of the space with ``--time-budget BUDGET``
 (the trial count is large, so the budget ends every search); then ``nas evaluate RUN --top 1 --seeds N`` (the
 winner at the full budget and a plain ResNet of its shape, N fresh seeds from 1000 up, scored on the test split).
 
-Printed: per search, the best validation accuracy reported to the sampler by a trial finished within
-25 / 50 / 75 / 100% of the budget (wall time from the first trial's start, read from the run's Optuna study;
-a trial stopped by ASHA counts with its last, lower-fidelity value), the number of trials, and the winner's
+Printed: per search, the incumbent's validation accuracy at 25 / 50 / 75 / 100% of the budget (wall time from
+the first trial's start, read from the run's Optuna study): the incumbent is the architecture with the most
+finished seeds, then the best mean over them (racing's rule; without racing every architecture has one seed
+and it is the best single value; a trial stopped by ASHA counts with its last, lower-fidelity value), and its
+mean is what is shown -- not the best single seed --; the number of trials, and the winner's
 test accuracy mean ± std over the seeds with the difference against the plain ResNet; then the mean over
 repetitions per sampler. Written under ``--output`` (default ``benchmarks/output/search_quality-<UTC time>/``,
 git-ignored): the run folders, ``summary.json`` and ``anytime.png`` (best value against wall time, one line
@@ -49,25 +54,32 @@ DEFAULT_SPACE = {
 
 
 def anytime(run_dir: Path, name: str) -> list[tuple[float, float]]:
-    """(seconds since the first trial started, best value so far) at each finished trial of the run's study."""
+    """(seconds since the first trial started, the incumbent's mean) at each finished trial of the run's study.
+
+    Trials with the same parameters are one architecture's seeds (racing queues them; a duplicate reports
+    another trial's value and is left out); baselines are left out: the curve is the search's own finding."""
     import optuna
 
     storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
     trials = [t for t in optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
-              if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
+              if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
+              and "baseline" not in t.user_attrs and "duplicate_of" not in t.user_attrs]
     if not trials:
         return []
     start = min(t.datetime_start for t in trials)
-    points, best = [], float("-inf")
+    seeds: dict = {}
+    points = []
     for trial in sorted(trials, key=lambda t: t.datetime_complete):
-        best = max(best, trial.value)
-        points.append(((trial.datetime_complete - start).total_seconds(), best))
+        seeds.setdefault(json.dumps(trial.params, sort_keys=True), []).append(trial.value)
+        incumbent = max(seeds.values(), key=lambda values: (len(values), sum(values) / len(values)))
+        points.append(((trial.datetime_complete - start).total_seconds(), sum(incumbent) / len(incumbent)))
     return points
 
 
 def best_at(points, seconds: float):
+    """The incumbent's mean at ``seconds`` (the last point at or before it)."""
     values = [value for t, value in points if t <= seconds]
-    return max(values) if values else None
+    return values[-1] if values else None
 
 
 def plot(results: list[dict], path: Path, budget: float) -> None:
@@ -76,21 +88,32 @@ def plot(results: list[dict], path: Path, budget: float) -> None:
     figure, axes = plt.subplots(figsize=(7, 4.5))
     colours = {}
     for result in results:
-        colour = colours.setdefault(result["sampler"], f"C{len(colours)}")
+        colour = colours.setdefault(result["arm"], f"C{len(colours)}")
         points = result["anytime"]
         if not points:
             continue
         times = [t for t, _ in points] + [max(budget, points[-1][0])]  # from the first finished trial on
         values = [v for _, v in points] + [points[-1][1]]
         axes.step(times, values, where="post", color=colour, alpha=0.8,
-                  label=result["sampler"] if result["repetition"] == 0 else None)
+                  label=result["arm"] if result["repetition"] == 0 else None)
     axes.set_xlabel("wall time since the first trial started (s)")
-    axes.set_ylabel("best validation accuracy so far")
+    axes.set_ylabel("incumbent's mean validation accuracy")
     axes.set_title(f"Anytime performance, {len(results)} searches of {budget:g} s")
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def with_race(space, race: str):
+    """The space (a mapping or a YAML path) with racing switched on or off in its ``search`` section."""
+    from nas import safe_yaml
+
+    space = dict(safe_yaml.load_file(space)) if isinstance(space, (str, Path)) else dict(space)
+    search = {k: v for k, v in (space.get("search") or {}).items() if k != "race"}
+    if race == "on":
+        search["race"] = {"max_seeds": 4, "share": 0.5}
+    return {**space, "search": search}
 
 
 def _fmt(value, digits=4):
@@ -103,11 +126,15 @@ def main(argv=None) -> int:
     parser.add_argument("--repetitions", type=int, default=3, help="searches per sampler (default 3)")
     parser.add_argument("--seeds", type=int, default=2, help="evaluation seeds per winner (default 2)")
     parser.add_argument("--samplers", default="tpe,random", help="comma-separated Optuna samplers")
+    parser.add_argument("--race", default="off", help="comma-separated racing modes per sampler: off, on")
     parser.add_argument("--space", default=None, help="search-space YAML (default: the small built-in space)")
     parser.add_argument("--output", default=None, help="output folder (must not exist)")
     args = parser.parse_args(argv)
     if args.repetitions < 1 or args.seeds < 2 or not args.budget > 0:
         parser.error("--repetitions >= 1, --seeds >= 2 and --budget > 0")
+    races = [r.strip() for r in args.race.split(",") if r.strip()]
+    if not races or any(r not in ("off", "on") for r in races):
+        parser.error("--race: a comma-separated list of off and on")
 
     import ray
 
@@ -122,19 +149,22 @@ def main(argv=None) -> int:
     runs.mkdir(parents=True)
     space = args.space or DEFAULT_SPACE
     samplers = [s.strip() for s in args.samplers.split(",") if s.strip()]
+    arms = [(sampler, race) for sampler in samplers for race in races]
     # One Ray for every search and evaluation (each would otherwise start its own).
     ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     results = []
     try:
-        for sampler in samplers:
+        for sampler, race in arms:
+            arm = sampler if race == "off" else f"{sampler}+race"
             for repetition in range(args.repetitions):
-                name = f"{sampler}-{repetition}"
+                name = f"{arm.replace('+', '-')}-{repetition}"
                 print(f"search {name}: {args.budget:g} s ...", flush=True)
-                found = search(space, name=name, sampler=sampler, seed=repetition, time_budget=args.budget,
-                               results_dir=runs, progress=False)
+                found = search(with_race(space, race), name=name, sampler=sampler, seed=repetition,
+                               time_budget=args.budget, results_dir=runs, progress=False)
                 points = anytime(found.run_dir, name)
-                result = {"sampler": sampler, "repetition": repetition, "run": name, "trials": len(found.trials),
+                result = {"sampler": sampler, "race": race, "arm": arm, "repetition": repetition, "run": name,
+                          "trials": len(found.trials),
                           "anytime": points,
                           "best_at": {f"{int(f * 100)}%": best_at(points, f * args.budget) for f in FRACTIONS}}
                 try:
@@ -149,7 +179,7 @@ def main(argv=None) -> int:
 
     print(f"\nSearch quality: {args.budget:g} s per search, {args.repetitions} repetitions, {os.cpu_count()} CPUs, "
           f"winners evaluated with {args.seeds} fresh seeds from 1000 up")
-    header = "sampler rep trials " + " ".join(f"best@{int(f * 100):>3}%" for f in FRACTIONS) + \
+    header = "arm        rep trials " + " ".join(f"best@{int(f * 100):>3}%" for f in FRACTIONS) + \
         "  winner                 test mean ± std      vs ResNet [95% CI]"
     print(header)
     for r in results:
@@ -157,20 +187,22 @@ def main(argv=None) -> int:
         vs = r["vs_resnet"] or {}
         interval = "" if vs.get("ci_low") is None else \
             f"{vs['mean']:+.4f} [{vs['ci_low']:+.4f}, {vs['ci_high']:+.4f}]"
-        print(f"{r['sampler']:<7} {r['repetition']:>3} {r['trials']:>6} "
+        print(f"{r['arm']:<10} {r['repetition']:>3} {r['trials']:>6} "
               + " ".join(f"{_fmt(r['best_at'][f'{int(f * 100)}%']):>9}" for f in FRACTIONS)
               + f"  {str(r['winner']):<22} {_fmt(test.get('mean'))} ± {_fmt(test.get('std'))}    {interval}"
               + (f"  ({r['note']})" if r.get("note") else ""))
     print("\nmean over repetitions")
-    for sampler in samplers:
-        mine = [r for r in results if r["sampler"] == sampler]
+    for arm in dict.fromkeys(r["arm"] for r in results):
+        mine = [r for r in results if r["arm"] == arm]
         cells = []
         for f in FRACTIONS:
             values = [r["best_at"][f"{int(f * 100)}%"] for r in mine if r["best_at"][f"{int(f * 100)}%"] is not None]
             cells.append(_fmt(sum(values) / len(values) if values else None))
         tests = [r["test"]["mean"] for r in mine if r["test"] and r["test"]["mean"] is not None]
-        print(f"{sampler:<7} best@25/50/75/100%: {' '.join(cells)}; winners' test mean "
-              f"{_fmt(sum(tests) / len(tests) if tests else None)} over {len(tests)} searches")
+        gaps = [r["vs_resnet"]["mean"] for r in mine if r["vs_resnet"] and r["vs_resnet"].get("mean") is not None]
+        print(f"{arm:<10} incumbent@25/50/75/100%: {' '.join(cells)}; winners' test mean "
+              f"{_fmt(sum(tests) / len(tests) if tests else None)}, vs ResNet "
+              f"{_fmt(sum(gaps) / len(gaps) if gaps else None)} over {len(tests)} searches")
     (output / "summary.json").write_text(json.dumps({"budget": args.budget, "repetitions": args.repetitions,
                                                      "seeds": args.seeds, "cpus": os.cpu_count(), "space": space,
                                                      "results": results}, indent=2, default=str))

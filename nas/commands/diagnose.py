@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from .scheme_options import (add_coefficient_options, add_scheme_options, check_options_apply, coefficient_schemes,
                              given_options, scheme_parameters)
@@ -105,10 +106,62 @@ def _schemes_from(args) -> list:
     return items
 
 
+def parse_factors(text: str) -> tuple[int, ...]:
+    """``"1,2,4"`` -> (1, 2, 4); ``ValueError`` naming the option otherwise."""
+    from nas.messages import quote
+    from nas.refinement import check_factor
+
+    try:
+        factors = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"--refine: expected whole numbers separated by commas, e.g. 1,2,4; got {quote(text)}") \
+            from None
+    if len(factors) > 8:
+        raise ValueError(f"--refine: at most 8 factors, got {len(factors)}")
+    return tuple(check_factor(f) for f in factors)
+
+
+def load_model_and_test_data(path):
+    """(model in eval mode, test inputs, test labels) of an export model folder or a trial folder."""
+    from nas.data import load_dataset
+    from nas.export import read_model
+    from nas.export.selection import load_data
+    from nas.networks import build_network
+    from nas.safe_load import read_json
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"--model: {folder} is not a folder (give an export model folder or a trial folder)")
+    spec, weights = read_model(folder, f"--model {folder}")
+    if (folder / "card.json").is_file():
+        card = read_json(folder / "card.json", f"--model {folder}: card.json")
+        options = (card.get("data") or {}).get("options")
+        if not isinstance(options, dict) or not isinstance(options.get("name"), str):
+            raise ValueError(f"--model {folder}: card.json records no data set (data.options)")
+        splits = load_dataset(**options)
+    else:
+        run = folder.parent.parent
+        if not (run / "search.json").is_file():
+            raise ValueError(f"--model {folder}: neither an export (card.json) nor a trial folder of a run "
+                             "(../../search.json)")
+        splits = load_data(read_json(run / "search.json", f"--model {folder}: search.json"))
+    model = build_network(spec)
+    model.load_state_dict(weights)
+    inputs, labels = _stack(splits.test)
+    return model.eval(), inputs, labels
+
+
+def _stack(split):
+    import torch
+
+    xs, ys = zip(*split.batches(1024))
+    return torch.cat(xs).to(torch.float32), torch.cat(ys)
+
+
 def run_model(args) -> int:
     """``--model``: the network's time-invariance, its scheme's report and (``--refine``) its refinement table."""
     from nas.diagnostics import analyze
-    from nas.diagnostics.model import load_model_and_test_data, parse_factors, time_invariance_text
+    from nas.networks.tying import time_invariance_text
     from nas.refinement import format_table, refinement_table
 
     if args.schemes or args.noise is not None or args.plot or given_options(args) or coefficient_schemes(args, _json):

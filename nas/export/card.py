@@ -36,7 +36,7 @@ def json_ready(value):
 def card_diagnostics(spec, model) -> dict:
     """The scheme's diagnostics report, the per-step table of the trained network, the noise's SDE terms."""
     from .. import diagnostics
-    from ..diagnostics.model import time_invariance_text
+    from ..networks.tying import time_invariance_text
 
     out = {"available": True,
            "time_invariance": {"tie": spec.tie, "norm": spec.norm, "time_invariant": spec.time_invariant,

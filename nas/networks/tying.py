@@ -42,6 +42,21 @@ def time_invariant(tie: str, norm: str) -> bool:
     return tie == "stage" and norm in ("shared", "none")
 
 
+def time_invariance_text(spec) -> str:
+    """One sentence: does the scheme's modified equation describe this network? (SCIENCE.md §5d; shown by export cards
+    and ``nas diagnose --model``)."""
+    if getattr(spec, "tie", "none") != "stage":
+        return ("untied: every step has its own residual function f_n, so the network discretises a "
+                "non-autonomous x' = f(x, t) only loosely; the scheme's order, stability and modified equation "
+                "describe it loosely at best")
+    if spec.time_invariant:
+        return (f"tied, normalisation {spec.norm}: every step of a stage applies one function f (x' = f(x), "
+                "autonomous); the scheme's order, stability and modified equation describe the network")
+    return ("tied, normalisation per step: the weights are one f per stage but each step keeps its own "
+            "BatchNorm, so f depends on the step (piecewise constant in t); the scheme's modified equation "
+            "describes the network up to that dependence")
+
+
 def with_norms(module: nn.Module, replace_norm: Callable[[_BatchNorm], nn.Module]) -> nn.Module:
     """A structural copy of ``module`` whose batch norms are ``replace_norm(norm)`` and whose other leaf
     modules (convolutions, linear maps) are the very same objects: their weights are shared."""
@@ -119,5 +134,5 @@ def unshared_state(module: nn.Module) -> dict:
     return out
 
 
-__all__ = ["DEFAULT_ROLE", "NORMS", "ResidualFactory", "TIES", "fresh_norm", "no_norm", "time_invariant",
-           "unshared_state", "with_norms"]
+__all__ = ["DEFAULT_ROLE", "NORMS", "ResidualFactory", "TIES", "fresh_norm", "no_norm", "time_invariance_text",
+           "time_invariant", "unshared_state", "with_norms"]
