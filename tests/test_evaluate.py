@@ -404,6 +404,10 @@ def test_killed_evaluation_resumes_and_trains_each_pair_once(tmp_path, one_threa
     assert done.returncode == 0, done.stderr[-2000:]
     check_each_pair_once(run, at_stop)
     assert "Final evaluation of run 'slow'" in done.stdout
+    # one progress line per finished (architecture, seed) pair, with the elapsed time
+    finished = re.findall(r"^\[\s*\d+s\] \d+/\d+ done, \d+ running \| .* (\w+) seed (\d+): test acc \d\.\d{4}, "
+                          r"completed$", done.stdout, flags=re.MULTILINE)
+    assert finished and len(set(finished)) == len(finished), done.stdout
 
 
 @pytest.mark.slow

@@ -335,6 +335,7 @@ def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restorin
     from ray import tune
 
     from nas.search.cluster import trials_that_fit, tune_experiment
+    from nas.search.progress import JobNames, ProgressView
     from nas.search.run import tune_signal_handling
     from nas.search.trainable import threads_for
 
@@ -354,7 +355,10 @@ def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restorin
                                         reuse_actors=True),
             run_config=tune.RunConfig(**tune_storage, verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=None)))
+                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+                                      # one line per finished (architecture, seed) pair, with the time
+                                      callbacks=[ProgressView(len(jobs), "val_acc", "max", name=JobNames(jobs))]
+                                      if progress else []))
     if progress:
         per_trial = f"{resources['cpu']:g} CPU" + (f" + {resources['gpu']:g} GPU" if resources["gpu"] else "")
         print(f"nas evaluate: run {run_name!r}: {len(plan['candidates'])} architectures x "

@@ -2,6 +2,7 @@
 
 ``ProgressView`` is a Ray Tune callback in the driver: one line when a trial finishes and one every
 ``every`` seconds otherwise, with trials done / running / total and the best primary objective so far.
+``nas evaluate`` uses it too, naming each finished trial by its (architecture, seed) pair (``JobNames``).
 ``print_leaderboard`` prints the top trials of the finished run (``nas.leaderboard``).
 """
 from __future__ import annotations
@@ -12,12 +13,28 @@ import time
 from ray.tune import Callback
 
 
-class ProgressView(Callback):
-    """``[  63s] 5/14 done, 2 running | best val_acc 0.9120 (rk_s3, trial 3c2f1_00004)``"""
+class JobNames:
+    """A finished evaluation trial's name: ``rank1 seed 1001`` from the plan's jobs (picklable: Tune saves the
+    callbacks with the experiment)."""
 
-    def __init__(self, total: int, metric: str, mode: str, every: float = 30.0, stream=None):
+    def __init__(self, jobs: dict):
+        self.names = {key: f"{job['candidate']['label']} seed {job['seed']}" for key, job in jobs.items()}
+
+    def __call__(self, trial) -> str:
+        name = self.names.get(trial.config.get("job"), f"trial {trial.trial_id}")
+        test = (trial.last_result or {}).get("test_acc")
+        scored = isinstance(test, float) and test == test
+        return f"{name}: test acc {test:.4f}," if scored else f"{name}:"
+
+
+class ProgressView(Callback):
+    """``[  63s] 5/14 done, 2 running | best val_acc 0.9120 (rk_s3, trial 3c2f1_00004)``; ``name(trial)`` names
+    a finished trial (default ``trial <id>``)."""
+
+    def __init__(self, total: int, metric: str, mode: str, every: float = 30.0, stream=None, name=None):
         self.total, self.metric, self.mode, self.every = total, metric, mode, every
         self.stream = stream
+        self.name = name
         self._reset()
 
     def _reset(self) -> None:
@@ -57,15 +74,18 @@ class ProgressView(Callback):
                 label = trial.config.get("scheme", "?")
                 self._best = (float(value), f"{label}, trial {trial.trial_id}")
 
+    def _name(self, trial) -> str:
+        return f"trial {trial.trial_id}" if self.name is None else self.name(trial)
+
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self._finished.add(trial.trial_id)
         status = (trial.last_result or {}).get("status", "done")
-        self._write(self._line(trials, f"trial {trial.trial_id} {status}"))
+        self._write(self._line(trials, f"{self._name(trial)} {status}"))
         self._last = time.monotonic()
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self._finished.add(trial.trial_id)
-        self._write(self._line(trials, f"trial {trial.trial_id} failed"))
+        self._write(self._line(trials, f"{self._name(trial)} failed"))
         self._last = time.monotonic()
 
     def on_step_end(self, iteration, trials, **info) -> None:
@@ -95,4 +115,4 @@ def print_leaderboard(run_dir, top: int = 5, stream=None) -> None:
     print(leaderboard_text(run_dir, top), file=stream, end="", flush=True)
 
 
-__all__ = ["ProgressView", "print_leaderboard", "leaderboard_text"]
+__all__ = ["JobNames", "ProgressView", "print_leaderboard", "leaderboard_text"]
