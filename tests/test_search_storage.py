@@ -192,3 +192,20 @@ def test_evaluate_a_run_in_s3_writes_its_evaluation_to_the_bucket(s3_uri, tmp_pa
     board = cli("leaderboard", run.uri, "--view", "evaluation", "--format", "csv", env=env, cwd=work)
     assert board.returncode == 0, board.stderr
     assert sorted(pd.read_csv(io.StringIO(board.stdout))["label"]) == ["rank1", "resnet_reference"]
+
+
+@pytest.mark.slow
+def test_a_duplicate_in_s3_is_recorded_as_a_duplicate(s3_uri, tmp_path):
+    # One architecture, three trials: the second and third are duplicates of the first; in the bucket they
+    # were recorded as not_started (their folder went to a local path built from the URI).
+    root, work, env, done = search_in_bucket(tmp_path, s3_uri, tiny_space(
+        name="s3dup", train={"epochs": 1, "batch_size": 64},
+        search={"trials": 3, "scheduler": "none", "max_concurrent": 1}, baselines=False,
+        network={"widths": [4, 8], "steps_per_stage": 1}, scheme=[{"family": "named", "names": "heun"}]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = Location.from_uri(root) / "s3dup"
+    frame = pd.read_csv(io.StringIO(run.read_text("trials.csv")), dtype={"trial_id": str})
+    assert sorted(frame["status"]) == ["completed", "duplicate", "duplicate"]
+    original = frame.loc[frame["status"] == "completed", "trial_id"].item()
+    assert (frame.loc[frame["status"] == "duplicate", "duplicate_of"] == original).all()
+    assert list(work.iterdir()) == []  # nothing written locally

@@ -238,11 +238,12 @@ def report_duplicate(config: dict, data, setup: TrialSetup) -> None:
     trial_id = tune.get_context().get_trial_id()
     original = str(config[DUPLICATE_OF])
     result = dict(config[DUPLICATE_RESULT])
-    folder = TrialFolder(Path(setup.run_dir) / TRIALS_FOLDER / trial_id)
+    trials = Location.from_uri(setup.run_dir) / TRIALS_FOLDER  # any storage: a local folder or an object store
+    folder = TrialFolder(trials / trial_id)
     train_config = TrainConfig.from_dict({**setup.train, "seed": trial_seed(config, setup.seed)}).to_dict()
     plan = setup.space.plan(config, macro=data.macro, in_channels=data.in_channels, num_classes=data.num_classes)
     spec = plan.spec.to_dict()
-    recorded = read_record(Path(setup.run_dir) / TRIALS_FOLDER / original)
+    recorded = read_record(TrialFolder(trials / original).path)
     copied = {key: None if recorded is None else getattr(recorded, key) for key in DUPLICATE_COPIES}
     metrics = TrialRecord(
         trial_id=trial_id, run=setup.run, config={k: v for k, v in config.items() if k != DUPLICATE_RESULT},
