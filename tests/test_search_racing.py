@@ -85,3 +85,10 @@ def test_killed_raced_search_resumes_without_training_a_pair_twice(tmp_path):
     frame = pd.read_csv(run_dir / "trials.csv")
     check_raced(frame[frame["status"] != "duplicate"])
     check_trained_once(run_dir)
+    # no Optuna trial stays RUNNING forever: one whose Tune trial was lost with the driver ends as FAIL, saying so
+    import optuna
+
+    study = optuna.load_study(study_name="race", storage=f"sqlite:///{run_dir / 'optuna.db'}")
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert all("lost" in t.user_attrs for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))

@@ -243,6 +243,8 @@ def test_killed_driver_is_resumed_without_losing_or_repeating_trials(tmp_path):
                               storage=optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}"))
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
     assert sorted(t.user_attrs["tune_trial_id"] for t in complete) == sorted(frame["trial_id"])
+    # an Optuna trial whose Tune trial was lost with the driver ends as FAIL with the reason, never RUNNING forever
+    assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.get_trials(deepcopy=False))
     assert "Leaderboard" in done.stdout
 
 
