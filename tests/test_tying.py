@@ -315,3 +315,18 @@ def test_diagnose_model_bad_input_is_one_line_and_exit_2(tied_run, capsys, argv,
 def test_refine_without_model_is_refused(capsys):
     status, _, err = _diagnose(capsys, "rk4", "--refine", "1,2")
     assert status == 2 and "--refine / --scheme: need --model" in err
+
+
+def test_converted_torchvision_resnets_refuse_tying_clearly(capsys, tmp_path):
+    import torchvision
+
+    from nas.cli import main
+    from nas.conversion import convert
+
+    with pytest.raises(ValueError, match=r"convert: tie 'stage': a converted torchvision ResNet keeps each block"):
+        convert(torchvision.models.resnet18(weights=None, num_classes=10), "rk4", tie="stage")
+    status = main(["convert", "resnet18", "--tie", "stage", "--num-classes", "10", "--stem", "cifar",
+                   "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "--tie 'stage'" in err
+    assert not (tmp_path / "out").exists()

@@ -33,6 +33,8 @@ def add_arguments(parser) -> None:
     net.add_argument("--relu", default="step", help="where the blocks' final ReLU goes: step (after every step, "
                                                     "default: euler is exact), stage or none")
     net.add_argument("--noise", default=None, metavar="JSON", help="a noise schedule as a JSON object")
+    net.add_argument("--tie", default="none", help="none (the only choice: every torchvision block keeps its own "
+                                                   "weights; stage is refused, see docs/tied.md)")
     net.add_argument("--memory-efficient", action="store_true",
                      help="recompute the steps in backward by inverting them (reversible schemes, --relu stage/none)")
     parser.add_argument("--image-size", type=int, default=None,
@@ -70,9 +72,11 @@ def run(args) -> int:
     from nas.conversion import ConvertedSpec, build_converted, torchvision_model
     from nas.conversion.architectures import load_pretrained, pretrained_state
     from nas.conversion.folder import check_target, write_folder
+    from nas.conversion.network import check_untied
     from nas.networks import estimate
     from nas.train import seeded
 
+    check_untied(args.tie, "--tie")
     spec = ConvertedSpec(architecture=args.architecture, scheme=scheme, num_classes=args.num_classes, stem=args.stem,
                          h=args.h, relu=args.relu, noise=_noise(args.noise), memory_efficient=args.memory_efficient)
     size = args.image_size or (32 if spec.stem == "cifar" else 224)

@@ -162,8 +162,16 @@ def build_converted(model: nn.Module, spec: ConvertedSpec) -> SchemeResNet:
     return network.train(model.training)
 
 
+def check_untied(tie: str, what: str = "convert: tie") -> None:
+    """Converted networks are untied: every torchvision block keeps its own (pretrained) weights."""
+    if tie != "none":
+        raise ValueError(f"{what} {tie!r}: a converted torchvision ResNet keeps each block's own weights (tying "
+                         "them would discard all but one block of every stage); train a nas network with tie "
+                         "'stage' instead (nas train --tie stage, docs/tied.md)")
+
+
 def convert(model: nn.Module, scheme="euler", *, h: float = 1.0, relu: str = "step", noise=None,
-            memory_efficient: bool = False, **scheme_options) -> SchemeResNet:
+            memory_efficient: bool = False, tie: str = "none", **scheme_options) -> SchemeResNet:
     """A torchvision ResNet (``resnet18`` … ``wide_resnet101_2``, pretrained or not) as a scheme network.
 
     ``scheme`` is a registered name (``nas.schemes.names()``; ``scheme_options`` are its parameters, e.g.
@@ -171,9 +179,13 @@ def convert(model: nn.Module, scheme="euler", *, h: float = 1.0, relu: str = "st
     ``relu``, ``noise``, ``memory_efficient``: see ``ConvertedSpec``. The model is not changed: the result
     holds copies of its modules, and computes exactly what it computes for ``euler`` (and ``lm_resnet`` with
     k = 0, ``momentum`` with γ = 0) with the default ``h`` and ``relu`` and no noise. A model that is not a
-    torchvision ResNet, or has another block type, is a ``ValueError`` naming it.
+    torchvision ResNet, or has another block type, is a ``ValueError`` naming it. ``tie`` must stay ``none``:
+    every block keeps its own (pretrained) weights, so a converted network is untied by construction (tied
+    networks are nas's own, ``NetworkSpec(tie="stage")``, docs/tied.md).
     """
     from ..schemes import get
+
+    check_untied(tie)
 
     check_resnet(model)
     if isinstance(scheme, str):
@@ -193,4 +205,4 @@ def convert(model: nn.Module, scheme="euler", *, h: float = 1.0, relu: str = "st
     return build_converted(copy.deepcopy(model), spec)
 
 
-__all__ = ["SchemeResNet", "StageSpec", "build_converted", "convert"]
+__all__ = ["check_untied", "SchemeResNet", "StageSpec", "build_converted", "convert"]
