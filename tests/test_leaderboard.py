@@ -242,9 +242,28 @@ def test_plots_are_written_without_importing_torch(runs, tmp_path):
     names, torch_loaded = done.stdout.strip().splitlines()
     assert torch_loaded == "False"
     assert eval(names) == ["coefficients_lm_resnet.png", "coefficients_runge_kutta.png", "learned_coefficients.png",
-                           "pareto.png", "stability_regions.png"]
+                           "pareto.png", "stability_regions.png"]  # no trial records: no history, no curves
     for path in plots.iterdir():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_history_and_learning_curves_are_drawn_from_the_trial_records(runs, tmp_path):
+    from nas.leaderboard.plots import plot_history, plot_learning_curves
+
+    first, _ = runs
+    frame = lb.load(first)
+    for i, row in enumerate(frame.itertuples()):  # records with per-epoch validation and end times
+        folder = first / "trials" / row.trial_id
+        folder.mkdir(parents=True, exist_ok=True)
+        history = [{"epoch": e, "val_acc": 0.1 * e + 0.01 * i} for e in range(1, 4 if i % 2 else 2)]
+        (folder / "metrics.json").write_text(json.dumps({"history": history, "started_at": 100.0 + i,
+                                                         "ended_at": 110.0 + 5 * i}))
+    history = plot_history(frame, tmp_path / "history.png")
+    curves = plot_learning_curves(frame, tmp_path / "curves.png")
+    for path in (history, curves):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    empty = lb.load(runs[1])  # no records in this run: nothing to draw, no file
+    assert plot_history(empty, tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
 
 
 def test_vs_resnet_refers_to_the_plain_full_budget_resnet_baseline_only(tmp_path):

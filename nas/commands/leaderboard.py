@@ -87,6 +87,7 @@ def run(args) -> int:
             raise ValueError(f"--output: {args.output} is a file of the run it reads; write the table elsewhere")
     # A duplicate carries another trial's result: never a row of its own, counted in the summary line.
     frame, duplicates = lb.without_duplicates(frame)
+    every_trial = frame  # the history and learning-curve plots show trials stopped early too
     notes = [f"{duplicates} duplicate trial(s) left out (the same network, training configuration and seed as "
              "an earlier trial: not trained again)"] if duplicates else []
     if not args.all:
@@ -129,7 +130,8 @@ def run(args) -> int:
 
     # Plots first: they read weights and can still fail; they appear all at once or not at all.
     written = [] if args.plots is None else lb.write_plots(frame, args.plots, top=args.top or 5,
-                                                            objectives=objectives or "best_val_acc,params")
+                                                            objectives=objectives or "best_val_acc,params",
+                                                            every_trial=every_trial)
     if args.output is not None:
         lb.write_table(table, args.output, args.format)
     else:
