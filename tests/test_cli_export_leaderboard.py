@@ -85,6 +85,29 @@ def test_export_command_writes_the_best_model(runs, tmp_path, capsys):
     assert (out / best / "model.pt2").stat().st_size > 0
 
 
+def test_export_force_replaces_only_an_earlier_export(runs, tmp_path, capsys):
+    # issue 22, defect 1: --force deleted a user's folder and a run's trials/ folder.
+    root, first, second, dead = runs
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("x\n")
+    trials = sorted(p.name for p in (first / "trials").rglob("*"))
+    for out, message in ((precious, "was not written by nas export (thesis.tex)"),
+                         (first / "trials", "is inside the run folder"), (first, "is a run folder")):
+        assert main(["export", str(first), "--out", str(out), "--force"]) == 2
+        captured = capsys.readouterr()
+        lines = captured.err.splitlines()
+        assert captured.out == "" and len(lines) == 1 and lines[0].startswith("nas export: error: out:"), captured.err
+        assert message in lines[0]
+    assert (precious / "thesis.tex").read_text() == "x\n" and [p.name for p in precious.iterdir()] == ["thesis.tex"]
+    assert sorted(p.name for p in (first / "trials").rglob("*")) == trials
+    out = tmp_path / "export"
+    for _ in range(2):  # the second --force replaces the first export
+        assert main(["export", str(first), "--out", str(out), "--force"]) == 0
+        assert (out / "index.json").is_file() and (out / ".nas-export").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "precious"]
+
+
 BAD = {
     "leaderboard: missing run folder": (["leaderboard", "{root}/nope"], "no such run folder"),
     "leaderboard: no finished trial": (["leaderboard", "{dead}"], "no finished trial"),

@@ -24,7 +24,9 @@ def add_arguments(parser) -> None:
                         help="with --evaluated: the architecture of search rank R (default 1)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder: DIR/index.json and one folder per trial (must not exist)")
-    parser.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    parser.add_argument("--force", action="store_true",
+                        help="replace DIR if it is an earlier export (it holds the .nas-export marker and only the "
+                             "files an export writes); never a run folder, anything inside one, or anything else")
     parser.add_argument("--results-root", default="results", metavar="DIR",
                         help="where run names are looked up: a folder or a storage URI (default: results)")
 
