@@ -139,22 +139,10 @@ def _masked(url: str) -> str:
 
 
 def make_sampler(name: str, seed: int):
-    """The Optuna sampler for ``--sampler`` (seeded)."""
-    import optuna
+    """The Optuna sampler for ``--sampler`` (seeded, picklable: ``nas.search.samplers``)."""
+    from .samplers import make_sampler as make
 
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
-    if name == "cmaes":  # CMA-ES samples the continuous coefficients; categorical ones fall back to random
-        return optuna.samplers.CmaEsSampler(seed=seed)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed)
-    raise ValueError(f"--sampler: must be one of {', '.join(SAMPLERS)}, got {name!r}")
+    return make(name, seed)
 
 
 def constrained_search_class():
@@ -427,18 +415,23 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
         fetch_study_copy(run_dir)
     # Library chatter (Ray's token-authentication banner, Tune and Optuna logs) goes to the run's log.
     with run_log(run_dir, LOG_FILE, keep=lambda: run_dir.is_file(CONFIG_FILE)):
-        started_ray = start_ray(address)
-        signals.reinstall()
         try:
-            check_shared_storage(run_dir, address)
-            resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
-            grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, address,
-                              signals, study_url, study_storage)
-        finally:
-            if started_ray:
-                import ray
+            started_ray = start_ray(address)
+            signals.reinstall()
+            try:
+                check_shared_storage(run_dir, address)
+                resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
+                grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress,
+                                  address, signals, study_url, study_storage)
+            finally:
+                if started_ray:
+                    import ray
 
-                ray.shutdown()
+                    ray.shutdown()
+        except BaseException:
+            if not restoring:  # a new run that failed before its first trial leaves nothing behind
+                discard_unstarted(run_dir, name, study_url, study_storage)
+            raise
         # Written once every worker is gone (an embedded Ray is shut down): no trial rewrites its folder after this.
         interrupted = signals.received is not None
         told = told_trials(study_url, name)
@@ -462,6 +455,33 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
                 (Path(local) / name / "trials.csv").write_bytes(run_dir.read_bytes("trials.csv"))
                 print_leaderboard(Path(local) / name)
     return result
+
+
+def discard_unstarted(run_dir: Location, name: str, study_url: str, study_storage: str | None) -> bool:
+    """After a new search failed before any trial wrote its folder, remove what it wrote (the run folder,
+    which held nothing before it began, and its Optuna study), so that the same command can simply be run
+    again. Returns True when something was removed; a run with a trial folder is kept (``--resume``)."""
+    import optuna
+
+    try:
+        if run_dir.list(TRIALS_FOLDER):
+            return False
+        removed = run_dir.exists()
+        run_dir.delete_folder()
+        if study_storage is None and not run_dir.is_local:
+            (driver_folder(run_dir) / STUDY_FILE).unlink(missing_ok=True)
+        elif study_storage is not None:  # a study that never ran a trial (only the queued baselines)
+            storage = optuna.storages.RDBStorage(study_url)
+            try:
+                study = optuna.load_study(study_name=name, storage=storage)
+            except KeyError:
+                return removed
+            if all(t.state == optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False)):
+                optuna.delete_study(study_name=name, storage=storage)
+                removed = True
+        return removed
+    except Exception:  # noqa: BLE001 -- cleaning up must never hide the error that stopped the search
+        return False
 
 
 def read_run_record(run_dir, name: str) -> dict:
@@ -713,4 +733,4 @@ def _error_text(error) -> str:
 
 __all__ = ["run", "SearchResult", "make_sampler", "constrained_search_class", "write_outputs", "resume_command",
            "read_run_record", "check_resume_states", "told_trials", "unfinished_trials", "tune_signal_handling",
-           "driver_folder", "study_storage_url", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]
+           "driver_folder", "study_storage_url", "discard_unstarted", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]

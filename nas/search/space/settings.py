@@ -16,6 +16,7 @@ from nas.vocabulary import parse_objectives as _parse_objectives
 from ..domains import SpaceError, check_mapping, fail
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp", "random", "qmc")
+SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)  # Optuna's CmaEsSampler refuses a multi-objective study
 SCHEDULERS = ("asha", "none")
 DUPLICATE_MODES = ("reuse", "reseed")
 
@@ -115,7 +116,13 @@ def check_settings(settings: SearchSettings, train: dict, path: str = "search") 
         raise fail(f"{path}.grace_period", f"{settings.grace_period} is more than train.epochs "
                                            f"({train['epochs']}); ASHA's first rung must come before the last "
                                            "epoch (lower grace_period, or scheduler: none)")
+    if settings.sampler in SINGLE_OBJECTIVE_SAMPLERS and len(settings.objectives) > 1:
+        several = [name for name in SAMPLERS if name not in SINGLE_OBJECTIVE_SAMPLERS]
+        raise fail(f"{path}.sampler", f"{settings.sampler} optimises one objective, and the search has "
+                                      f"{len(settings.objectives)} ({', '.join(settings.objectives)}); use one of "
+                                      f"{', '.join(several)}, or one objective")
 
 
 __all__ = ["SearchSettings", "SETTING_CHECKS", "check_setting", "check_settings", "parse_settings",
-           "parse_objectives", "parse_gpus", "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "DUPLICATE_MODES"]
+           "parse_objectives", "parse_gpus", "OBJECTIVES", "SAMPLERS", "SINGLE_OBJECTIVE_SAMPLERS", "SCHEDULERS",
+           "DUPLICATE_MODES"]
