@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nas.driver_lock import DriverLock
 from nas.interrupt import Interrupted, catch_signals
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
@@ -165,73 +166,75 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
     search = leaderboard.read_search_config(local_run)
     data_options = dataset_options(search)
 
-    restoring = resume and folder.is_file(PLAN_FILE)
-    if restoring:
-        plan = read_plan(folder, run_name)
-        wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"]}
-        changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
-        if changed:
-            raise ValueError(f"--resume: the evaluation was started with "
-                             f"{', '.join(f'--{k} {wanted[k]}' for k in changed)}; a resumed evaluation keeps its "
-                             "settings")
-        check_resume_states(folder)
-    else:
-        if folder.list():
-            raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
-                             "--resume, or move it away to start again")
-        top = DEFAULT_TOP if flags["top"] is None else flags["top"]
-        count = DEFAULT_SEEDS if flags["seeds"] is None else flags["seeds"]
-        candidates, note = selection.select(local_run, top)
-        epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
-        plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": list(range(count)), "epochs": epochs,
-                "resnet": note, "candidates": [c.to_dict() for c in candidates]}
-    _check_networks(plan, data_options)
-    if not address:
-        from nas.search.cluster import check_local_resources
+    # One driver per run (nas.driver_lock): a search or another evaluation of this run is refused, naming it.
+    with DriverLock(location, "nas evaluate"):
+        restoring = resume and folder.is_file(PLAN_FILE)
+        if restoring:
+            plan = read_plan(folder, run_name)
+            wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"]}
+            changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
+            if changed:
+                raise ValueError(f"--resume: the evaluation was started with "
+                                 f"{', '.join(f'--{k} {wanted[k]}' for k in changed)}; a resumed evaluation keeps its "
+                                 "settings")
+            check_resume_states(folder)
+        else:
+            if folder.list():
+                raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
+                                 "--resume, or move it away to start again")
+            top = DEFAULT_TOP if flags["top"] is None else flags["top"]
+            count = DEFAULT_SEEDS if flags["seeds"] is None else flags["seeds"]
+            candidates, note = selection.select(local_run, top)
+            epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
+            plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": list(range(count)), "epochs": epochs,
+                    "resnet": note, "candidates": [c.to_dict() for c in candidates]}
+        _check_networks(plan, data_options)
+        if not address:
+            from nas.search.cluster import check_local_resources
 
-        check_local_resources(cpus, gpus)
-    resolved["run_dir"] = location
+            check_local_resources(cpus, gpus)
+        resolved["run_dir"] = location
 
-    from nas.data import load_dataset
-    from nas.search.cluster import start_ray, trial_resources
-    from nas.search.logs import quiet_libraries, run_log
-    from nas.search.shared_storage import check_shared_storage
+        from nas.data import load_dataset
+        from nas.search.cluster import start_ray, trial_resources
+        from nas.search.logs import quiet_libraries, run_log
+        from nas.search.shared_storage import check_shared_storage
 
-    data = load_dataset(**data_options)
-    jobs = {job_key(c["architecture_id"], seed): {"candidate": c, "seed": seed}
-            for c in plan["candidates"] for seed in plan["seeds"]}
-    started = time.time()
-    quiet_libraries()
-    # Library chatter (Ray's token-authentication banner, Tune's logs) goes to evaluation/evaluation.log.
-    with run_log(folder, LOG_FILE, keep=lambda: folder.is_file(PLAN_FILE)):
-        started_ray = start_ray(address)
-        signals.reinstall()
-        try:
-            check_shared_storage(folder, address)  # on a multi-node cluster, a local folder every node sees
-            resources = trial_resources(cpus, gpus)
-            if not restoring:
-                folder.write_json(PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
-                                              "created": datetime.datetime.now(datetime.timezone.utc)
-                                              .isoformat(timespec="seconds")})
-            _run_tuner(run_name, folder, plan, jobs, data, resources, restoring, progress, signals)
-        finally:
-            if started_ray:
-                import ray
+        data = load_dataset(**data_options)
+        jobs = {job_key(c["architecture_id"], seed): {"candidate": c, "seed": seed}
+                for c in plan["candidates"] for seed in plan["seeds"]}
+        started = time.time()
+        quiet_libraries()
+        # Library chatter (Ray's token-authentication banner, Tune's logs) goes to evaluation/evaluation.log.
+        with run_log(folder, LOG_FILE, keep=lambda: folder.is_file(PLAN_FILE)):
+            started_ray = start_ray(address)
+            signals.reinstall()
+            try:
+                check_shared_storage(folder, address)  # on a multi-node cluster, a local folder every node sees
+                resources = trial_resources(cpus, gpus)
+                if not restoring:
+                    folder.write_json(PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
+                                                  "created": datetime.datetime.now(datetime.timezone.utc)
+                                                  .isoformat(timespec="seconds")})
+                _run_tuner(run_name, folder, plan, jobs, data, resources, restoring, progress, signals)
+            finally:
+                if started_ray:
+                    import ray
 
-                ray.shutdown()
-    interrupted = signals.received is not None
-    if interrupted:
-        _mark_interrupted(folder, jobs, signal.Signals(signals.received).name)
-    rows = summary.collect_rows(folder, jobs, unfinished_status="interrupted" if interrupted else "error")
-    frame = summary.write_csv(location, rows)
-    complete = bool((frame["status"] == "completed").all())
-    document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_name, seeds=plan["seeds"],
-                                 epochs=plan["epochs"], complete=complete, wall_time=time.time() - started)
-    summary.write_json(location, document)
-    signals.check()
-    if progress:
-        print(summary.format_summary(document), flush=True)
-    return EvaluationResult(location.local_path or location, frame, document)
+                    ray.shutdown()
+        interrupted = signals.received is not None
+        if interrupted:
+            _mark_interrupted(folder, jobs, signal.Signals(signals.received).name)
+        rows = summary.collect_rows(folder, jobs, unfinished_status="interrupted" if interrupted else "error")
+        frame = summary.write_csv(location, rows)
+        complete = bool((frame["status"] == "completed").all())
+        document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_name, seeds=plan["seeds"],
+                                     epochs=plan["epochs"], complete=complete, wall_time=time.time() - started)
+        summary.write_json(location, document)
+        signals.check()
+        if progress:
+            print(summary.format_summary(document), flush=True)
+        return EvaluationResult(location.local_path or location, frame, document)
 
 
 def read_plan(folder, run_name: str) -> dict:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nas import data_info
+from nas.driver_lock import DriverLock, is_lock_entry
 from nas.interrupt import Interrupted, catch_signals
 from nas.paths import check_output_folder
 from nas.safe_load import read_json_at
@@ -369,8 +370,23 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
         run_dir.check_bucket(option)
         if run_dir.exists() and not run_dir.is_dir():
             raise ValueError(f"--name: {run_dir} exists and is not a folder")
+        lock = DriverLock(run_dir, "nas search")
+        lock.acquire()  # before the run's state is read: a second driver is refused, naming the first
+    except OSError as exc:
+        raise ValueError(f"{option}: cannot reach {results_dir}: {exc}") from None
+    try:
+        return _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage, progress, leaderboard,
+                         signals, option, results_dir)
+    finally:
+        lock.release()
+
+
+def _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage, progress, leaderboard, signals,
+              option, results_dir):
+    """The search once this driver holds the run's lock (``nas.driver_lock``)."""
+    try:
         restoring = resume and run_dir.is_file(CONFIG_FILE)
-        occupied = bool(run_dir.list())
+        occupied = any(not is_lock_entry(entry) for entry in run_dir.list())
     except OSError as exc:
         raise ValueError(f"{option}: cannot reach {results_dir}: {exc}") from None
     if restoring:
@@ -430,6 +446,7 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
                     ray.shutdown()
         except BaseException:
             if not restoring:  # a new run that failed before its first trial leaves nothing behind
+                lock.stop()  # no heartbeat may write the lock back into the removed folder
                 discard_unstarted(run_dir, name, study_url, study_storage)
             raise
         # Written once every worker is gone (an embedded Ray is shut down): no trial rewrites its folder after this.
