@@ -133,7 +133,9 @@ def _foreign_entries(folder: Path, allowed, *, folders: bool, limit: int = 3) ->
         if entry.is_symlink():
             foreign.append(f"the link {entry.name}")
         elif entry.is_dir():
-            if not folders:
+            if (entry / RUN_FILE).exists():
+                foreign.append(f"the run folder {entry.name}")
+            elif not folders:
                 foreign.append(f"the folder {entry.name}")
             elif _foreign_entries(entry, _MODEL_FOLDER_FILES, folders=False, limit=1) or not _has_marker(entry):
                 foreign.append(f"the folder {entry.name}")
