@@ -7,6 +7,7 @@ Each model folder holds ``model.pt2`` (``torch.export``, loadable without nas), 
 from __future__ import annotations
 
 from nas.checks import positive_int
+from nas.limits import MAX_TOP, check_count
 
 
 def add_arguments(parser) -> None:
@@ -33,7 +34,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     if args.top is not None:
-        positive_int(args.top, "--top")
+        check_count(positive_int(args.top, "--top"), "--top", MAX_TOP)
     if args.rank is not None and not args.evaluated:
         raise ValueError("--rank: only with --evaluated (use --top K or --trial ID otherwise)")
     if args.evaluated:

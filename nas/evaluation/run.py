@@ -47,6 +47,7 @@ from pathlib import Path
 
 from nas.driver_lock import DriverLock
 from nas.interrupt import Interrupted, catch_signals
+from nas.limits import MAX_EPOCHS, MAX_SEEDS, MAX_TOP, MAX_TRIALS, check_count
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
 
@@ -79,12 +80,12 @@ class EvaluationResult:
         return self.run_dir / summary.JSON_FILE
 
 
-def _positive_int(value, name: str, minimum: int = 1) -> int:
+def _positive_int(value, name: str, minimum: int = 1, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         extra = f" (at least {minimum}: the interval of the difference against ResNet needs two seeds)" \
             if name == "--seeds" else ""
         raise ValueError(f"{name}: must be an integer >= {minimum}{extra}, got {value!r}")
-    return value
+    return value if maximum is None else check_count(value, name, maximum, minimum)  # each unit is training
 
 
 def _resources_flags(cpus_per_trial, gpus_per_trial) -> tuple[float, object]:
@@ -151,9 +152,9 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
     from nas import leaderboard
     from nas.export import dataset_options
 
-    for name, minimum in (("top", 1), ("seeds", MIN_SEEDS), ("epochs", 1)):
+    for name, minimum, maximum in (("top", 1, MAX_TOP), ("seeds", MIN_SEEDS, MAX_SEEDS), ("epochs", 1, MAX_EPOCHS)):
         if flags[name] is not None:
-            _positive_int(flags[name], f"--{name}", minimum)
+            _positive_int(flags[name], f"--{name}", minimum, maximum)
     cpus, gpus = _resources_flags(cpus_per_trial, gpus_per_trial)
     location = run_location(run, results_root, option)
     # The run's records are read from a local folder (a temporary copy for a run in an object store); the
@@ -186,6 +187,9 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
             count = DEFAULT_SEEDS if flags["seeds"] is None else flags["seeds"]
             candidates, note = selection.select(local_run, top)
             epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
+            if len(candidates) * count > MAX_TRIALS:
+                raise ValueError(f"--seeds: {len(candidates)} architectures x {count:,} seeds are "
+                                 f"{len(candidates) * count:,} training runs, more than the limit of {MAX_TRIALS:,}")
             plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": list(range(count)), "epochs": epochs,
                     "resnet": note, "candidates": [c.to_dict() for c in candidates]}
         _check_networks(plan, data_options)

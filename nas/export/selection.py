@@ -8,6 +8,7 @@ import pandas as pd
 
 from .. import leaderboard
 from ..checks import positive_int
+from ..limits import MAX_TOP, check_count
 from ..messages import one_line
 from ..paths import contained
 from ..safe_load import read_json
@@ -20,7 +21,7 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
     if trial is not None and top not in (None, 1):
         raise ValueError("choose either --top K or --trial ID, not both")
     if trial is None:
-        positive_int(top, "top")
+        check_count(positive_int(top, "top"), "top", MAX_TOP)  # each is an exported model
     run_dir = leaderboard.resolve_run(run, results_root)
     frame = leaderboard.load([run_dir])
     leaderboard.check_runs_have_finished_trials(frame)
@@ -54,6 +55,7 @@ def select_evaluated(run, rank: int = 1, *, results_root=leaderboard.DEFAULT_RES
     seeds, ties to the lower seed), read from ``evaluation/<job_dir>`` like a trial folder."""
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
         raise ValueError(f"--rank: must be a positive integer, got {rank!r}")
+    check_count(rank, "--rank", MAX_TOP)
     run_dir = leaderboard.resolve_run(run, results_root)
     path = run_dir / "evaluation.json"
     if not path.is_file():

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from nas import checks
-from nas.limits import check_seed
+from nas.limits import MAX_EPOCHS, MAX_RETRIES, MAX_TRIALS, check_count, check_seed
 from nas.vocabulary import OBJECTIVES  # objective -> Optuna direction; the first is the primary one
 from nas.vocabulary import parse_objectives as _parse_objectives
 
@@ -75,16 +75,16 @@ def _optional(check):
 # One check per setting, used for the space file, the command-line flags and SearchSettings itself:
 # check(value, name) -> the normalised value, or a ValueError whose message starts with ``name``.
 SETTING_CHECKS = {
-    "trials": checks.positive_int,
+    "trials": lambda value, name: check_count(value, name, MAX_TRIALS),
     "sampler": lambda value, name: checks.choice(value, name, SAMPLERS),
     "scheduler": lambda value, name: checks.choice(value, name, SCHEDULERS),
     "objectives": parse_objectives,
-    "grace_period": checks.positive_int,
-    "reduction_factor": lambda value, name: checks.int_at_least(value, name, 2),
+    "grace_period": lambda value, name: check_count(value, name, MAX_EPOCHS),
+    "reduction_factor": lambda value, name: check_count(value, name, MAX_EPOCHS, minimum=2),
     "cpus_per_trial": lambda value, name: checks.number_in(value, name, 0.01, None),
     "gpus_per_trial": parse_gpus,
-    "max_failures": lambda value, name: checks.int_at_least(value, name, 0),
-    "max_concurrent": _optional(checks.positive_int),
+    "max_failures": lambda value, name: check_count(value, name, MAX_RETRIES, minimum=0),
+    "max_concurrent": _optional(lambda value, name: check_count(value, name, MAX_TRIALS)),
     "time_budget": _optional(lambda value, name: checks.positive_number(value, name,
                                                                        what="a positive number of seconds")),
     "seed": check_seed,
