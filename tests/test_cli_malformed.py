@@ -166,6 +166,18 @@ CASES = {
     "search: --trials 10**9": (["search", "{space}", "--trials", "1000000000"],
                                "--trials: 1,000,000,000 is more than the limit of 100,000"),
     "search: --time-budget 0": (["search", "{space}", "--time-budget", "0"], "--time-budget: must be a positive"),
+    # --study-storage is checked before search.json is written (issue 22, defect 7)
+    "search: --study-storage bogus://x": (["search", "{space}", "--study-storage", "bogus://x"],
+                                          "--study-storage: unknown kind of database 'bogus'"),
+    "search: --study-storage SQLite in a missing folder": (
+        ["search", "{space}", "--study-storage", "sqlite:///{root}/nope/optuna.db"],
+        "the folder {root}/nope of the SQLite file does not exist"),
+    "search: --study-storage SQLite below a file": (
+        ["search", "{space}", "--study-storage", "sqlite:///{root}/afile.txt/optuna.db"], "is not a folder"),
+    "search: --study-storage SQLite is a folder": (
+        ["search", "{space}", "--study-storage", "sqlite:///{root}/afolder"], "is a folder; give the database file"),
+    "search: --study-storage in memory": (["search", "{space}", "--study-storage", "sqlite://"],
+                                          "an SQLite study needs a file path"),
     "search: --objectives unknown": (["search", "{space}", "--objectives", "accuracy"],
                                      "--objectives[0]: must be one of"),
     "search: --gpus-per-trial not a number": (["search", "{space}", "--gpus-per-trial", "lots"],

@@ -44,6 +44,7 @@ from pathlib import Path
 from nas import data_info
 from nas.driver_lock import DriverLock, is_lock_entry
 from nas.interrupt import Interrupted, catch_signals
+from nas.messages import one_line
 from nas.paths import check_output_folder
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
@@ -117,20 +118,51 @@ def fetch_study_copy(run: Location) -> bool:
 
 
 def check_study_storage(url) -> str | None:
-    """``--study-storage``: an SQLAlchemy database URL (``sqlite:///abs.db``, ``postgresql://...``)."""
+    """``--study-storage``: an SQLAlchemy database URL (``sqlite:///abs.db``, ``postgresql://...``), checked
+    before anything is written: its kind of database and driver exist here, and an SQLite file can be created
+    or written where it points. (A network database is not contacted here.)"""
     if url is None:
         return None
     if not isinstance(url, str) or "://" not in url:
         raise ValueError(f"--study-storage: expected a database URL such as sqlite:////abs/path/optuna.db or "
                          f"postgresql://user@host/db, got {url!r}")
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        make_url(url)
+        parsed = make_url(url)
     except ArgumentError as exc:
         raise ValueError(f"--study-storage: {exc}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        create_engine(parsed).dispose()  # loads the dialect and its driver; connects to nothing
+    except NoSuchModuleError:
+        raise ValueError(f"--study-storage: unknown kind of database {parsed.drivername!r} in {shown} (e.g. "
+                         "sqlite:////abs/path/optuna.db, postgresql://user@host/db)") from None
+    except ImportError as exc:
+        raise ValueError(f"--study-storage: {shown}: the database driver is not installed ({exc})") from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise ValueError(f"--study-storage: {shown}: {one_line(exc)}") from None
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_file(parsed.database)
     return url
+
+
+def _check_sqlite_file(database) -> None:
+    """An SQLite study file: a file (not memory, not a folder) that exists writable or can be created."""
+    if not database or database == ":memory:" or str(database).startswith("file:"):
+        raise ValueError("--study-storage: an SQLite study needs a file path (sqlite:////abs/path/optuna.db); an "
+                         "in-memory database is lost when the driver ends")
+    path = Path(database)
+    if path.is_dir():
+        raise ValueError(f"--study-storage: {path} is a folder; give the database file")
+    # SQLite writes a journal beside the file: its folder must exist and be writable either way.
+    if not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise ValueError(f"--study-storage: the folder {path.parent} of the SQLite file {what}")
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+        raise ValueError(f"--study-storage: cannot write the SQLite file {path} (permission denied)")
 
 
 def _masked(url: str) -> str:
