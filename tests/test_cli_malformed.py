@@ -82,6 +82,10 @@ def world(tmp_path_factory, one_thread):
     _variant(runs, good, "pickled", lambda r: _each_trial(r, lambda f: plant_raw_pickle(f / "weights.safetensors",
                                                                                          marker)))
     _variant(runs, good, "badnumber", lambda r: _edit_csv(r, best_val_acc=["0.5", "abc"]))
+    # values out of their column's range (issue 22, defect 11: inf ranked first and was exported as rank 1)
+    _variant(runs, good, "infacc", lambda r: _edit_csv(r, best_val_acc=["0.5", "inf"]))
+    _variant(runs, good, "overacc", lambda r: _edit_csv(r, val_acc=["1.5", "0.5"]))
+    _variant(runs, good, "negparams", lambda r: _edit_csv(r, params=["-5", "100"]))
     _variant(runs, good, "absolute", lambda r: _edit_csv(r, trial_dir=[str(outside)] * 2))
     _variant(runs, good, "dotdot", lambda r: _edit_csv(r, trial_dir=["../other/trials/other_00000"] * 2))
 
@@ -294,6 +298,15 @@ CASES = {
     "leaderboard: corrupt weights with --plots": (["leaderboard", "{runs}/corrupt", "--plots", "plots"],
                                                   "weights.safetensors: not a readable safetensors file"),
     "leaderboard: non-numeric best_val_acc": (["leaderboard", "{runs}/badnumber"], "'abc' is not a number"),
+    "leaderboard: best_val_acc inf": (["leaderboard", "{runs}/infacc"],
+                                      "column best_val_acc, trial good_00001: inf is out of range (expected a finite "
+                                      "number in [0, 1])"),
+    "leaderboard: val_acc above 1": (["leaderboard", "{runs}/overacc"],
+                                     "column val_acc, trial good_00000: 1.5 is out of range"),
+    "leaderboard: negative params": (["leaderboard", "{runs}/negparams"],
+                                     "column params, trial good_00000: -5 is out of range"),
+    "export: best_val_acc inf": (["export", "{runs}/infacc", "--out", "out"],
+                                 "column best_val_acc, trial good_00001: inf is out of range"),
     "leaderboard: trial_dir out of the run with --plots": (["leaderboard", "{runs}/dotdot", "--plots", "plots"],
                                                            "leads outside"),
     "leaderboard: --output is a folder": (["leaderboard", "{runs}/good", "--output", "{root}/afolder"], "is a folder"),
