@@ -144,3 +144,31 @@ def test_bad_input_through_the_console_entry_point(tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "no such run folder" in done.stderr
+
+
+EVIL = "\x1b]0;pwned\x07\x1b[2J\u202eeuler"  # retitle and clear the terminal, then reverse the text
+
+
+def test_control_characters_read_from_run_files_are_shown_escaped(tmp_path, capsys):
+    # issue 22, defect 9: a scheme_name with terminal escapes was printed raw and written into card.md
+    from nas.export import export_run
+
+    run_dir = make_run(tmp_path / "results", "hostile", [{"scheme": "euler", "baseline": True}, {"scheme": "heun"}])
+    frame = pd.read_csv(run_dir / "trials.csv", dtype={"trial_id": str})
+    frame["scheme_name"] = [EVIL, "heun"]
+    frame.to_csv(run_dir / "trials.csv", index=False)
+    (run_dir / "evaluation.json").write_text(json.dumps({"run": "hostile", "complete": True, "architectures": [
+        {"label": EVIL, "scheme_name": EVIL, "role": "searched", "search_rank": 1, "n": 2,
+         "test_acc": {"mean": 0.5, "std": 0.1, "min": 0.4, "max": 0.6}, "architecture_id": "a1"}]}))
+    escaped = "\\x1b]0;pwned\\x07\\x1b[2J\\u202eeuler"
+    for argv in (["leaderboard", str(run_dir)], ["leaderboard", str(run_dir), "--format", "markdown"],
+                 ["leaderboard", str(run_dir), "--view", "evaluation"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert escaped in out, argv
+        assert not any(c in out for c in "\x1b\x07\u202e"), argv
+    (folder,) = export_run(run_dir, tmp_path / "out", trial="hostile_00000")
+    for name in ("card.md", "card.json", "../index.json"):
+        text = (folder / name).read_text(encoding="utf-8")
+        assert not any(c in text for c in "\x1b\x07\u202e"), name
+    assert escaped in (folder / "card.md").read_text(encoding="utf-8")

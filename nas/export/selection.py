@@ -9,7 +9,7 @@ import pandas as pd
 from .. import leaderboard
 from ..checks import positive_int
 from ..limits import MAX_TOP, check_count
-from ..messages import one_line
+from ..messages import one_line, printable_tree
 from ..paths import contained
 from ..safe_load import read_json
 from .loading import read_model
@@ -61,7 +61,7 @@ def select_evaluated(run, rank: int = 1, *, results_root=leaderboard.DEFAULT_RES
     if not path.is_file():
         raise ValueError(f"--evaluated: run {run_dir.name} has no evaluation.json; run nas evaluate "
                          f"{run_dir.name} first")
-    document = read_json(path, f"--evaluated: {path}")
+    document = printable_tree(read_json(path, f"--evaluated: {path}"))  # its labels reach card.md
     entries = [e for e in document.get("architectures") or [] if isinstance(e, dict) and e.get("role") == "searched"]
     entry = next((e for e in entries if e.get("search_rank") == rank), None)
     if entry is None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..limits import MAX_SEED
-from ..messages import quote
+from ..messages import printable, printable_tree, quote
 from ..paths import contained
 from ..safe_load import read_json
 from ..storage import Location, is_uri
@@ -80,7 +80,7 @@ def read_search_config(run_dir) -> dict:
     path = Path(run_dir) / "search.json"
     if not path.is_file():
         return {}
-    return read_json(path)
+    return printable_tree(read_json(path))  # its text reaches terminals and cards: control characters escaped
 
 
 def _as_bool(value):
@@ -111,7 +111,16 @@ def _read_trials(run_dir: Path) -> pd.DataFrame:
         if len(frame) and column not in frame.columns:
             raise ValueError(f"{path}: missing column {column!r}")
     _check_numbers(frame, path)
+    _escape_text(frame)
     return frame
+
+
+def _escape_text(frame: pd.DataFrame) -> None:
+    """Control characters in the table's text escaped (``nas.messages.printable``): a ``scheme_name`` holding
+    terminal escapes is shown as text by every reader (leaderboard, search progress, export cards)."""
+    for column in frame.columns:
+        if frame[column].dtype == object or isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = frame[column].map(lambda v: printable(v) if isinstance(v, str) else v)
 
 
 # Columns of trials.csv that hold numbers (results/README.md); coef_* and constraint_* columns too.
