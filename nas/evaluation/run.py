@@ -25,6 +25,9 @@ on any node of a cluster writes there and a resume from another machine finds it
 token-authentication banner, Tune's logs, warnings) goes to ``evaluation/evaluation.log``
 (``nas.search.logs.run_log``), not to the terminal.
 
+A run has one driver (``nas.driver_lock``): the evaluation holds the run's ``driver.lock`` while it runs, so
+it is refused while the run's search (or another evaluation of it) runs, and vice versa.
+
 Seeds are 0 .. N−1: the training seed (initialisation, shuffling, augmentation, stochastic layers); the data
 splits stay those of the run (``search.json`` ``data``), so every model is scored on the same test split,
 which the search never saw. The run's trials are not touched.

@@ -16,6 +16,11 @@
    on completion) and ASHA on the primary objective;
 5. write ``trials.csv`` (and ``pareto.csv`` for several objectives) and print the leaderboard.
 
+A run has one driver: the run's ``driver.lock`` (``nas.driver_lock``) is taken before its state is read and
+given back at the end; a second driver is refused naming the first. A new search that fails before its first
+trial wrote its folder (a sampler Ray cannot pickle, Ray failing to start) removes its run folder and study
+(``discard_unstarted``), so the same command can simply run again.
+
 The run folder lives in any ``nas.storage`` location (``results/`` by default, a shared folder, or an object
 store such as ``s3://bucket/prefix``): Tune's experiment, every trial record and resumable state and the
 run files go through it, so trials on any node write to the same place. The Optuna study stays with the
