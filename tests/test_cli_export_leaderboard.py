@@ -161,6 +161,9 @@ def test_control_characters_read_from_run_files_are_shown_escaped(tmp_path, caps
         {"label": EVIL, "scheme_name": EVIL, "role": "searched", "search_rank": 1, "n": 2,
          "test_acc": {"mean": 0.5, "std": 0.1, "min": 0.4, "max": 0.6}, "architecture_id": "a1"}]}))
     escaped = "\\x1b]0;pwned\\x07\\x1b[2J\\u202eeuler"
+    metrics_path = run_dir / "trials" / "hostile_00000" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics_path.write_text(json.dumps({**metrics, "message": EVIL}))
     for argv in (["leaderboard", str(run_dir)], ["leaderboard", str(run_dir), "--format", "markdown"],
                  ["leaderboard", str(run_dir), "--view", "evaluation"]):
         assert main(argv) == 0
@@ -172,3 +175,4 @@ def test_control_characters_read_from_run_files_are_shown_escaped(tmp_path, caps
         text = (folder / name).read_text(encoding="utf-8")
         assert not any(c in text for c in "\x1b\x07\u202e"), name
     assert escaped in (folder / "card.md").read_text(encoding="utf-8")
+    assert json.loads((folder / "card.json").read_text())["trial_metrics"]["message"] == escaped

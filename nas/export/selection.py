@@ -107,8 +107,10 @@ def _trial_record(folder: Path, what: str) -> dict | None:
 
 
 def _optional_json(folder: Path, name: str, what: str) -> dict | None:
+    """A JSON file of a trial folder (None when absent), its text with control characters escaped: it reaches
+    the card."""
     path = contained(folder, name, f"{what}: {name}")
-    return read_json(path, f"{what}: {name}") if path.is_file() else None
+    return printable_tree(read_json(path, f"{what}: {name}")) if path.is_file() else None
 
 
 def _eval_batch_size(train_config: dict | None) -> int:
