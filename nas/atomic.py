@@ -100,12 +100,14 @@ def write_json(path, value, *, indent: int = 2) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_directory(path, *, replace: bool = False) -> Iterator[Path]:
+def atomic_directory(path, *, replace: bool = False, replaceable=None) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it is renamed to ``path``.
 
     ``replace``: when ``path`` already exists it is swapped out (renamed aside, then deleted) after the
     new folder is complete; otherwise an existing ``path`` is a ``FileExistsError`` raised before anything
     is written. On error the temporary folder is deleted and ``path`` is untouched.
+    ``replaceable(path)``, when given, is called on an existing ``path`` just before it is swapped out and
+    raises to keep it (the folder may have changed while the new one was being written).
     """
     target = Path(path)
     if target.exists() and not replace:
@@ -116,6 +118,8 @@ def atomic_directory(path, *, replace: bool = False) -> Iterator[Path]:
         yield temporary
         os.chmod(temporary, 0o755)  # mkdtemp creates 0700
         if target.exists():
+            if replaceable is not None:
+                replaceable(target)
             # rename() cannot replace a non-empty folder: move the old one aside first. The window in
             # which ``path`` is absent is two renames long; the old content is never half-deleted.
             old = _temporary_name(target, directory=True)

@@ -18,6 +18,12 @@ variable                   default     refused when
 Fixed bounds: seeds are integers in 0 … 2³² − 1 (what numpy's ``RandomState`` and Optuna's samplers
 accept), a network has at most ``MAX_STEPS`` scheme steps (deeper than any published ResNet; it also
 keeps the estimate itself fast), and thread or data-loader worker counts at most ``WORKERS_PER_CPU`` per CPU.
+
+Counts a user gives are bounded too (``check_count``), before any work: each unit costs a folder, a training
+run or a row held in memory, so a typo (``--seeds 1000000000``) would otherwise grow until the kernel kills
+the process. ``MAX_TRIALS`` trials per search (and trials at once), ``MAX_EPOCHS`` epochs, ``MAX_SEEDS``
+seeds per evaluated architecture, ``MAX_TOP`` architectures evaluated or models exported, ``MAX_RETRIES``
+retries of a failed trial. Each is far above any real use.
 """
 from __future__ import annotations
 
@@ -29,6 +35,11 @@ from .checks import is_int
 from .messages import quote
 
 MAX_SEED = 2**32 - 1
+MAX_TRIALS = 100_000
+MAX_EPOCHS = 100_000
+MAX_SEEDS = 1_000
+MAX_TOP = 1_000
+MAX_RETRIES = 1_000
 MAX_STEPS = 1000
 WORKERS_PER_CPU = 4  # threads / DataLoader processes beyond this only thrash (PyTorch warns above one per CPU)
 
@@ -77,6 +88,17 @@ def check_seed(value, name: str = "seed") -> int:
     if not is_int(value) or not 0 <= value <= MAX_SEED:
         raise ValueError(f"{name}: must be an integer in 0..{MAX_SEED} (2**32 - 1, what numpy and Optuna's "
                          f"samplers accept), got {quote(value)}")
+    return int(value)
+
+
+def check_count(value, name: str, maximum: int, minimum: int = 1) -> int:
+    """An integer count in ``minimum`` … ``maximum`` (see the module docstring for the bounds)."""
+    if not is_int(value) or value < minimum:
+        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name}: must be {wanted}, got {quote(value)}")
+    if value > maximum:
+        raise ValueError(f"{name}: {value:,} is more than the limit of {maximum:,} (nas.limits; every count is "
+                         "bounded before any work)")
     return int(value)
 
 
@@ -147,6 +169,7 @@ def budget_environment() -> dict[str, str]:
 
 
 __all__ = ["Budget", "PARAMS", "ACTIVATION_GB", "DATA_GB", "BUDGETS", "MAX_SEED", "MAX_STEPS", "check_seed",
+           "check_count", "MAX_TRIALS", "MAX_EPOCHS", "MAX_SEEDS", "MAX_TOP", "MAX_RETRIES",
            "check_workers", "WORKERS_PER_CPU",
            "check_params", "check_activations", "check_data", "budget_environment", "human_bytes",
            "fixed_layer_params", "check_fixed_layers", "check_depth"]

@@ -219,6 +219,11 @@ class Location:
         if self.is_file(relative):
             self.filesystem.delete_file(self._full(relative))
 
+    def delete_folder(self, relative: str = "") -> None:
+        """Remove the folder ``relative`` and everything in it (nothing when it is absent)."""
+        if self.is_dir(relative):
+            self.filesystem.delete_dir(self._full(relative))
+
     def publish_folder(self, relative: str, files: dict, marker: str) -> None:
         """Write the folder ``relative`` holding ``files`` (name -> bytes) so that it appears complete at once.
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .checks import flag, number_in, positive_int
-from .limits import check_seed
+from .limits import MAX_EPOCHS, check_count, check_seed
 from .schemes.serialization import check_keys
 from .vocabulary import TRAIN_STATUSES as STATUSES  # fit's statuses
 
@@ -67,7 +67,8 @@ class TrainConfig:
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        set_("epochs", check_count(self.epochs, "epochs", MAX_EPOCHS))
+        for name in ("batch_size", "eval_batch_size"):
             set_(name, positive_int(getattr(self, name), name))
         set_("lr", number_in(self.lr, "lr", 0, None, low_open=True))
         set_("momentum", number_in(self.momentum, "momentum", 0, 1))

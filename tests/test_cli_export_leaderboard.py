@@ -85,6 +85,29 @@ def test_export_command_writes_the_best_model(runs, tmp_path, capsys):
     assert (out / best / "model.pt2").stat().st_size > 0
 
 
+def test_export_force_replaces_only_an_earlier_export(runs, tmp_path, capsys):
+    # issue 22, defect 1: --force deleted a user's folder and a run's trials/ folder.
+    root, first, second, dead = runs
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("x\n")
+    trials = sorted(p.name for p in (first / "trials").rglob("*"))
+    for out, message in ((precious, "was not written by nas export (thesis.tex)"),
+                         (first / "trials", "is inside the run folder"), (first, "is a run folder")):
+        assert main(["export", str(first), "--out", str(out), "--force"]) == 2
+        captured = capsys.readouterr()
+        lines = captured.err.splitlines()
+        assert captured.out == "" and len(lines) == 1 and lines[0].startswith("nas export: error: out:"), captured.err
+        assert message in lines[0]
+    assert (precious / "thesis.tex").read_text() == "x\n" and [p.name for p in precious.iterdir()] == ["thesis.tex"]
+    assert sorted(p.name for p in (first / "trials").rglob("*")) == trials
+    out = tmp_path / "export"
+    for _ in range(2):  # the second --force replaces the first export
+        assert main(["export", str(first), "--out", str(out), "--force"]) == 0
+        assert (out / "index.json").is_file() and (out / ".nas-export").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "precious"]
+
+
 BAD = {
     "leaderboard: missing run folder": (["leaderboard", "{root}/nope"], "no such run folder"),
     "leaderboard: no finished trial": (["leaderboard", "{dead}"], "no finished trial"),
@@ -121,3 +144,35 @@ def test_bad_input_through_the_console_entry_point(tmp_path):
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "no such run folder" in done.stderr
+
+
+EVIL = "\x1b]0;pwned\x07\x1b[2J\u202eeuler"  # retitle and clear the terminal, then reverse the text
+
+
+def test_control_characters_read_from_run_files_are_shown_escaped(tmp_path, capsys):
+    # issue 22, defect 9: a scheme_name with terminal escapes was printed raw and written into card.md
+    from nas.export import export_run
+
+    run_dir = make_run(tmp_path / "results", "hostile", [{"scheme": "euler", "baseline": True}, {"scheme": "heun"}])
+    frame = pd.read_csv(run_dir / "trials.csv", dtype={"trial_id": str})
+    frame["scheme_name"] = [EVIL, "heun"]
+    frame.to_csv(run_dir / "trials.csv", index=False)
+    (run_dir / "evaluation.json").write_text(json.dumps({"run": "hostile", "complete": True, "architectures": [
+        {"label": EVIL, "scheme_name": EVIL, "role": "searched", "search_rank": 1, "n": 2,
+         "test_acc": {"mean": 0.5, "std": 0.1, "min": 0.4, "max": 0.6}, "architecture_id": "a1"}]}))
+    escaped = "\\x1b]0;pwned\\x07\\x1b[2J\\u202eeuler"
+    metrics_path = run_dir / "trials" / "hostile_00000" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics_path.write_text(json.dumps({**metrics, "message": EVIL}))
+    for argv in (["leaderboard", str(run_dir)], ["leaderboard", str(run_dir), "--format", "markdown"],
+                 ["leaderboard", str(run_dir), "--view", "evaluation"]):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert escaped in out, argv
+        assert not any(c in out for c in "\x1b\x07\u202e"), argv
+    (folder,) = export_run(run_dir, tmp_path / "out", trial="hostile_00000")
+    for name in ("card.md", "card.json", "../index.json"):
+        text = (folder / name).read_text(encoding="utf-8")
+        assert not any(c in text for c in "\x1b\x07\u202e"), name
+    assert escaped in (folder / "card.md").read_text(encoding="utf-8")
+    assert json.loads((folder / "card.json").read_text())["trial_metrics"]["message"] == escaped

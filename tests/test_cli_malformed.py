@@ -82,6 +82,10 @@ def world(tmp_path_factory, one_thread):
     _variant(runs, good, "pickled", lambda r: _each_trial(r, lambda f: plant_raw_pickle(f / "weights.safetensors",
                                                                                          marker)))
     _variant(runs, good, "badnumber", lambda r: _edit_csv(r, best_val_acc=["0.5", "abc"]))
+    # values out of their column's range (issue 22, defect 11: inf ranked first and was exported as rank 1)
+    _variant(runs, good, "infacc", lambda r: _edit_csv(r, best_val_acc=["0.5", "inf"]))
+    _variant(runs, good, "overacc", lambda r: _edit_csv(r, val_acc=["1.5", "0.5"]))
+    _variant(runs, good, "negparams", lambda r: _edit_csv(r, params=["-5", "100"]))
     _variant(runs, good, "absolute", lambda r: _edit_csv(r, trial_dir=[str(outside)] * 2))
     _variant(runs, good, "dotdot", lambda r: _edit_csv(r, trial_dir=["../other/trials/other_00000"] * 2))
 
@@ -163,7 +167,21 @@ CASES = {
     "search: --results-dir is a file": (["search", "{space}", "--results-dir", "{root}/afile.txt"],
                                         "--results-dir: {root}/afile.txt exists and is not a folder"),
     "search: --trials 0": (["search", "{space}", "--trials", "0"], "--trials: must be a positive integer"),
+    "search: --trials 10**9": (["search", "{space}", "--trials", "1000000000"],
+                               "--trials: 1,000,000,000 is more than the limit of 100,000"),
     "search: --time-budget 0": (["search", "{space}", "--time-budget", "0"], "--time-budget: must be a positive"),
+    # --study-storage is checked before search.json is written (issue 22, defect 7)
+    "search: --study-storage bogus://x": (["search", "{space}", "--study-storage", "bogus://x"],
+                                          "--study-storage: unknown kind of database 'bogus'"),
+    "search: --study-storage SQLite in a missing folder": (
+        ["search", "{space}", "--study-storage", "sqlite:///{root}/nope/optuna.db"],
+        "the folder {root}/nope of the SQLite file does not exist"),
+    "search: --study-storage SQLite below a file": (
+        ["search", "{space}", "--study-storage", "sqlite:///{root}/afile.txt/optuna.db"], "is not a folder"),
+    "search: --study-storage SQLite is a folder": (
+        ["search", "{space}", "--study-storage", "sqlite:///{root}/afolder"], "is a folder; give the database file"),
+    "search: --study-storage in memory": (["search", "{space}", "--study-storage", "sqlite://"],
+                                          "an SQLite study needs a file path"),
     "search: --objectives unknown": (["search", "{space}", "--objectives", "accuracy"],
                                      "--objectives[0]: must be one of"),
     "search: --gpus-per-trial not a number": (["search", "{space}", "--gpus-per-trial", "lots"],
@@ -221,10 +239,21 @@ CASES = {
     "export: trial folder symlinked out of the run": (["export", "{runs}/symlink", "--out", "out"], "leads outside"),
     "export: --out exists": (["export", "{runs}/good", "--out", "{root}/afolder"], "already exists (pass --force"),
     "export: --out is the run itself": (["export", "{runs}/good", "--out", "{runs}/good", "--force"],
-                                        "holds the run folder"),
-    "export: --out holds the run": (["export", "{runs}/good", "--out", "{runs}", "--force"], "holds the run folder"),
+                                        "is a run folder; --force never replaces anything in a run folder"),
+    "export: --out holds the run": (["export", "{runs}/good", "--out", "{runs}", "--force"],
+                                    "was not written by nas export (the run folder "),
     "export: --out below a file": (["export", "{runs}/good", "--out", "{root}/afile.txt/out"], "is a file"),
     "export: --top 0": (["export", "{runs}/good", "--top", "0", "--out", "out"], "--top: must be a positive integer"),
+    "export: --top 10**9": (["export", "{runs}/good", "--top", "1000000000", "--out", "out"],
+                            "--top: 1,000,000,000 is more than the limit of 1,000"),
+    # ---- nas evaluate: counts bounded before anything is built (--seeds 10**9 grew to 24 GB)
+    "evaluate: --seeds 10**9": (["evaluate", "{runs}/good", "--seeds", "1000000000"],
+                                "--seeds: 1,000,000,000 is more than the limit of 1,000"),
+    "evaluate: --top 10**9": (["evaluate", "{runs}/good", "--top", "1000000000"],
+                              "--top: 1,000,000,000 is more than the limit of 1,000"),
+    "evaluate: --epochs 10**9": (["evaluate", "{runs}/good", "--epochs", "1000000000"],
+                                 "--epochs: 1,000,000,000 is more than the limit of 100,000"),
+    "train: --epochs 10**9": (["train", "--epochs", "1000000000"], "epochs: 1,000,000,000 is more than the limit"),
     "export: trials.csv without trial_id": (["export", "{runs}/notrialid", "--out", "out"],
                                             "missing column 'trial_id'"),
     "export: spec.json not JSON": (["export", "{runs}/badspec", "--out", "out"], "spec.json: not valid JSON"),
@@ -269,6 +298,15 @@ CASES = {
     "leaderboard: corrupt weights with --plots": (["leaderboard", "{runs}/corrupt", "--plots", "plots"],
                                                   "weights.safetensors: not a readable safetensors file"),
     "leaderboard: non-numeric best_val_acc": (["leaderboard", "{runs}/badnumber"], "'abc' is not a number"),
+    "leaderboard: best_val_acc inf": (["leaderboard", "{runs}/infacc"],
+                                      "column best_val_acc, trial good_00001: inf is out of range (expected a finite "
+                                      "number in [0, 1])"),
+    "leaderboard: val_acc above 1": (["leaderboard", "{runs}/overacc"],
+                                     "column val_acc, trial good_00000: 1.5 is out of range"),
+    "leaderboard: negative params": (["leaderboard", "{runs}/negparams"],
+                                     "column params, trial good_00000: -5 is out of range"),
+    "export: best_val_acc inf": (["export", "{runs}/infacc", "--out", "out"],
+                                 "column best_val_acc, trial good_00001: inf is out of range"),
     "leaderboard: trial_dir out of the run with --plots": (["leaderboard", "{runs}/dotdot", "--plots", "plots"],
                                                            "leads outside"),
     "leaderboard: --output is a folder": (["leaderboard", "{runs}/good", "--output", "{root}/afolder"], "is a folder"),

@@ -162,6 +162,17 @@ def test_learned_k_trains_exports_and_loads_without_nas(tmp_path):
     assert done.returncode == 0, done.stderr
     assert float(done.stdout) == 0.0
 
+    # issue 22, defect 1: --force replaces this export, and never a folder nas did not write
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("x")
+    with pytest.raises(ValueError, match=r"was not written by nas export \(thesis.tex\)"):
+        write_folder(network, precious, example, provenance={"source": "random", "text": "random"}, replace=True)
+    assert [p.name for p in precious.iterdir()] == ["thesis.tex"]
+    write_folder(network, out, example, provenance={"source": "random", "text": "again"}, replace=True)
+    assert json.loads((out / "card.json").read_text())["conversion"]["weights"]["text"] == "again"
+    assert (out / ".nas-export").is_file()
+
 
 def test_memory_efficient_momentum_matches_plain_gradients():
     torch.manual_seed(4)

@@ -234,13 +234,79 @@ def test_bad_choices_are_value_errors_and_write_nothing(run, tmp_path, kwargs, m
 
 def test_existing_target_is_refused_unless_replaced(run, tmp_path):
     target = tmp_path / "out"
-    target.mkdir()
-    (target / "keep.txt").write_text("mine")
+    export_run(run, target, trial="search_00000")
     with pytest.raises(ValueError, match="already exists"):
+        export_run(run, target, trial="search_00001")
+    assert sorted(p.name for p in target.iterdir()) == [".nas-export", "index.json", "search_00000"]
+    export_run(run, target, trial="search_00001", replace=True)  # an earlier export is replaced
+    assert sorted(p.name for p in target.iterdir()) == [".nas-export", "index.json", "search_00001"]
+    assert (target / "search_00001" / ".nas-export").is_file()
+    export_trial(run, "search_00000", tmp_path / "one")
+    export_trial(run, "search_00001", tmp_path / "one", replace=True)  # a model folder too
+    assert json.loads((tmp_path / "one" / "card.json").read_text())["trial_id"] == "search_00001"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "out"]
+
+
+def _tree(folder):
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("planted", ["thesis.tex", "search_00000/notes.txt", "marker-less", "sub/deep.txt"])
+def test_replace_never_deletes_what_export_did_not_write(run, tmp_path, planted):
+    # --force replaces an export folder only: a user's folder, an export holding a user's file, or one
+    # without the marker is refused before any work, and nothing in it is touched.
+    target = tmp_path / "out"
+    if planted == "thesis.tex":
+        target.mkdir()
+        (target / "thesis.tex").write_text("x")
+    else:
         export_run(run, target, trial="search_00000")
-    assert [p.name for p in target.iterdir()] == ["keep.txt"]
-    export_run(run, target, trial="search_00000", replace=True)
-    assert sorted(p.name for p in target.iterdir()) == ["index.json", "search_00000"]
+        if planted == "marker-less":
+            (target / ".nas-export").unlink()
+        else:
+            (target / planted).parent.mkdir(exist_ok=True)
+            (target / planted).write_text("mine")
+    before = _tree(target)
+    with pytest.raises(ValueError, match="was not written by nas export"):
+        export_run(run, target, trial="search_00001", replace=True)
+    with pytest.raises(ValueError, match="was not written by nas export"):
+        export_trial(run, "search_00001", target, replace=True)
+    assert _tree(target) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left either
+
+
+def test_replace_never_touches_a_run_folder_or_anything_inside_it(run, tmp_path):
+    before = _tree(run)
+    for target in (run, run / "trials", run / "trials" / "search_00001"):
+        with pytest.raises(ValueError, match="run folder"):
+            export_trial(run, "search_00000", target, replace=True)
+    # even an export folder is not replaced once it sits inside a run folder
+    inside = tmp_path / "results" / "other"
+    inside.mkdir(parents=True)
+    (inside / "search.json").write_text("{}")
+    export_trial(run, "search_00000", inside / "export")
+    with pytest.raises(ValueError, match="is inside the run folder"):
+        export_trial(run, "search_00000", inside / "export", replace=True)
+    assert _tree(run) == before
+
+
+def test_replace_checks_the_target_again_just_before_the_swap(run, tmp_path, monkeypatch):
+    # A file dropped into the old export while the new one was being written is not deleted with it.
+    from nas.export import folders
+
+    target = tmp_path / "out"
+    export_trial(run, "search_00000", target)
+    real = folders._export_into
+
+    def export_and_drop(folder, *args):
+        (target / "late.txt").write_text("mine")
+        return real(folder, *args)
+
+    monkeypatch.setattr(folders, "_export_into", export_and_drop)
+    with pytest.raises(ValueError, match="late.txt"):
+        export_trial(run, "search_00001", target, replace=True)
+    assert (target / "late.txt").read_text() == "mine"
+    assert json.loads((target / "card.json").read_text())["trial_id"] == "search_00000"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 

@@ -10,7 +10,7 @@ from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = {"rank1": "rank 1:", "rank2": "rank 2:", "rank3": "rank 3:", "baseline_euler": "plain ResNet",
-        "baseline_lm_resnet": "LM-ResNet (learned k"}
+        "baseline_lm_resnet": "LM-ResNet (learned k", "baseline_euler_untied": "untied plain ResNet"}
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class ReferenceRun:
         return ROOT / "results" / "reference" / self.name
 
 
-RUNS = [ReferenceRun("reference", ("## Results", "### Deeper networks")),
+RUNS = [ReferenceRun("tied", ("## Results", "### The first reference run")),
+        ReferenceRun("reference", ("### The first reference run", "### Deeper networks")),
         ReferenceRun("reference_deep", ("### Deeper networks", "## Converting torchvision ResNets"))]
 
 
@@ -86,8 +87,9 @@ def test_readme_results_quote_the_committed_figures(run):
     readme = (ROOT / "README.md").read_text()
     start, end = run.section
     section = readme[readme.index(start):readme.index(end)]
+    labels = {item["label"] for item in evaluation["architectures"]}
     lines = {label: next(line for line in section.splitlines() if line.startswith(f"| {prefix}"))
-             for label, prefix in ROWS.items()}
+             for label, prefix in ROWS.items() if label in labels}
     for item in evaluation["architectures"]:
         line = lines[item["label"]]
         accuracy = item["test_acc"]
@@ -101,7 +103,7 @@ def test_readme_results_quote_the_committed_figures(run):
 
 
 def test_the_ten_seed_follow_up_is_quoted_and_repeats_the_first_five_seeds_exactly():
-    run = RUNS[1]
+    run = RUNS[2]
     follow_up = run.folder / "followup_10_seeds"
     evaluation = json.loads((follow_up / "evaluation.json").read_text())
     assert evaluation["seeds"] == list(range(10))
@@ -117,3 +119,40 @@ def test_the_ten_seed_follow_up_is_quoted_and_repeats_the_first_five_seeds_exact
     ten = pd.read_csv(follow_up / "evaluation.csv").pivot_table(index="seed", columns="label", values="test_acc")
     five = pd.read_csv(run.folder / "evaluation.csv").pivot_table(index="seed", columns="label", values="test_acc")
     pd.testing.assert_frame_equal(ten.loc[0:4], five)
+
+
+def test_the_tied_run_raced_and_the_readme_quotes_its_difference_against_the_untied_resnet():
+    run = RUNS[0]
+    search = json.loads((run.folder / "search.json").read_text())
+    assert search["settings"]["race"]["max_seeds"] >= 2 and search["space"]["network"]["tie"] == "stage"
+    trials = pd.read_csv(run.folder / "trials.csv")
+    baselines = trials[trials["baseline"].astype(bool) & (trials["status"] != "duplicate")]
+    assert set(baselines["option"]) == {"baseline_euler", "baseline_lm_resnet", "baseline_euler_untied"}
+    evaluation = json.loads((run.folder / "evaluation.json").read_text())
+    assert evaluation["seed_rule"]["rule"] == "fresh" and len(evaluation["seeds"]) == 10
+    accuracy = pd.read_csv(run.folder / "evaluation.csv").pivot_table(index="seed", columns="label",
+                                                                      values="test_acc")
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(run.section[0]):readme.index(run.section[1])]
+    for label in [c for c in accuracy.columns if c.startswith("rank")] + ["baseline_euler", "baseline_lm_resnet"]:
+        difference = accuracy[label] - accuracy["baseline_euler_untied"]
+        low, high = stats.ttest_rel(accuracy[label], accuracy["baseline_euler_untied"]).confidence_interval(0.95)
+        quoted = f"{signed(difference.mean())} [{signed(low)}, {signed(high)}]"
+        line = next(line for line in section.splitlines() if line.startswith(f"| {ROWS[label]}"))
+        assert quoted in line, (label, quoted, line)
+
+
+@pytest.mark.parametrize("name", ["reference", "reference_deep"])
+def test_the_fresh_seed_re_evaluations_are_quoted(name):
+    run = next(r for r in RUNS if r.name == name)
+    evaluation = json.loads((run.folder / "fresh_10_seeds" / "evaluation.json").read_text())
+    assert evaluation["seed_rule"]["rule"] == "fresh" and len(evaluation["seeds"]) == 10
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(run.section[0]):readme.index(run.section[1])].replace("\n", " ")
+    for item in evaluation["architectures"]:
+        accuracy = item["test_acc"]
+        assert f"{points(accuracy['mean'])} ± {points(accuracy['std'])}%" in section, item["label"]
+        if item["vs_resnet"]:
+            diff = item["vs_resnet"]
+            quoted = f"{signed(diff['mean'])} [{signed(diff['ci_low'])}, {signed(diff['ci_high'])}]"
+            assert quoted in section, (item["label"], quoted)

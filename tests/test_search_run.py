@@ -163,8 +163,12 @@ def test_a_trial_whose_worker_dies_is_retried_from_its_last_epoch(ray_session, t
     def kill_the_worker_after_its_first_epoch():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            for state in trials.glob("*/.resume_state.pt"):
-                metrics = json.loads((state.parent / "metrics.json").read_text())
+            # published trial folders only: a hidden staging folder is renamed away while being read
+            for state in trials.glob("[!.]*/.resume_state.pt"):
+                try:
+                    metrics = json.loads((state.parent / "metrics.json").read_text())
+                except (OSError, ValueError):
+                    continue
                 os.kill(metrics["pid"], signal.SIGKILL)
                 killed.append(metrics)
                 return

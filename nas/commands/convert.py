@@ -42,7 +42,9 @@ def add_arguments(parser) -> None:
                              "cifar)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and the check batch")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (must not exist)")
-    parser.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    parser.add_argument("--force", action="store_true",
+                        help="replace DIR if it is an earlier export (it holds the .nas-export marker and only the "
+                             "files an export writes); never a run folder, anything inside one, or anything else")
 
 
 def _noise(text):

@@ -7,6 +7,7 @@ Each model folder holds ``model.pt2`` (``torch.export``, loadable without nas), 
 from __future__ import annotations
 
 from nas.checks import positive_int
+from nas.limits import MAX_TOP, check_count
 
 
 def add_arguments(parser) -> None:
@@ -24,14 +25,16 @@ def add_arguments(parser) -> None:
                         help="with --evaluated: the architecture of search rank R (default 1)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder: DIR/index.json and one folder per trial (must not exist)")
-    parser.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    parser.add_argument("--force", action="store_true",
+                        help="replace DIR if it is an earlier export (it holds the .nas-export marker and only the "
+                             "files an export writes); never a run folder, anything inside one, or anything else")
     parser.add_argument("--results-root", default="results", metavar="DIR",
                         help="where run names are looked up: a folder or a storage URI (default: results)")
 
 
 def run(args) -> int:
     if args.top is not None:
-        positive_int(args.top, "--top")
+        check_count(positive_int(args.top, "--top"), "--top", MAX_TOP)
     if args.rank is not None and not args.evaluated:
         raise ValueError("--rank: only with --evaluated (use --top K or --trial ID otherwise)")
     if args.evaluated:

@@ -25,7 +25,9 @@ def add_arguments(parser) -> None:
                                        "1-100 ASCII letters, digits, '.', '_' or '-', starting with a letter or "
                                        "digit")
     parser.add_argument("--trials", type=int, help="number of trials")
-    parser.add_argument("--sampler", choices=SAMPLERS, help="Optuna sampler")
+    parser.add_argument("--sampler", choices=SAMPLERS,
+                        help="Optuna sampler (each runs single- and multi-objective searches, except cmaes: one "
+                             "objective)")
     parser.add_argument("--scheduler", choices=SCHEDULERS, help="early stopping of bad trials")
     parser.add_argument("--objectives", help="comma-separated: val_acc, val_loss, params, flops "
                                              "(several: multi-objective, writes pareto.csv)")

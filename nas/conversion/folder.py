@@ -9,7 +9,8 @@
   FLOPs; ``stability.png`` when the scheme has a stability region.
 
 The program, the weights and the card are made by ``nas.export``'s own functions (one way to export a model);
-the folder is written into a staging folder renamed into place (``nas.atomic``).
+the folder is written into a staging folder renamed into place (``nas.atomic``), with the ``.nas-export`` marker
+that lets ``--force`` replace it later (and nothing else, ``nas.export.folders.check_replaceable``).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import json
 
 from ..atomic import atomic_directory
 from ..export.card import FORMAT, card_diagnostics, card_noise, json_ready
-from ..export.folders import MODEL_FILES, check_target, write_json
+from ..export.folders import MODEL_FILES, check_replaceable, check_target, write_json, write_marker
 from ..export.markdown import markdown_table
 from ..export.plots import write_card_plots
 from ..export.program import export_program
@@ -37,6 +38,7 @@ def write_folder(network, out, example, *, provenance: dict, check: dict | None 
 
     from ..train import count_parameters, forward_flops
 
+    out = check_target(out, replace)  # before any work: --force replaces only an earlier export
     spec = network.spec
     if not spec.rebuildable:
         raise ValueError("out: the network was converted from a ResNet that is not a named torchvision architecture; "
@@ -44,7 +46,8 @@ def write_folder(network, out, example, *, provenance: dict, check: dict | None 
     title = f"{spec.architecture} as {family_of(spec.scheme).display_name(spec.scheme)}"
     network.eval()  # baked into the program (batch-norm statistics, noise expectations)
     program = export_program(network, example, title)
-    with atomic_directory(out, replace=replace) as staging:
+    with atomic_directory(out, replace=replace, replaceable=check_replaceable) as staging:
+        write_marker(staging, "nas convert")
         torch.export.save(program, str(staging / "model.pt2"))
         state = {name: tensor.detach().contiguous() for name, tensor in network.state_dict().items()}
         save_file(state, str(staging / "weights.safetensors"), metadata={"format": FORMAT, "spec": title})

@@ -25,6 +25,9 @@ on any node of a cluster writes there and a resume from another machine finds it
 token-authentication banner, Tune's logs, warnings) goes to ``evaluation/evaluation.log``
 (``nas.search.logs.run_log``), not to the terminal.
 
+A run has one driver (``nas.driver_lock``): the evaluation holds the run's ``driver.lock`` while it runs, so
+it is refused while the run's search (or another evaluation of it) runs, and vice versa.
+
 Seeds are fresh (``nas.evaluation.seeds``): N seeds from 1000 up (``first_seed``) that no trial of the run
 trained, or an explicit ``seed_list`` that holds none of the search's seeds; a seed that won a selection is
 optimistically biased (Lindauer & Hutter 2020), so the search's own seeds never enter the evaluation. The seed
@@ -48,7 +51,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nas.driver_lock import DriverLock
 from nas.interrupt import Interrupted, catch_signals
+from nas.limits import MAX_EPOCHS, MAX_SEEDS, MAX_TOP, MAX_TRIALS, check_count
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
 
@@ -82,12 +87,12 @@ class EvaluationResult:
         return self.run_dir / summary.JSON_FILE
 
 
-def _positive_int(value, name: str, minimum: int = 1) -> int:
+def _positive_int(value, name: str, minimum: int = 1, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         extra = f" (at least {minimum}: the interval of the difference against ResNet needs two seeds)" \
             if name == "--seeds" else ""
         raise ValueError(f"{name}: must be an integer >= {minimum}{extra}, got {value!r}")
-    return value
+    return value if maximum is None else check_count(value, name, maximum, minimum)  # each unit is training
 
 
 def _resources_flags(cpus_per_trial, gpus_per_trial) -> tuple[float, object]:
@@ -173,9 +178,9 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
     from nas import leaderboard
     from nas.export import dataset_options
 
-    for name, minimum in (("top", 1), ("seeds", MIN_SEEDS), ("epochs", 1)):
+    for name, minimum, maximum in (("top", 1, MAX_TOP), ("seeds", MIN_SEEDS, MAX_SEEDS), ("epochs", 1, MAX_EPOCHS)):
         if flags[name] is not None:
-            _positive_int(flags[name], f"--{name}", minimum)
+            _positive_int(flags[name], f"--{name}", minimum, maximum)
     cpus, gpus = _resources_flags(cpus_per_trial, gpus_per_trial)
     location = run_location(run, results_root, option)
     # The run's records are read from a local folder (a temporary copy for a run in an object store); the
@@ -188,78 +193,84 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
     search = leaderboard.read_search_config(local_run)
     data_options = dataset_options(search)
 
-    restoring = resume and folder.is_file(PLAN_FILE)
-    if restoring:
-        plan = read_plan(folder, run_name)
-        rule = plan.get("seed_rule") or seed_rules.legacy_rule()
-        wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"],
-                  "first_seed": rule.get("first_seed"), "seed_list": plan["seeds"]}
-        changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
-        if changed:  # a resumed evaluation keeps the seeds recorded at its start, whatever the run holds now
-            raise ValueError(f"--resume: the evaluation was started with "
-                             f"{', '.join(_flag_text(k, wanted[k]) for k in changed)}; a resumed evaluation keeps "
-                             "its settings")
-        check_resume_states(folder)
-    else:
-        if folder.list():
-            raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
-                             "--resume, or move it away to start again")
-        top = DEFAULT_TOP if flags["top"] is None else flags["top"]
-        chosen, rule = seed_rules.choose(flags["seeds"], flags["seed_list"], flags["first_seed"],
-                                         seed_rules.search_seeds(local_run), default_count=DEFAULT_SEEDS,
-                                         minimum=MIN_SEEDS)
-        candidates, note = selection.select(local_run, top)
-        epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
-        plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": chosen, "seed_rule": rule,
-                "epochs": epochs, "resnet": note, "candidates": [c.to_dict() for c in candidates]}
-    _check_networks(plan, data_options)
-    if not address:
-        from nas.search.cluster import check_local_resources
+    # One driver per run (nas.driver_lock): a search or another evaluation of this run is refused, naming it.
+    with DriverLock(location, "nas evaluate"):
+        restoring = resume and folder.is_file(PLAN_FILE)
+        if restoring:
+            plan = read_plan(folder, run_name)
+            rule = plan.get("seed_rule") or seed_rules.legacy_rule()
+            wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"],
+                      "first_seed": rule.get("first_seed"), "seed_list": plan["seeds"]}
+            changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
+            if changed:  # a resumed evaluation keeps the seeds recorded at its start, whatever the run holds now
+                raise ValueError(f"--resume: the evaluation was started with "
+                                 f"{', '.join(_flag_text(k, wanted[k]) for k in changed)}; a resumed evaluation "
+                                 "keeps its settings")
+            check_resume_states(folder)
+        else:
+            if folder.list():
+                raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
+                                 "--resume, or move it away to start again")
+            top = DEFAULT_TOP if flags["top"] is None else flags["top"]
+            chosen, rule = seed_rules.choose(flags["seeds"], flags["seed_list"], flags["first_seed"],
+                                             seed_rules.search_seeds(local_run), default_count=DEFAULT_SEEDS,
+                                             minimum=MIN_SEEDS)
+            candidates, note = selection.select(local_run, top)
+            epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
+            if len(candidates) * len(chosen) > MAX_TRIALS:
+                raise ValueError(f"--seeds: {len(candidates)} architectures x {len(chosen):,} seeds are "
+                                 f"{len(candidates) * len(chosen):,} training runs, more than the limit of "
+                                 f"{MAX_TRIALS:,}")
+            plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": chosen, "seed_rule": rule,
+                    "epochs": epochs, "resnet": note, "candidates": [c.to_dict() for c in candidates]}
+        _check_networks(plan, data_options)
+        if not address:
+            from nas.search.cluster import check_local_resources
 
-        check_local_resources(cpus, gpus)
-    resolved["run_dir"] = location
+            check_local_resources(cpus, gpus)
+        resolved["run_dir"] = location
 
-    from nas.data import load_dataset
-    from nas.search.cluster import start_ray, trial_resources
-    from nas.search.logs import quiet_libraries, run_log
-    from nas.search.shared_storage import check_shared_storage
+        from nas.data import load_dataset
+        from nas.search.cluster import start_ray, trial_resources
+        from nas.search.logs import quiet_libraries, run_log
+        from nas.search.shared_storage import check_shared_storage
 
-    data = load_dataset(**data_options)
-    jobs = {job_key(c["architecture_id"], seed): {"candidate": c, "seed": seed}
-            for c in plan["candidates"] for seed in plan["seeds"]}
-    started = time.time()
-    quiet_libraries()
-    # Library chatter (Ray's token-authentication banner, Tune's logs) goes to evaluation/evaluation.log.
-    with run_log(folder, LOG_FILE, keep=lambda: folder.is_file(PLAN_FILE)):
-        started_ray = start_ray(address)
-        signals.reinstall()
-        try:
-            check_shared_storage(folder, address)  # on a multi-node cluster, a local folder every node sees
-            resources = trial_resources(cpus, gpus)
-            if not restoring:
-                folder.write_json(PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
-                                              "created": datetime.datetime.now(datetime.timezone.utc)
-                                              .isoformat(timespec="seconds")})
-            _run_tuner(run_name, folder, plan, jobs, data, resources, restoring, progress, signals)
-        finally:
-            if started_ray:
-                import ray
+        data = load_dataset(**data_options)
+        jobs = {job_key(c["architecture_id"], seed): {"candidate": c, "seed": seed}
+                for c in plan["candidates"] for seed in plan["seeds"]}
+        started = time.time()
+        quiet_libraries()
+        # Library chatter (Ray's token-authentication banner, Tune's logs) goes to evaluation/evaluation.log.
+        with run_log(folder, LOG_FILE, keep=lambda: folder.is_file(PLAN_FILE)):
+            started_ray = start_ray(address)
+            signals.reinstall()
+            try:
+                check_shared_storage(folder, address)  # on a multi-node cluster, a local folder every node sees
+                resources = trial_resources(cpus, gpus)
+                if not restoring:
+                    folder.write_json(PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
+                                                  "created": datetime.datetime.now(datetime.timezone.utc)
+                                                  .isoformat(timespec="seconds")})
+                _run_tuner(run_name, folder, plan, jobs, data, resources, restoring, progress, signals)
+            finally:
+                if started_ray:
+                    import ray
 
-                ray.shutdown()
-    interrupted = signals.received is not None
-    if interrupted:
-        _mark_interrupted(folder, jobs, signal.Signals(signals.received).name)
-    rows = summary.collect_rows(folder, jobs, unfinished_status="interrupted" if interrupted else "error")
-    frame = summary.write_csv(location, rows)
-    complete = bool((frame["status"] == "completed").all())
-    document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_name, seeds=plan["seeds"],
-                                 epochs=plan["epochs"], complete=complete, wall_time=time.time() - started,
-                                 seed_rule=plan.get("seed_rule") or seed_rules.legacy_rule())
-    summary.write_json(location, document)
-    signals.check()
-    if progress:
-        print(summary.format_summary(document), flush=True)
-    return EvaluationResult(location.local_path or location, frame, document)
+                    ray.shutdown()
+        interrupted = signals.received is not None
+        if interrupted:
+            _mark_interrupted(folder, jobs, signal.Signals(signals.received).name)
+        rows = summary.collect_rows(folder, jobs, unfinished_status="interrupted" if interrupted else "error")
+        frame = summary.write_csv(location, rows)
+        complete = bool((frame["status"] == "completed").all())
+        document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_name, seeds=plan["seeds"],
+                                     epochs=plan["epochs"], complete=complete, wall_time=time.time() - started,
+                                     seed_rule=plan.get("seed_rule") or seed_rules.legacy_rule())
+        summary.write_json(location, document)
+        signals.check()
+        if progress:
+            print(summary.format_summary(document), flush=True)
+        return EvaluationResult(location.local_path or location, frame, document)
 
 
 def read_plan(folder, run_name: str) -> dict:

@@ -1,5 +1,12 @@
 """Writing export folders: one model folder per exported model (program, weights, spec, card, figures) and
-``index.json`` for a ranked export, each built in a staging folder renamed into place (``nas.atomic``)."""
+``index.json`` for a ranked export, each built in a staging folder renamed into place (``nas.atomic``).
+
+Every export folder (ranked, model, or converted by ``nas convert``) holds the marker file ``.nas-export``.
+``--force`` (``replace=True``) replaces only a folder that is recognisably an export: it holds the marker and
+nothing but files an export writes (model folders with their own marker included), and it is neither a run
+folder nor inside one. Anything else (a user's folder, a run's ``trials/``) is a ``ValueError`` before any work,
+checked again just before the swap, and nothing is deleted.
+"""
 from __future__ import annotations
 
 import json
@@ -12,11 +19,16 @@ from ..checks import is_number
 from ..paths import check_output_folder, is_within
 from . import markdown
 from .card import FORMAT, json_ready, trial_card
-from .plots import write_card_plots
+from .plots import PLOT_FILES, write_card_plots
 from .program import EXAMPLE_BATCH, export_program
 from .selection import load_data, select_evaluated, select_trials
 
 MODEL_FILES = ("model.pt2", "weights.safetensors", "spec.json", "card.json", "card.md")
+EXPORT_MARKER = ".nas-export"  # written into every export folder: what ``--force`` may replace
+MARKER_LIMIT = 4096  # bytes: the marker is a one-line JSON object
+_EXPORT_FILES = frozenset({*MODEL_FILES, *PLOT_FILES, "index.json", EXPORT_MARKER})
+_MODEL_FOLDER_FILES = frozenset({*MODEL_FILES, *PLOT_FILES, EXPORT_MARKER})
+RUN_FILE = "search.json"  # every run folder has one (nas search writes it first)
 
 
 def export_run(run, out, *, top: int | None = 1, trial: str | None = None, replace: bool = False,
@@ -30,7 +42,8 @@ def export_run(run, out, *, top: int | None = 1, trial: str | None = None, repla
     run_dir, records = select_trials(run, top=top, trial=trial, results_root=results_root)
     search, data = _run_inputs(out, run_dir, data)
     folders = {_folder_name(r["trial_id"]): r for r in records}
-    with atomic_directory(out, replace=replace) as staging:
+    with atomic_directory(out, replace=replace, replaceable=check_replaceable) as staging:
+        write_marker(staging, "nas export")
         index = []
         for name, record in folders.items():
             card = _export_into(staging / name, record, run_dir, search, data)
@@ -61,11 +74,82 @@ def export_evaluated(run, out, *, rank: int = 1, replace: bool = False,
 
 
 def check_target(out, replace: bool) -> Path:
-    """The output folder, refused when it exists (unless ``replace``) or cannot be created."""
+    """The output folder, refused when it exists (unless ``replace`` and it is an export folder, see
+    ``check_replaceable``) or cannot be created."""
     out = Path(out)
+    if out.is_symlink():  # replacing would swap the link, not the folder the user sees through it
+        raise ValueError(f"out: {out} is a symbolic link; give the folder itself or a new name")
     if out.exists() and not replace:
         raise ValueError(f"out: {out} already exists (pass --force to replace it)")
-    return check_output_folder(out, "out")
+    out = check_output_folder(out, "out")
+    if out.exists():
+        check_replaceable(out)
+    return out
+
+
+def check_replaceable(out) -> None:
+    """A ``ValueError`` unless the existing folder ``out`` is one that ``nas export`` or ``nas convert`` wrote.
+
+    Written means: it holds the ``.nas-export`` marker and only files an export writes (model folders holding
+    their own marker), and neither it nor a folder above it is a run folder (holds ``search.json``).
+    """
+    out = Path(out)
+    run = _enclosing_run(out)
+    if run is not None:
+        where = "is a run folder" if run == out.resolve() else f"is inside the run folder {run}"
+        raise ValueError(f"out: {out} {where}; --force never replaces anything in a run folder")
+    foreign = _foreign_entries(out, _EXPORT_FILES, folders=True)
+    if not foreign and not _has_marker(out):
+        foreign = [f"no {EXPORT_MARKER} marker"]
+    if foreign:
+        raise ValueError(f"out: {out} was not written by nas export ({', '.join(foreign)}); --force only "
+                         "replaces an export folder: choose another --out or remove it yourself")
+
+
+def _enclosing_run(path: Path):
+    """The run folder that is ``path`` or holds it (resolved), else None."""
+    path = path.resolve()
+    for folder in (path, *path.parents):
+        if (folder / RUN_FILE).exists():
+            return folder
+    return None
+
+
+def _has_marker(folder: Path) -> bool:
+    marker = folder / EXPORT_MARKER
+    if marker.is_symlink() or not marker.is_file() or marker.stat().st_size > MARKER_LIMIT:
+        return False
+    try:
+        value = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(value, dict) and "written_by" in value
+
+
+def _foreign_entries(folder: Path, allowed, *, folders: bool, limit: int = 3) -> list[str]:
+    """Up to ``limit`` descriptions of what in ``folder`` an export did not write."""
+    foreign = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink():
+            foreign.append(f"the link {entry.name}")
+        elif entry.is_dir():
+            if (entry / RUN_FILE).exists():
+                foreign.append(f"the run folder {entry.name}")
+            elif not folders:
+                foreign.append(f"the folder {entry.name}")
+            elif _foreign_entries(entry, _MODEL_FOLDER_FILES, folders=False, limit=1) or not _has_marker(entry):
+                foreign.append(f"the folder {entry.name}")
+        elif not entry.is_file() or entry.name not in allowed:
+            foreign.append(entry.name)
+        if len(foreign) >= limit:
+            foreign.append("...")
+            break
+    return foreign
+
+
+def write_marker(folder: Path, writer: str) -> None:
+    """The ``.nas-export`` marker: this folder was written by ``writer`` and ``--force`` may replace it."""
+    write_json(folder / EXPORT_MARKER, {"format": FORMAT, "written_by": writer})
 
 
 def _run_inputs(out: Path, run_dir: Path, data):
@@ -79,7 +163,7 @@ def _run_inputs(out: Path, run_dir: Path, data):
 def _export_one(out: Path, record: dict, run_dir: Path, replace: bool, data) -> Path:
     """The model folder ``out`` of one record, written atomically."""
     search, data = _run_inputs(out, run_dir, data)
-    with atomic_directory(out, replace=replace) as staging:
+    with atomic_directory(out, replace=replace, replaceable=check_replaceable) as staging:
         _export_into(staging, record, run_dir, search, data)
     return out
 
@@ -118,6 +202,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     example = next(iter(data.test.batches(EXAMPLE_BATCH)))[0].to(torch.float32)
     program = export_program(model, example, record["trial_id"])
     folder.mkdir(parents=True, exist_ok=True)  # export_trial writes into the staging folder itself
+    write_marker(folder, "nas export")
     torch.export.save(program, str(folder / "model.pt2"))
     state = unshared_state(model)  # tied weights appear under every step's name
     save_file(state, str(folder / "weights.safetensors"),
@@ -150,4 +235,5 @@ def write_json(path: Path, value) -> None:
     path.write_text(json.dumps(json_ready(value), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
-__all__ = ["export_run", "export_trial", "export_evaluated", "check_target", "write_json", "MODEL_FILES"]
+__all__ = ["export_run", "export_trial", "export_evaluated", "check_target", "check_replaceable", "write_marker",
+           "write_json", "MODEL_FILES", "EXPORT_MARKER"]

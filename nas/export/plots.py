@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 MAX_REGIONS = 6  # learned per-step coefficients: at most this many regions overlaid in one plot
+PLOT_FILES = ("stability.png", "coefficients.png")  # every figure a card may have
 
 
 def stability_schemes(scheme, per_step: list[dict]) -> list:
@@ -53,4 +54,4 @@ def write_card_plots(spec, model, per_step, folder: Path, refinement=None) -> li
     return written
 
 
-__all__ = ["MAX_REGIONS", "stability_schemes", "write_card_plots"]
+__all__ = ["MAX_REGIONS", "PLOT_FILES", "stability_schemes", "write_card_plots"]

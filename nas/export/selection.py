@@ -8,7 +8,8 @@ import pandas as pd
 
 from .. import leaderboard
 from ..checks import positive_int
-from ..messages import one_line
+from ..limits import MAX_TOP, check_count
+from ..messages import one_line, printable_tree
 from ..paths import contained
 from ..safe_load import read_json
 from .loading import read_model
@@ -20,7 +21,7 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
     if trial is not None and top not in (None, 1):
         raise ValueError("choose either --top K or --trial ID, not both")
     if trial is None:
-        positive_int(top, "top")
+        check_count(positive_int(top, "top"), "top", MAX_TOP)  # each is an exported model
     run_dir = leaderboard.resolve_run(run, results_root)
     frame = leaderboard.load([run_dir])
     leaderboard.check_runs_have_finished_trials(frame)
@@ -54,12 +55,13 @@ def select_evaluated(run, rank: int = 1, *, results_root=leaderboard.DEFAULT_RES
     seeds, ties to the lower seed), read from ``evaluation/<job_dir>`` like a trial folder."""
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
         raise ValueError(f"--rank: must be a positive integer, got {rank!r}")
+    check_count(rank, "--rank", MAX_TOP)
     run_dir = leaderboard.resolve_run(run, results_root)
     path = run_dir / "evaluation.json"
     if not path.is_file():
         raise ValueError(f"--evaluated: run {run_dir.name} has no evaluation.json; run nas evaluate "
                          f"{run_dir.name} first")
-    document = read_json(path, f"--evaluated: {path}")
+    document = printable_tree(read_json(path, f"--evaluated: {path}"))  # its labels reach card.md
     entries = [e for e in document.get("architectures") or [] if isinstance(e, dict) and e.get("role") == "searched"]
     entry = next((e for e in entries if e.get("search_rank") == rank), None)
     if entry is None:
@@ -105,8 +107,10 @@ def _trial_record(folder: Path, what: str) -> dict | None:
 
 
 def _optional_json(folder: Path, name: str, what: str) -> dict | None:
+    """A JSON file of a trial folder (None when absent), its text with control characters escaped: it reaches
+    the card."""
     path = contained(folder, name, f"{what}: {name}")
-    return read_json(path, f"{what}: {name}") if path.is_file() else None
+    return printable_tree(read_json(path, f"{what}: {name}")) if path.is_file() else None
 
 
 def _eval_batch_size(train_config: dict | None) -> int:

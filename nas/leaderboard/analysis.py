@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..messages import printable_tree
 from ..safe_load import read_json
 from ..vocabulary import DUPLICATE_STATUS, maximised
 from ..vocabulary import parse_objectives as _parse_objectives
@@ -208,7 +209,7 @@ def evaluation_view(frame: pd.DataFrame) -> pd.DataFrame:
         path = Path(run_dir) / EVALUATION_FILE
         if not path.is_file():
             continue
-        document = read_json(path)
+        document = printable_tree(read_json(path))  # shown in terminals: control characters escaped
         notes.extend(_prediction_notes(document, Path(run_dir).name))
         for entry in document.get("architectures") or []:
             test, vs = entry.get("test_acc") or {}, entry.get("vs_resnet") or {}

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..messages import quote
+from ..limits import MAX_SEED
+from ..messages import printable, printable_tree, quote
 from ..paths import contained
 from ..safe_load import read_json
 from ..storage import Location, is_uri
@@ -79,7 +80,7 @@ def read_search_config(run_dir) -> dict:
     path = Path(run_dir) / "search.json"
     if not path.is_file():
         return {}
-    return read_json(path)
+    return printable_tree(read_json(path))  # its text reaches terminals and cards: control characters escaped
 
 
 def _as_bool(value):
@@ -110,7 +111,16 @@ def _read_trials(run_dir: Path) -> pd.DataFrame:
         if len(frame) and column not in frame.columns:
             raise ValueError(f"{path}: missing column {column!r}")
     _check_numbers(frame, path)
+    _escape_text(frame)
     return frame
+
+
+def _escape_text(frame: pd.DataFrame) -> None:
+    """Control characters in the table's text escaped (``nas.messages.printable``): a ``scheme_name`` holding
+    terminal escapes is shown as text by every reader (leaderboard, search progress, export cards)."""
+    for column in frame.columns:
+        if frame[column].dtype == object or isinstance(frame[column].dtype, pd.StringDtype):
+            frame[column] = frame[column].map(lambda v: printable(v) if isinstance(v, str) else v)
 
 
 # Columns of trials.csv that hold numbers (results/README.md); coef_* and constraint_* columns too.
@@ -119,19 +129,46 @@ NUMERIC_COLUMNS = ("val_acc", "val_loss", "best_val_acc", "params", "flops", "ep
                    "real_stability_interval", "seed", "best_val_loss", "best_epoch")
 
 
+# The values each column can hold (low, high, inf allowed), checked when trials.csv is read back: a table edited
+# or damaged by hand (best_val_acc = inf) must not rank first, nor be exported as rank 1. Empty cells pass.
+# A diverged trial records val_loss inf (nas.search.trainable), so losses may be infinite.
+RANGES = {"val_acc": (0, 1, False), "best_val_acc": (0, 1, False), "val_loss": (0, None, True),
+          "best_val_loss": (0, None, True), "params": (0, None, False), "flops": (0, None, False),
+          "epochs_run": (0, None, False), "best_epoch": (0, None, False), "wall_time": (0, None, False),
+          "steps_per_stage": (1, None, False), "h": (0, None, False), "seed": (0, MAX_SEED, False)}
+FINITE_PREFIXES = ("coef_",)  # scheme coefficients are finite numbers (or empty)
+
+
 def _check_numbers(frame: pd.DataFrame, path: Path) -> None:
-    """Numeric columns converted to numbers; a cell that is not one (empty cells are) is a ``ValueError``."""
+    """Numeric columns converted to numbers; a cell that is not one (empty cells are), or one outside its
+    column's range (``RANGES``), is a ``ValueError`` naming the column, the trial and the value."""
     for column in frame.columns:
         if column not in NUMERIC_COLUMNS and not column.startswith(("coef_", "constraint_")):
             continue
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() & frame[column].notna()
         if bad.any():
-            row = bad.to_numpy().argmax()
-            trial = frame["trial_id"].iloc[row] if "trial_id" in frame.columns else f"row {row + 1}"
-            raise ValueError(f"{path}: column {column}, trial {trial}: {quote(frame[column].iloc[row])} is not a "
-                             "number")
+            raise ValueError(f"{path}: column {column}, trial {_trial_of(frame, bad)}: "
+                             f"{quote(frame[column].iloc[bad.to_numpy().argmax()])} is not a number")
+        low, high, infinite = RANGES.get(column, (None, None, not column.startswith(FINITE_PREFIXES)))
+        present = values.notna()
+        out = present & ~np.isfinite(values.astype(float)) if not infinite else present & False
+        if low is not None:
+            out |= present & (values < low)
+        if high is not None:
+            out |= present & (values > high)
+        if out.any():
+            value = values[out].iloc[0]
+            allowed = "a finite number" if low is None else \
+                f"{'a' if infinite else 'a finite'} number in [{low}, {'inf' if high is None else high}]"
+            raise ValueError(f"{path}: column {column}, trial {_trial_of(frame, out)}: {float(value):g} is out of "
+                             f"range (expected {allowed}); the table was edited or damaged")
         frame[column] = values
+
+
+def _trial_of(frame: pd.DataFrame, mask) -> str:
+    row = mask.to_numpy().argmax()
+    return frame["trial_id"].iloc[row] if "trial_id" in frame.columns else f"row {row + 1}"
 
 
 def load(runs, *, results_root=DEFAULT_RESULTS_ROOT) -> pd.DataFrame:

@@ -16,6 +16,11 @@
    on completion) and ASHA on the primary objective;
 5. write ``trials.csv`` (and ``pareto.csv`` for several objectives) and print the leaderboard.
 
+A run has one driver: the run's ``driver.lock`` (``nas.driver_lock``) is taken before its state is read and
+given back at the end; a second driver is refused naming the first. A new search that fails before its first
+trial wrote its folder (a sampler Ray cannot pickle, Ray failing to start) removes its run folder and study
+(``discard_unstarted``), so the same command can simply run again.
+
 The run folder lives in any ``nas.storage`` location (``results/`` by default, a shared folder, or an object
 store such as ``s3://bucket/prefix``): Tune's experiment, every trial record and resumable state and the
 run files go through it, so trials on any node write to the same place. The Optuna study stays with the
@@ -42,7 +47,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nas import data_info
+from nas.driver_lock import DriverLock, is_lock_entry
 from nas.interrupt import Interrupted, catch_signals
+from nas.messages import one_line
 from nas.paths import check_output_folder
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
@@ -116,20 +123,51 @@ def fetch_study_copy(run: Location) -> bool:
 
 
 def check_study_storage(url) -> str | None:
-    """``--study-storage``: an SQLAlchemy database URL (``sqlite:///abs.db``, ``postgresql://...``)."""
+    """``--study-storage``: an SQLAlchemy database URL (``sqlite:///abs.db``, ``postgresql://...``), checked
+    before anything is written: its kind of database and driver exist here, and an SQLite file can be created
+    or written where it points. (A network database is not contacted here.)"""
     if url is None:
         return None
     if not isinstance(url, str) or "://" not in url:
         raise ValueError(f"--study-storage: expected a database URL such as sqlite:////abs/path/optuna.db or "
                          f"postgresql://user@host/db, got {url!r}")
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        make_url(url)
+        parsed = make_url(url)
     except ArgumentError as exc:
         raise ValueError(f"--study-storage: {exc}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        create_engine(parsed).dispose()  # loads the dialect and its driver; connects to nothing
+    except NoSuchModuleError:
+        raise ValueError(f"--study-storage: unknown kind of database {parsed.drivername!r} in {shown} (e.g. "
+                         "sqlite:////abs/path/optuna.db, postgresql://user@host/db)") from None
+    except ImportError as exc:
+        raise ValueError(f"--study-storage: {shown}: the database driver is not installed ({exc})") from None
+    except (ArgumentError, TypeError, ValueError) as exc:
+        raise ValueError(f"--study-storage: {shown}: {one_line(exc)}") from None
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_file(parsed.database)
     return url
+
+
+def _check_sqlite_file(database) -> None:
+    """An SQLite study file: a file (not memory, not a folder) that exists writable or can be created."""
+    if not database or database == ":memory:" or str(database).startswith("file:"):
+        raise ValueError("--study-storage: an SQLite study needs a file path (sqlite:////abs/path/optuna.db); an "
+                         "in-memory database is lost when the driver ends")
+    path = Path(database)
+    if path.is_dir():
+        raise ValueError(f"--study-storage: {path} is a folder; give the database file")
+    # SQLite writes a journal beside the file: its folder must exist and be writable either way.
+    if not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise ValueError(f"--study-storage: the folder {path.parent} of the SQLite file {what}")
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+        raise ValueError(f"--study-storage: cannot write the SQLite file {path} (permission denied)")
 
 
 def _masked(url: str) -> str:
@@ -139,22 +177,10 @@ def _masked(url: str) -> str:
 
 
 def make_sampler(name: str, seed: int):
-    """The Optuna sampler for ``--sampler`` (seeded)."""
-    import optuna
+    """The Optuna sampler for ``--sampler`` (seeded, picklable: ``nas.search.samplers``)."""
+    from .samplers import make_sampler as make
 
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
-    if name == "cmaes":  # CMA-ES samples the continuous coefficients; categorical ones fall back to random
-        return optuna.samplers.CmaEsSampler(seed=seed)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed)
-    raise ValueError(f"--sampler: must be one of {', '.join(SAMPLERS)}, got {name!r}")
+    return make(name, seed)
 
 
 # The command-line flags that override a setting of the space's ``search`` section.
@@ -265,8 +291,23 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
         run_dir.check_bucket(option)
         if run_dir.exists() and not run_dir.is_dir():
             raise ValueError(f"--name: {run_dir} exists and is not a folder")
+        lock = DriverLock(run_dir, "nas search")
+        lock.acquire()  # before the run's state is read: a second driver is refused, naming the first
+    except OSError as exc:
+        raise ValueError(f"{option}: cannot reach {results_dir}: {exc}") from None
+    try:
+        return _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage, progress, leaderboard,
+                         signals, option, results_dir)
+    finally:
+        lock.release()
+
+
+def _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage, progress, leaderboard, signals,
+              option, results_dir):
+    """The search once this driver holds the run's lock (``nas.driver_lock``)."""
+    try:
         restoring = resume and run_dir.is_file(CONFIG_FILE)
-        occupied = bool(run_dir.list())
+        occupied = any(not is_lock_entry(entry) for entry in run_dir.list())
     except OSError as exc:
         raise ValueError(f"{option}: cannot reach {results_dir}: {exc}") from None
     if restoring:
@@ -311,18 +352,24 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
         fetch_study_copy(run_dir)
     # Library chatter (Ray's token-authentication banner, Tune and Optuna logs) goes to the run's log.
     with run_log(run_dir, LOG_FILE, keep=lambda: run_dir.is_file(CONFIG_FILE)):
-        started_ray = start_ray(address)
-        signals.reinstall()
         try:
-            check_shared_storage(run_dir, address)
-            resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
-            grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress, address,
-                              signals, study_url, study_storage)
-        finally:
-            if started_ray:
-                import ray
+            started_ray = start_ray(address)
+            signals.reinstall()
+            try:
+                check_shared_storage(run_dir, address)
+                resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
+                grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress,
+                                  address, signals, study_url, study_storage)
+            finally:
+                if started_ray:
+                    import ray
 
-                ray.shutdown()
+                    ray.shutdown()
+        except BaseException:
+            if not restoring:  # a new run that failed before its first trial leaves nothing behind
+                lock.stop()  # no heartbeat may write the lock back into the removed folder
+                discard_unstarted(run_dir, name, study_url, study_storage)
+            raise
         # Written once every worker is gone (an embedded Ray is shut down): no trial rewrites its folder after this.
         interrupted = signals.received is not None
         told = told_trials(study_url, name)
@@ -346,6 +393,33 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
                 (Path(local) / name / "trials.csv").write_bytes(run_dir.read_bytes("trials.csv"))
                 print_leaderboard(Path(local) / name)
     return result
+
+
+def discard_unstarted(run_dir: Location, name: str, study_url: str, study_storage: str | None) -> bool:
+    """After a new search failed before any trial wrote its folder, remove what it wrote (the run folder,
+    which held nothing before it began, and its Optuna study), so that the same command can simply be run
+    again. Returns True when something was removed; a run with a trial folder is kept (``--resume``)."""
+    import optuna
+
+    try:
+        if run_dir.list(TRIALS_FOLDER):
+            return False
+        removed = run_dir.exists()
+        run_dir.delete_folder()
+        if study_storage is None and not run_dir.is_local:
+            (driver_folder(run_dir) / STUDY_FILE).unlink(missing_ok=True)
+        elif study_storage is not None:  # a study that never ran a trial (only the queued baselines)
+            storage = optuna.storages.RDBStorage(study_url)
+            try:
+                study = optuna.load_study(study_name=name, storage=storage)
+            except KeyError:
+                return removed
+            if all(t.state == optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False)):
+                optuna.delete_study(study_name=name, storage=storage)
+                removed = True
+        return removed
+    except Exception:  # noqa: BLE001 -- cleaning up must never hide the error that stopped the search
+        return False
 
 
 def read_run_record(run_dir, name: str) -> dict:
@@ -605,4 +679,4 @@ def _error_text(error) -> str:
 
 __all__ = ["run", "SearchResult", "make_sampler", "write_outputs", "resume_command",
            "read_run_record", "check_resume_states", "told_trials", "unfinished_trials", "tune_signal_handling",
-           "driver_folder", "study_storage_url", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]
+           "driver_folder", "study_storage_url", "discard_unstarted", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]

@@ -65,10 +65,11 @@ from .network import NetworkSpace, widths_from_key, widths_key
 from .noise import NoiseBlock
 from .schemes import NamedBlock
 from .search_space import TOP_LEVEL, SearchSpace, SpaceSampler, TrialPlan
-from .settings import (DUPLICATE_MODES, OBJECTIVES, SAMPLERS, SCHEDULERS, SETTING_CHECKS, SearchSettings,
-                       check_setting, check_settings, parse_gpus, parse_objectives)
+from .settings import (DUPLICATE_MODES, OBJECTIVES, SAMPLERS, SCHEDULERS, SETTING_CHECKS,
+                       SINGLE_OBJECTIVE_SAMPLERS, SearchSettings, check_setting, check_settings, parse_gpus,
+                       parse_objectives)
 
 __all__ = ["SearchSpace", "SearchSettings", "check_settings", "SpaceSampler", "TrialPlan", "Constraints",
-           "SpaceError", "load_space", "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "BASELINES", "DUPLICATE_MODES",
+           "SpaceError", "load_space", "OBJECTIVES", "SAMPLERS", "SINGLE_OBJECTIVE_SAMPLERS", "SCHEDULERS", "BASELINES", "DUPLICATE_MODES",
            "widths_key", "widths_from_key", "check_run_name", "check_setting", "SETTING_CHECKS", "parse_gpus",
            "parse_objectives", "NamedBlock", "NoiseBlock", "NetworkSpace", "TOP_LEVEL", "EMBEDDED_DEFAULT"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from nas import checks
-from nas.limits import check_seed
+from nas.limits import MAX_EPOCHS, MAX_RETRIES, MAX_TRIALS, check_count, check_seed
 from nas.vocabulary import OBJECTIVES  # objective -> Optuna direction; the first is the primary one
 from nas.vocabulary import parse_objectives as _parse_objectives
 
@@ -17,6 +17,7 @@ from ..domains import SpaceError, check_mapping, fail
 from ..racing import parse_race
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp", "random", "qmc")
+SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)  # Optuna's CmaEsSampler refuses a multi-objective study
 SCHEDULERS = ("asha", "none")
 DUPLICATE_MODES = ("reuse", "reseed")
 
@@ -80,16 +81,16 @@ def _optional(check):
 # One check per setting, used for the space file, the command-line flags and SearchSettings itself:
 # check(value, name) -> the normalised value, or a ValueError whose message starts with ``name``.
 SETTING_CHECKS = {
-    "trials": checks.positive_int,
+    "trials": lambda value, name: check_count(value, name, MAX_TRIALS),
     "sampler": lambda value, name: checks.choice(value, name, SAMPLERS),
     "scheduler": lambda value, name: checks.choice(value, name, SCHEDULERS),
     "objectives": parse_objectives,
-    "grace_period": checks.positive_int,
-    "reduction_factor": lambda value, name: checks.int_at_least(value, name, 2),
+    "grace_period": lambda value, name: check_count(value, name, MAX_EPOCHS),
+    "reduction_factor": lambda value, name: check_count(value, name, MAX_EPOCHS, minimum=2),
     "cpus_per_trial": lambda value, name: checks.number_in(value, name, 0.01, None),
     "gpus_per_trial": parse_gpus,
-    "max_failures": lambda value, name: checks.int_at_least(value, name, 0),
-    "max_concurrent": _optional(checks.positive_int),
+    "max_failures": lambda value, name: check_count(value, name, MAX_RETRIES, minimum=0),
+    "max_concurrent": _optional(lambda value, name: check_count(value, name, MAX_TRIALS)),
     "time_budget": _optional(lambda value, name: checks.positive_number(value, name,
                                                                        what="a positive number of seconds")),
     "seed": check_seed,
@@ -127,7 +128,13 @@ def check_settings(settings: SearchSettings, train: dict, path: str = "search") 
         raise fail(f"{path}.grace_period", f"{settings.grace_period} is more than train.epochs "
                                            f"({train['epochs']}); ASHA's first rung must come before the last "
                                            "epoch (lower grace_period, or scheduler: none)")
+    if settings.sampler in SINGLE_OBJECTIVE_SAMPLERS and len(settings.objectives) > 1:
+        several = [name for name in SAMPLERS if name not in SINGLE_OBJECTIVE_SAMPLERS]
+        raise fail(f"{path}.sampler", f"{settings.sampler} optimises one objective, and the search has "
+                                      f"{len(settings.objectives)} ({', '.join(settings.objectives)}); use one of "
+                                      f"{', '.join(several)}, or one objective")
 
 
 __all__ = ["SearchSettings", "SETTING_CHECKS", "check_setting", "check_settings", "parse_settings",
-           "parse_objectives", "parse_gpus", "OBJECTIVES", "SAMPLERS", "SCHEDULERS", "DUPLICATE_MODES"]
+           "parse_objectives", "parse_gpus", "OBJECTIVES", "SAMPLERS", "SINGLE_OBJECTIVE_SAMPLERS", "SCHEDULERS",
+           "DUPLICATE_MODES"]
