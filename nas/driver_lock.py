@@ -109,7 +109,8 @@ class Holder:
         return self.host == socket.gethostname() and not _pid_alive(self.pid)
 
     def describe(self, now: float) -> str:
-        return (f"{quote(self.command, 60)} on host {quote(self.host, 80)}, pid {self.pid}, started {quote(self.started, 40)}"
+        return (f"{quote(self.command, 60)} on host {quote(self.host, 80)}, pid {self.pid}, "
+                f"started {quote(self.started, 40)}"
                 f" (last heartbeat {max(0.0, now - self.heartbeat):.0f} s ago)")
 
 

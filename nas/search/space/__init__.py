@@ -70,6 +70,7 @@ from .settings import (DUPLICATE_MODES, OBJECTIVES, SAMPLERS, SCHEDULERS, SETTIN
                        parse_objectives)
 
 __all__ = ["SearchSpace", "SearchSettings", "check_settings", "SpaceSampler", "TrialPlan", "Constraints",
-           "SpaceError", "load_space", "OBJECTIVES", "SAMPLERS", "SINGLE_OBJECTIVE_SAMPLERS", "SCHEDULERS", "BASELINES", "DUPLICATE_MODES",
+           "SpaceError", "load_space", "OBJECTIVES", "SAMPLERS", "SINGLE_OBJECTIVE_SAMPLERS", "SCHEDULERS",
+           "BASELINES", "DUPLICATE_MODES",
            "widths_key", "widths_from_key", "check_run_name", "check_setting", "SETTING_CHECKS", "parse_gpus",
            "parse_objectives", "NamedBlock", "NoiseBlock", "NetworkSpace", "TOP_LEVEL", "EMBEDDED_DEFAULT"]
