@@ -79,7 +79,7 @@ def test_baselines_come_first_and_are_not_options_of_the_sampled_choice():
     space = load_space({"baselines": True, "scheme": [{"family": "named", "names": ["heun", "rk4"]},
                                                       {"family": "runge_kutta", "stages": 2}]})
     configs = sample_configs(space, 30)
-    assert [c["scheme"] for c in configs[:2]] == list(BASELINES)
+    assert [c["scheme"] for c in configs[:2]] == list(BASELINES[:2])  # the untied ResNet only beside tied baselines
     assert {c["scheme"] for c in configs[2:]} == {"named", "runge_kutta"}
     first, second = plan(space, configs[0]), plan(space, configs[1])
     assert first.baseline and first.scheme.name == "euler"

@@ -33,7 +33,10 @@ class NetworkSpace:
 
     def suggest(self, trial, constants: dict) -> None:
         for name in SAMPLED:
-            suggest_into(getattr(self, name), trial, name, constants)
+            domain = getattr(self, name)
+            if name in UNTIED_DEFAULTS and domain.mode == "constant" and domain.value == UNTIED_DEFAULTS[name]:
+                continue  # an untied space's trials keep the configs they had before tying existed
+            suggest_into(domain, trial, name, constants)
 
     def check_schemes(self, blocks, paths) -> None:
         """Every scheme block builds networks of this kind (a torchvision network refuses some families)."""
@@ -72,6 +75,7 @@ class NetworkSpace:
 
 
 SAMPLED = ("widths", "steps_per_stage", "h", "share_stage_weights", "tie", "norm")  # settings a trial draws
+UNTIED_DEFAULTS = {"tie": "none", "norm": "per_step"}
 
 
 def widths_key(widths) -> str:
