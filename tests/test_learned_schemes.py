@@ -273,3 +273,25 @@ def test_per_step_coefficients_are_one_scheme_per_step():
     assert schemes[1][1] != schemes[0][0] and rk_residual(schemes[1][1], 2) <= 1e-12
     with pytest.raises(ValueError, match="different schemes"):
         concrete_spec(network)
+
+
+# ------------------------------------------------------------------------------- nas diagnose --model
+def test_diagnose_model_reports_the_learned_scheme_not_the_starting_point(tmp_path, capsys):
+    import json
+
+    from run_folders import make_run
+
+    from nas.cli import main
+
+    run = make_run(tmp_path, "learned", [{"scheme": "heun", "tie": "stage", "norm": "none", "steps_per_stage": 2,
+                                          "learn_scheme": "network"}])
+    trial = run / "trials" / "learned_00000"
+    assert json.loads((trial / "spec.json").read_text())["learn_scheme"] == "network"
+    assert main(["diagnose", "--model", str(trial)]) == 0
+    out = capsys.readouterr().out
+    assert "learned scheme (every step; learn_scheme network, order 2 kept):" in out
+    assert "order: 2" in out and "modified" in out.lower() and "stability" in out.lower()
+    assert main(["diagnose", "--model", str(trial), "--json"]) == 0
+    (learned,) = json.loads(capsys.readouterr().out)["learned_schemes"]
+    assert learned["steps"] == "every step" and learned["scheme"]["order"] >= 2
+    assert learned["scheme"]["scheme"]["b"] != [0.5, 0.5]  # trained away from heun, still order 2

@@ -89,6 +89,22 @@ def learned_schemes(model) -> list[list]:
     return [[learned.scheme(n) for n in range(len(learned.owner))] for learned in stages]
 
 
+def trained_schemes(model) -> list[tuple[str, object]]:
+    """(label, scheme) for each distinct scheme a network steps with, in order: its spec's scheme (label "") or,
+    when it learns coefficients, the concrete learned schemes, each labelled with the steps that use it
+    ("stage 0 step 1, ..."; "every step" when one scheme serves the whole network). ``nas diagnose --model``
+    reports each."""
+    if getattr(model.spec, "learn_scheme", "none") == "none":
+        return [("", model.spec.scheme)]
+    found: dict = {}
+    for i, row in enumerate(learned_schemes(model)):
+        for n, scheme in enumerate(row):
+            found.setdefault(scheme, []).append(f"stage {i} step {n}")
+    if len(found) == 1:
+        return [("every step", next(iter(found)))]
+    return [(", ".join(steps), scheme) for scheme, steps in found.items()]
+
+
 def concrete_spec(model):
     """The spec of the trained ``model`` with the learned scheme written back as a concrete scheme and learning
     off (``learn_scheme = "none"``). Needs one θ for the whole network: always so with ``network``; with
@@ -119,4 +135,4 @@ def concrete_network(model):
 
 
 __all__ = ["GRANULARITIES", "LearnedCoefficients", "coefficient_parameters", "concrete_network", "concrete_spec",
-           "concrete_state_dict", "is_coefficient_parameter", "learned_schemes", "make_learned"]
+           "concrete_state_dict", "is_coefficient_parameter", "learned_schemes", "make_learned", "trained_schemes"]
