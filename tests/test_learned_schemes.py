@@ -3,7 +3,9 @@ that train them with the weights, and the concrete scheme written back (docs/lea
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -295,3 +297,86 @@ def test_diagnose_model_reports_the_learned_scheme_not_the_starting_point(tmp_pa
     (learned,) = json.loads(capsys.readouterr().out)["learned_schemes"]
     assert learned["steps"] == "every step" and learned["scheme"]["order"] >= 2
     assert learned["scheme"]["scheme"]["b"] != [0.5, 0.5]  # trained away from heun, still order 2
+
+
+def test_export_writes_the_learned_scheme_into_spec_json_and_the_program_equals_the_trained_network(tmp_path):
+    import json
+
+    from run_folders import make_run
+
+    from nas.export import export_trial, read_model
+
+    run = make_run(tmp_path, "learned", [{"scheme": "ab2", "tie": "stage", "steps_per_stage": 3,
+                                          "learn_scheme": "network"}])
+    trial = run / "trials" / "learned_00000"
+    spec, weights = read_model(trial, "trial")
+    trained = build_network(spec)
+    trained.load_state_dict(weights)
+    trained.eval()
+    folder = export_trial(run, "learned_00000", tmp_path / "export")
+    written = json.loads((folder / "spec.json").read_text())
+    assert "learn_scheme" not in written and written["scheme"]["name"] == "learned_lmm2_p2"
+    assert NetworkSpec.from_dict(written).scheme == concrete_spec(trained).scheme
+    program = torch.export.load(str(folder / "model.pt2"))
+    x = torch.randn(8, spec.in_channels, 40)  # MNIST-1D inputs
+    with torch.no_grad():
+        assert torch.equal(program.module()(x), trained(x))
+
+
+# -------------------------------------------------------------------------------- search and trials.csv
+def test_a_space_offers_learned_coefficients_next_to_fixed_ones():
+    import optuna
+
+    from nas.search import load_space
+
+    space = load_space({"scheme": {"family": "runge_kutta", "stages": 2, "coefficients": {"low": 0.2, "high": 0.9}},
+                        "network": {"widths": [4, 8], "learn_scheme": ["none", "network"]}})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    specs = []
+    for _ in range(12):
+        trial = study.ask()
+        constants = space.sampler_function()(trial)
+        specs.append(space.plan({**trial.params, **constants}, macro="sequence", in_channels=1, num_classes=10).spec)
+        study.tell(trial, 0.0)
+    learned = [s for s in specs if s.learn_scheme == "network"]
+    assert learned and len(learned) < len(specs)  # both offered
+    for spec in learned:  # the searched tableau is the starting point of the learned one
+        assert spec.learn_order >= 1 and spec.scheme.name.startswith("runge_kutta")
+    plain = load_space({"scheme": {"family": "named", "names": ["rk4"]}, "network": {"widths": [4, 8]}})
+    trial = optuna.create_study().ask()
+    assert "learn_scheme" not in plain.sampler_function()(trial)  # spaces without the option: configs unchanged
+
+
+def test_trials_csv_records_the_final_learned_coefficients(tmp_path):
+    import json
+
+    from run_folders import make_run
+
+    from nas.export import read_model
+    from nas.networks.learned import learned_record
+    from nas.search.records import LEARNED_FILE, collect_rows, write_trials_csv
+
+    run = make_run(tmp_path, "learned", [{"scheme": "ralston", "learn_scheme": "network"}, {"scheme": "heun"}])
+    trial = run / "trials" / "learned_00000"
+    spec, weights = read_model(trial, "trial")
+    record = learned_record(spec, weights)  # what the search's trainable writes beside the weights
+    (trial / LEARNED_FILE).write_text(json.dumps(record))
+    assert len(record["schemes"]) == 1 and len(record["schemes"][0]["parameters"]) == len(spec.widths)
+    frame = write_trials_csv(run, collect_rows(run))
+    learned, plain = frame.iloc[0], frame.iloc[1]
+    final = concrete_spec_of(spec, weights).scheme
+    assert learned["learn_scheme"] == "network" and learned["learn_order"] == 2
+    assert learned["learned_coef_A_1_0"] == final.A[1][0] and learned["learned_coef_b_1"] == final.b[1]
+    assert learned["coef_A_1_0"] == pytest.approx(2 / 3)  # the starting point stays in coef_*
+    assert json.loads(learned["learned_scheme"]) == final.to_dict()
+    assert math.isnan(plain["learned_coef_A_1_0"])
+    readme = (Path(__file__).resolve().parents[1] / "results" / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([^`]+)` \|", readme.split("## trials.csv columns", 1)[1], flags=re.MULTILINE))
+    for column in [c for c in frame.columns if c.startswith("learn")]:  # every new column is documented
+        assert column in documented or column.startswith("learned_coef_") and "learned_coef_<name>" in documented
+
+
+def concrete_spec_of(spec, weights):
+    network = build_network(spec)
+    network.load_state_dict(weights)
+    return concrete_spec(network)

@@ -105,6 +105,32 @@ def trained_schemes(model) -> list[tuple[str, object]]:
     return [(", ".join(steps), scheme) for scheme, steps in found.items()]
 
 
+def learned_record(spec, state_dict: dict) -> dict | None:
+    """What a network of ``spec`` with weights ``state_dict`` learned, as JSON (a search trial writes it beside
+    its weights as ``learned_scheme.json``; ``trials.csv`` reads it): ``learn_scheme``, ``learn_order`` and
+    ``schemes``, one ``{"parameters": [names], "scheme": <JSON form>}`` per distinct learned θ, in order. None
+    when ``spec`` learns nothing."""
+    if getattr(spec, "learn_scheme", "none") == "none":
+        return None
+    from ..families.registry import family_of
+
+    with torch.device("cpu"):
+        parametrisation = family_of(spec.scheme).parametrisation(spec.scheme, spec.learn_order)
+    found: list[tuple[torch.Tensor, list[str]]] = []
+    for name, value in state_dict.items():
+        if not is_coefficient_parameter(name):
+            continue
+        value = value.detach().to("cpu", torch.float64)
+        match = next((names for theta, names in found if torch.equal(theta, value)), None)
+        if match is None:
+            found.append((value, [name]))
+        else:
+            match.append(name)
+    return {"learn_scheme": spec.learn_scheme, "learn_order": spec.learn_order,
+            "schemes": [{"parameters": names, "scheme": parametrisation.scheme(theta).to_dict()}
+                        for theta, names in found]}
+
+
 def concrete_spec(model):
     """The spec of the trained ``model`` with the learned scheme written back as a concrete scheme and learning
     off (``learn_scheme = "none"``). Needs one θ for the whole network: always so with ``network``; with
@@ -135,4 +161,5 @@ def concrete_network(model):
 
 
 __all__ = ["GRANULARITIES", "LearnedCoefficients", "coefficient_parameters", "concrete_network", "concrete_spec",
-           "concrete_state_dict", "is_coefficient_parameter", "learned_schemes", "make_learned", "trained_schemes"]
+           "concrete_state_dict", "is_coefficient_parameter", "learned_record", "learned_schemes", "make_learned",
+           "trained_schemes"]
