@@ -141,7 +141,7 @@ class LMResNetParametrisation(Parametrisation):
         import torch
 
         k = params[0]
-        one, zero = torch.ones((), dtype=params.dtype), torch.zeros((), dtype=params.dtype)
+        one, zero = params.new_ones(()), params.new_zeros(())
         return {"k": k, "alpha": torch.stack([-k, k - 1, one]), "beta": torch.stack([zero, one, zero])}
 
     def scheme(self, params, name=""):

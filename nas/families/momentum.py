@@ -141,7 +141,7 @@ class MomentumParametrisation(Parametrisation):
         import torch
 
         g = params[0]
-        one, zero = torch.ones((), dtype=params.dtype), torch.zeros((), dtype=params.dtype)
+        one, zero = params.new_ones(()), params.new_zeros(())
         return {"gamma": g, "alpha": torch.stack([g, -(1 + g), one]), "beta": torch.stack([zero, 1 - g, zero])}
 
     def scheme(self, params, name=""):

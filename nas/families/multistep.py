@@ -189,14 +189,14 @@ class MultistepBlock(FreeCoefficientsBlock):
 
 
 # ------------------------------------------------------------------------------ learned coefficients
-def order_condition_matrix(steps: int, order: int, dtype):
+def order_condition_matrix(steps: int, order: int, dtype, device=None):
     """(N, T): the order conditions C_1 = … = C_p = 0 of an explicit k-step method read as N β = T α, with
     N[q−1, j] = q j^{q−1} (j < k; 0⁰ = 1) and T[q−1, j] = j^q (j ≤ k): C_q = Σ_j j^q α_j / q! −
     Σ_j j^{q−1} β_j / (q−1)! (Hairer, Nørsett, Wanner I, §III.2, Theorem 2.4)."""
     import torch
 
-    q = torch.arange(1, order + 1, dtype=dtype)[:, None]
-    j = torch.arange(0, steps + 1, dtype=dtype)[None, :]
+    q = torch.arange(1, order + 1, dtype=dtype, device=device)[:, None]
+    j = torch.arange(0, steps + 1, dtype=dtype, device=device)[None, :]
     return q * j[:, :steps] ** (q - 1), j ** q
 
 
@@ -260,12 +260,12 @@ class MultistepParametrisation(Parametrisation):
         k = self.steps
         if params.shape != (self.size,):
             raise ValueError(f"params: expected shape ({self.size},), got {tuple(params.shape)}")
-        one = torch.ones((), dtype=params.dtype)
+        one = params.new_ones(())
         rho = [-one, one]  # ζ − 1, lowest degree first
         for r in torch.tanh(params[:k - 1]):  # multiply by (ζ − r)
             rho = [-r * rho[0], *(rho[j - 1] - r * rho[j] for j in range(1, len(rho))), rho[-1]]
         alpha = torch.stack(rho)
-        N, T = order_condition_matrix(k, self.order, params.dtype)
+        N, T = order_condition_matrix(k, self.order, params.dtype, params.device)
         if self.order == k:
             beta = torch.linalg.solve(N, T @ alpha)
         else:

@@ -169,7 +169,7 @@ def order_condition_rows(A, c, order: int):
     import torch
 
     rows = [torch.ones_like(c), c, c * c, A @ c][:CONDITIONS[order]]
-    rhs = torch.tensor([1.0, 1 / 2, 1 / 3, 1 / 6], dtype=c.dtype)[:CONDITIONS[order]]
+    rhs = torch.tensor([1.0, 1 / 2, 1 / 3, 1 / 6], dtype=c.dtype, device=c.device)[:CONDITIONS[order]]
     return torch.stack(rows), rhs
 
 
@@ -252,11 +252,11 @@ class RungeKuttaParametrisation(Parametrisation):
             raise ValueError(f"params: expected shape ({self.size},), got {tuple(params.shape)}")
         if self.kutta:
             c2, c3 = params[0], params[1]
-            zero = torch.zeros((), dtype=params.dtype)
+            zero = params.new_zeros(())
             V = torch.stack([torch.stack([zero + 1, zero + 1, zero + 1]), torch.stack([zero, c2, c3]),
                              torch.stack([zero, c2 * c2, c3 * c3])])
             check_full_rank(V, "runge_kutta (Kutta's family, c2 = 0, c3 = 0 or c2 = c3)")
-            b = torch.linalg.solve(V, torch.tensor([1.0, 1 / 2, 1 / 3], dtype=params.dtype))
+            b = torch.linalg.solve(V, params.new_tensor([1.0, 1 / 2, 1 / 3]))
             denominator = b[2] * c2
             if denominator.device.type != "meta" and not bool(denominator.detach().abs() > 1e-8):
                 raise ValueError("runge_kutta (Kutta's family): b3 c2 = 0 (c2 = 2/3) is a special case it does not "
@@ -265,7 +265,7 @@ class RungeKuttaParametrisation(Parametrisation):
             A = torch.stack([torch.stack([zero, zero, zero]), torch.stack([c2, zero, zero]),
                              torch.stack([c3 - a32, a32, zero])])
             return {"A": A, "b": b}
-        rows, cols = torch.tril_indices(s, s, offset=-1)
+        rows, cols = torch.tril_indices(s, s, offset=-1, device=params.device)
         lower = s * (s - 1) // 2
         A = params.new_zeros(s, s).index_put((rows, cols), params[:lower])
         c = A.sum(dim=1)
