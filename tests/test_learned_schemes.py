@@ -380,3 +380,22 @@ def concrete_spec_of(spec, weights):
     network = build_network(spec)
     network.load_state_dict(weights)
     return concrete_spec(network)
+
+
+def test_depth_refinement_refines_the_learned_scheme():
+    from nas.refinement import refined_network
+
+    spec = NetworkSpec(scheme="heun", widths=(4, 8), steps_per_stage=2, tie="stage", norm="none",
+                       learn_scheme="network")
+    with seeded(0):
+        network = build_network(spec)
+    with torch.no_grad():
+        coefficient_parameters(network)[0].add_(0.3)  # away from heun: a₂₁ = 1.3
+    network.eval()
+    x = torch.randn(4, 1, 40)
+    same = refined_network(network, 1)
+    assert same.spec.scheme == concrete_spec(network).scheme and same.spec.learn_scheme == "none"
+    with torch.no_grad():
+        assert torch.equal(same(x), network(x))
+    finer = refined_network(network, 2)
+    assert finer.spec.steps_per_stage == 4 and finer.spec.scheme.A[1][0] == pytest.approx(1.3)
