@@ -399,3 +399,24 @@ def test_depth_refinement_refines_the_learned_scheme():
         assert torch.equal(same(x), network(x))
     finer = refined_network(network, 2)
     assert finer.spec.steps_per_stage == 4 and finer.spec.scheme.A[1][0] == pytest.approx(1.3)
+
+
+def test_nas_train_learns_coefficients_and_reports_the_learned_scheme(capsys, tmp_path):
+    import json
+
+    from nas.cli import main
+
+    output = tmp_path / "result.json"
+    status = main(["train", "--scheme", "ralston", "--learn-scheme", "network", "--coefficient-lr", "0.1",
+                   "--data", "mnist1d", "--num-samples", "100", "--epochs", "1", "--widths", "4,8", "--batch-size",
+                   "32", "--device", "cpu", "--output", str(output)])
+    out = capsys.readouterr().out
+    assert status == 0
+    saved = json.loads(output.read_text())
+    assert saved["network"]["learn_scheme"] == "network" and saved["network"]["learn_order"] == 2
+    assert saved["train"]["config"]["coefficient_lr"] == 0.1
+    (learned,) = saved["learned"]["schemes"]
+    assert f"learned scheme: {json.dumps(learned['scheme'])}" in out
+    assert rk_residual(ButcherTableau.from_dict(learned["scheme"]), 2) <= 1e-12
+    assert main(["train", "--scheme", "euler", "--learn-scheme", "network", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err.strip().endswith("there is nothing to learn")
