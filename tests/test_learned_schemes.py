@@ -266,6 +266,21 @@ def test_training_moves_the_coefficients_keeps_the_order_and_writes_back_a_schem
     assert set(concrete_state_dict(network)) == set(rebuilt.state_dict())
 
 
+@pytest.mark.parametrize("granularity", ["stage", "step"])
+def test_per_stage_and_per_step_training_keeps_every_learned_scheme_zero_stable_of_order_p(tiny_mnist1d, granularity):
+    spec = NetworkSpec(scheme="ab3", widths=(4, 8), steps_per_stage=4, tie="stage", norm="none", learn_order=2,
+                       learn_scheme=granularity)
+    with seeded(0):
+        network = build_network(spec)
+    fit(network, tiny_mnist1d, TrainConfig(epochs=1, batch_size=32, lr=0.05, coefficient_lr=0.2, device="cpu"))
+    schemes = {scheme for row in learned_schemes(network) for scheme in row}
+    assert len(schemes) > 1  # stages (steps) learned their own schemes
+    for scheme in schemes:
+        report = analyze(scheme)
+        assert report.zero_stable is True and report.order >= 2
+        assert residual(scheme, 2) <= 1e-12
+
+
 def test_per_step_coefficients_are_one_scheme_per_step():
     network = build_network(NetworkSpec(scheme="ralston", widths=(4, 8), steps_per_stage=2, learn_scheme="step"))
     with torch.no_grad():
