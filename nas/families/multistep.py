@@ -192,7 +192,7 @@ class MultistepBlock(FreeCoefficientsBlock):
 def order_condition_matrix(steps: int, order: int, dtype, device=None):
     """(N, T): the order conditions C_1 = … = C_p = 0 of an explicit k-step method read as N β = T α, with
     N[q−1, j] = q j^{q−1} (j < k; 0⁰ = 1) and T[q−1, j] = j^q (j ≤ k): C_q = Σ_j j^q α_j / q! −
-    Σ_j j^{q−1} β_j / (q−1)! (Hairer, Nørsett, Wanner I, §III.2, Theorem 2.4)."""
+    Σ_j j^{q−1} β_j / (q−1)! (Hairer, Nørsett, Wanner I, §III.2)."""
     import torch
 
     q = torch.arange(1, order + 1, dtype=dtype, device=device)[:, None]

@@ -24,7 +24,7 @@ from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Param
 NAME = "runge_kutta"
 MAX_STAGES = 4  # largest free tableau a search block samples
 MAX_LEARNED_ORDER = 3  # order 4 is not linear in b once A is free (it needs special families: Kutta's)
-# number of order conditions (rooted trees) of order ≤ p, p = 1, 2, 3 (Butcher 2016, §3.1)
+# number of order conditions (rooted trees) of order ≤ p, p = 1, 2, 3 (Butcher 2016, ch. 3)
 CONDITIONS = {1: 1, 2: 2, 3: 4}
 
 
@@ -165,7 +165,7 @@ class RungeKuttaBlock(FreeCoefficientsBlock):
 def order_condition_rows(A, c, order: int):
     """The rows Φ_t of the order conditions Σ_i b_i Φ_t,i = 1/γ(t) for every tree |t| ≤ ``order`` ≤ 3, and their
     right-hand sides: 1 (Σ b = 1), c (Σ b c = 1/2), c² (Σ b c² = 1/3), A c (Σ b A c = 1/6) (Butcher,
-    Numerical Methods for ODEs (2016), §3.1; Hairer, Nørsett, Wanner I, §II.2, Table 2.2)."""
+    Numerical Methods for ODEs (2016), ch. 3; Hairer, Nørsett, Wanner I, §II.2)."""
     import torch
 
     rows = [torch.ones_like(c), c, c * c, A @ c][:CONDITIONS[order]]
@@ -186,7 +186,7 @@ class RungeKuttaParametrisation(Parametrisation):
       one-parameter family c₂ = a₂₁ = α, b = (1 − 1/(2α), 1/(2α)) (Hairer, Nørsett, Wanner I, §II.1).
     * s = 3, p = 3 (four conditions, three weights: A cannot be free): Kutta's two-parameter family,
       θ = (c₂, c₃), b from Σb = 1, Σbc = 1/2, Σbc² = 1/3 (a Vandermonde system), a₃₂ = 1/(6 b₃ c₂),
-      a₃₁ = c₃ − a₃₂, a₂₁ = c₂ (Hairer, Nørsett, Wanner I, §II.1, eq. (1.17); Butcher 2016, §3.2).
+      a₃₁ = c₃ − a₃₂, a₂₁ = c₂ (Hairer, Nørsett, Wanner I, §II.1; Butcher 2016, ch. 3).
 
     Singular parameters: where M has rank < m the conditions have no (unique nearest) solution: p = 2 with
     c = 0 (s = 2: α = 0, where b₂ = 1/(2α) blows up); Kutta's family at c₂ = 0, c₃ = 0, c₂ = c₃ or
