@@ -14,7 +14,7 @@ import torch
 from nas.data import load_dataset
 from nas.diagnostics import analyze
 from nas.families import registry
-from nas.families.multistep import LinearMultistep
+from nas.families.multistep import LinearMultistep, MultistepParametrisation
 from nas.families.runge_kutta import ButcherTableau, order_condition_rows
 from nas.networks.builder import build_network
 from nas.networks.learned import (coefficient_parameters, concrete_network, concrete_spec, concrete_state_dict,
@@ -28,14 +28,19 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 DRAWS = 100
 F64 = torch.float64
 
+# a zero-stable 3-step method of order 3 with complex roots: ρ(ζ) = (ζ − 1)(ζ² + 1/4), β from its order conditions
+COMPLEX_START = MultistepParametrisation(3, 3, (0.0, math.pi / 2), pairs=1).scheme(torch.tensor([0.0, math.pi / 2],
+                                                                                            dtype=torch.float64))
+
 # (case id, starting scheme, order): every (family, s or k, p) the parametrisations support, started at a
-# named scheme of that size and order
+# named scheme of that size and order (and multistep methods with a complex root pair)
 CASES = [
     ("rk s=2 p=1", get("heun"), 1), ("rk s=2 p=2", get("ralston"), 2),
     ("rk s=3 p=1", get("kutta3"), 1), ("rk s=3 p=2", get("ssprk3"), 2), ("rk s=3 p=3 (Kutta)", get("kutta3"), 3),
     ("rk s=4 p=1", get("rk4"), 1), ("rk s=4 p=2", get("rk38"), 2), ("rk s=4 p=3", get("rk4"), 3),
     ("lmm k=2 p=1", get("ab2"), 1), ("lmm k=2 p=2", get("ab2"), 2),
     ("lmm k=3 p=1", get("ab3"), 1), ("lmm k=3 p=2", get("ab3"), 2), ("lmm k=3 p=3", get("ab3"), 3),
+    ("lmm k=3 p=2 complex roots", COMPLEX_START, 2), ("lmm k=3 p=3 complex roots", COMPLEX_START, 3),
     ("lm_resnet", get("lm_resnet", k=0.3), 1), ("momentum", get("momentum", gamma=0.6), 1),
 ]
 IDS = [case[0] for case in CASES]
@@ -134,6 +139,16 @@ def test_the_two_stage_second_order_family_is_the_classical_one():
         scheme = p.scheme(torch.tensor([alpha], dtype=F64))
         assert scheme.A[1][0] == alpha
         assert scheme.b == pytest.approx((1 - 1 / (2 * alpha), 1 / (2 * alpha)), abs=1e-15)
+
+
+def test_complex_root_pairs_have_radius_sigmoid_v_and_angle_phi():
+    p = parametrisation(COMPLEX_START, 3)
+    assert p.pairs == 1 and p.free_parameters().tolist() == pytest.approx([0.0, math.pi / 2], abs=1e-12)
+    theta = torch.tensor([1.2, 0.7], dtype=F64)
+    roots = np.roots([float(a) for a in p.scheme(theta).alpha][::-1])
+    radius = 1 / (1 + math.exp(-1.2))
+    want = [1.0, radius * complex(math.cos(0.7), math.sin(0.7)), radius * complex(math.cos(0.7), -math.sin(0.7))]
+    np.testing.assert_allclose(np.sort_complex(roots), np.sort_complex(np.array(want)), atol=1e-12)
 
 
 def test_multistep_roots_are_the_hyperbolic_tangents_of_the_parameters():

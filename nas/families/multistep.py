@@ -189,6 +189,15 @@ class MultistepBlock(FreeCoefficientsBlock):
 
 
 # ------------------------------------------------------------------------------ learned coefficients
+def _times(p: list, q: list) -> list:
+    """The coefficients (lowest degree first, lists of scalars or 0-d tensors) of the product p·q."""
+    out = [None] * (len(p) + len(q) - 1)
+    for i, a in enumerate(p):
+        for j, b in enumerate(q):
+            out[i + j] = a * b if out[i + j] is None else out[i + j] + a * b
+    return out
+
+
 def order_condition_matrix(steps: int, order: int, dtype, device=None):
     """(N, T): the order conditions C_1 = … = C_p = 0 of an explicit k-step method read as N β = T α, with
     N[q−1, j] = q j^{q−1} (j < k; 0⁰ = 1) and T[q−1, j] = j^q (j ≤ k): C_q = Σ_j j^q α_j / q! −
@@ -204,21 +213,26 @@ def order_condition_matrix(steps: int, order: int, dtype, device=None):
 class MultistepParametrisation(Parametrisation):
     """Explicit zero-stable k-step methods of order ≥ ``order`` (1 ≤ p ≤ k), for every value of θ.
 
-    θ = (u_1 … u_{k−1}; then w ∈ R^k when p < k). ρ(ζ) = (ζ − 1) ∏_i (ζ − r_i) with r_i = tanh(u_i) ∈ (−1, 1):
-    ρ(1) = 0 (C_0 = 0), the root 1 is simple and every other root lies strictly inside the unit disc, so the
-    root condition holds by construction (Dahlquist 1956; Hairer, Nørsett, Wanner I, §III.3). The order
+    θ = (u_1 … u_{k−1}; then w ∈ R^k when p < k). ρ(ζ) = (ζ − 1) ∏_i (ζ − r_i) with r_i = tanh(u_i) ∈ (−1, 1),
+    except that the first 2·``pairs`` entries of u describe ``pairs`` complex-conjugate root pairs
+    r e^{±iφ} with r = sigmoid(v) ∈ (0, 1), (v, φ) free (the factor ζ² − 2 r cos φ ζ + r²). ρ(1) = 0
+    (C_0 = 0), the root 1 is simple and every other root lies strictly inside the unit disc, so the root
+    condition holds by construction (Dahlquist 1956; Hairer, Nørsett, Wanner I, §III.3). The order
     conditions C_1 … C_p are linear in β once α is fixed (:func:`order_condition_matrix`, N β = T α); N has full
     row rank for p ≤ k (a Vandermonde matrix in the nodes 0 … k−1, scaled), so the system is never singular:
     β = N⁻¹ T α when p = k, else the solution nearest to w. β_k = 0 (explicit). p ≤ k is the first Dahlquist
     barrier for explicit zero-stable methods (p ≤ k + 1 for implicit ones, more only when unstable).
 
-    Only real roots are parametrised (complex pairs are not); in float64, tanh(u) rounds to ±1 for |u| > 19,
-    where the root reaches the unit circle: such θ are never reached from a sensible start.
+    ``pairs`` is set by the starting scheme (its number of complex-conjugate root pairs) and does not change in
+    training: a pair may close up onto the real axis (φ = 0), but real roots do not become complex. In float64,
+    tanh(u) and sigmoid(v) round to 1 for u, v beyond about 19 and 37, where a root reaches the unit circle:
+    such θ are never reached from a sensible start.
     """
 
     steps: int
     order: int
     start: tuple[float, ...]
+    pairs: int = 0
     family: ClassVar[str] = NAME
 
     @staticmethod
@@ -238,16 +252,16 @@ class MultistepParametrisation(Parametrisation):
         if abs(remainder[-1]) > 1e-9:
             raise ValueError(f"alpha: ρ(1) = {sum(alpha)} ≠ 0, {scheme} is not consistent")
         roots = np.sort_complex(np.roots(quotient)) if k > 1 else np.array([])
-        if np.any(np.abs(roots.imag) > 1e-9):
-            raise ValueError(f"alpha: ρ(ζ)/(ζ − 1) of {scheme} has complex roots {roots.tolist()}; the parametrisation "
-                             f"has real roots only")
-        if np.any(np.abs(roots.real) >= 1):
-            raise ValueError(f"alpha: ρ(ζ)/(ζ − 1) of {scheme} has roots {roots.real.tolist()} on or outside the unit "
+        if np.any(np.abs(roots) >= 1):
+            raise ValueError(f"alpha: ρ(ζ)/(ζ − 1) of {scheme} has roots {roots.tolist()} on or outside the unit "
                              f"circle; the parametrisation keeps them strictly inside (|r| < 1)")
-        start = tuple(float(np.arctanh(r)) for r in roots.real)
+        upper = [r for r in roots if r.imag > 1e-9]  # one root of each conjugate pair
+        real = [r.real for r in roots if abs(r.imag) <= 1e-9]
+        start = tuple(x for r in upper for x in (float(np.log(abs(r) / (1 - abs(r)))), float(np.angle(r))))
+        start += tuple(float(np.arctanh(r)) for r in real)
         if order < k:
             start += tuple(float(b) for b in scheme.beta[:-1])
-        out = cls(k, order, start)
+        out = cls(k, order, start, len(upper))
         found = out.scheme(out.free_parameters())
         if max(abs(float(x) - float(y)) for x, y in zip((*found.alpha, *found.beta), (*scheme.alpha, *scheme.beta))) > 1e-9:
             raise ValueError(f"scheme: {scheme} does not have order {order} (learn_order), so it cannot start an "
@@ -262,8 +276,11 @@ class MultistepParametrisation(Parametrisation):
             raise ValueError(f"params: expected shape ({self.size},), got {tuple(params.shape)}")
         one = params.new_ones(())
         rho = [-one, one]  # ζ − 1, lowest degree first
-        for r in torch.tanh(params[:k - 1]):  # multiply by (ζ − r)
-            rho = [-r * rho[0], *(rho[j - 1] - r * rho[j] for j in range(1, len(rho))), rho[-1]]
+        for j in range(self.pairs):  # ζ² − 2 r cos φ ζ + r², r = sigmoid(v)
+            r, phi = torch.sigmoid(params[2 * j]), params[2 * j + 1]
+            rho = _times(rho, [r * r, -2 * r * torch.cos(phi), one])
+        for r in torch.tanh(params[2 * self.pairs:k - 1]):  # ζ − r
+            rho = _times(rho, [-r, one])
         alpha = torch.stack(rho)
         N, T = order_condition_matrix(k, self.order, params.dtype, params.device)
         if self.order == k:
