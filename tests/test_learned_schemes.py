@@ -357,7 +357,8 @@ def test_export_writes_the_learned_scheme_into_spec_json_and_the_program_equals_
 def test_a_space_offers_learned_coefficients_next_to_fixed_ones():
     import optuna
 
-    from nas.search import load_space
+    from nas.search import SpaceError, load_space
+    from nas.search.space import SearchSpace
 
     space = load_space({"scheme": {"family": "runge_kutta", "stages": 2, "coefficients": {"low": 0.2, "high": 0.9}},
                         "network": {"widths": [4, 8], "learn_scheme": ["none", "network"]}})
@@ -372,6 +373,9 @@ def test_a_space_offers_learned_coefficients_next_to_fixed_ones():
     assert learned and len(learned) < len(specs)  # both offered
     for spec in learned:  # the searched tableau is the starting point of the learned one
         assert spec.learn_order >= 1 and spec.scheme.name.startswith("runge_kutta")
+    assert SearchSpace.from_dict(space.to_dict(), source=space.source) == space
+    with pytest.raises(SpaceError, match="network.learn_scheme"):
+        load_space({"scheme": {"family": "named", "names": ["rk4"]}, "network": {"learn_scheme": "layer"}})
     plain = load_space({"scheme": {"family": "named", "names": ["rk4"]}, "network": {"widths": [4, 8]}})
     trial = optuna.create_study().ask()
     assert "learn_scheme" not in plain.sampler_function()(trial)  # spaces without the option: configs unchanged
