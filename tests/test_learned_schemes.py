@@ -347,6 +347,8 @@ def test_export_writes_the_learned_scheme_into_spec_json_and_the_program_equals_
     written = json.loads((folder / "spec.json").read_text())
     assert "learn_scheme" not in written and written["scheme"]["name"] == "learned_lmm2_p2"
     assert NetworkSpec.from_dict(written).scheme == concrete_spec(trained).scheme
+    card = json.loads((folder / "card.json").read_text())
+    assert card["scheme"]["coefficients"] == written["scheme"]  # the card describes the learned scheme
     program = torch.export.load(str(folder / "model.pt2"))
     x = torch.randn(8, spec.in_channels, 40)  # MNIST-1D inputs
     with torch.no_grad():
