@@ -224,6 +224,13 @@ def _num_train_batches(n: int, batch_size: int) -> int:
     return n // batch_size + (1 if n % batch_size > 1 else 0)
 
 
+def _coefficient_parameters(model: nn.Module) -> list:
+    """(name, parameter) of the learned scheme coefficients of ``model`` (each once)."""
+    from .networks.learned import is_coefficient_parameter
+
+    return [(name, p) for name, p in model.named_parameters() if is_coefficient_parameter(name)]
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig):
     """SGD over ``model``'s parameters. Learned scheme coefficients (``NetworkSpec.learn_scheme``,
     ``nas.networks.learned``) form a second group with their own learning rate (``coefficient_lr``, default
@@ -284,7 +291,8 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
     Per epoch, ``history`` gets ``{"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
     "epoch_time", "samples_per_s"}`` (``lr`` at the epoch's start; ``samples_per_s`` over the training
     phase; ``train_loss`` is the objective, label smoothing included, on the augmented batches; validation
-    uses plain cross-entropy). Then ``callback(metrics, checkpoint_fn)`` is called; ``checkpoint_fn()``
+    uses plain cross-entropy), and for a network with learned scheme coefficients ``"coefficients"``: parameter
+    name -> its free parameters θ at the end of the epoch (``nas.networks.learned.coefficient_trajectory``). Then ``callback(metrics, checkpoint_fn)`` is called; ``checkpoint_fn()``
     returns a dict (model, optimizer, scheduler, generators, history) that ``fit(..., resume=that_dict)``
     continues from exactly; a callback returning ``False`` or ``"stop"`` ends the run with status ``stopped``. The checkpoint holds
     only tensors (on the CPU) and plain Python values: ``torch.save`` it, ``torch.load(weights_only=True)`` it.
@@ -311,6 +319,7 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
         flops = forward_flops(model, example)
 
     optimizer = make_optimizer(model, config)
+    coefficients = _coefficient_parameters(model)
     steps_per_epoch = _num_train_batches(len(train_split), config.batch_size)
     scheduler = make_scheduler(optimizer, config, steps_per_epoch)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -382,6 +391,8 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
             metrics = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct.item() / seen,
                        "val_loss": val["loss"], "val_acc": val["acc"], "epoch_time": epoch_time,
                        "samples_per_s": seen / train_phase if train_phase > 0 else float("inf")}
+            if coefficients:  # learned scheme coefficients: their trajectory over epochs
+                metrics["coefficients"] = {name: p.detach().cpu().tolist() for name, p in coefficients}
             history.append(metrics)
             if callback is not None:
                 # The callback may use torch's generator (e.g. a reporter): keep the training stream unchanged.

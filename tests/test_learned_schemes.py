@@ -17,8 +17,8 @@ from nas.families import registry
 from nas.families.multistep import LinearMultistep, MultistepParametrisation
 from nas.families.runge_kutta import ButcherTableau, order_condition_rows
 from nas.networks.builder import build_network
-from nas.networks.learned import (coefficient_parameters, concrete_network, concrete_spec, concrete_state_dict,
-                                  learned_schemes)
+from nas.networks.learned import (coefficient_parameters, coefficient_trajectory, concrete_network, concrete_spec,
+                                  concrete_state_dict, learned_schemes)
 from nas.networks.spec import NetworkSpec
 from nas.schemes import get
 from nas.schemes.noise import NoiseSchedule
@@ -267,6 +267,8 @@ def test_training_moves_the_coefficients_keeps_the_order_and_writes_back_a_schem
     assert result.status == "completed"
     (after,) = coefficient_parameters(network)
     assert not torch.equal(before, after.detach())
+    trajectory = coefficient_trajectory(spec, result.history)  # the learned scheme after each epoch
+    assert len(trajectory) == 2 and list(trajectory[-1].values()) == [learned_schemes(network)[0][0]]
 
     learned = concrete_spec(network)
     assert learned.learn_scheme == "none" and learned.scheme != spec.scheme

@@ -131,6 +131,17 @@ def learned_record(spec, state_dict: dict) -> dict | None:
                         for theta, names in found]}
 
 
+def coefficient_trajectory(spec, history) -> list[dict]:
+    """The learned schemes epoch by epoch, from ``fit``'s history (its ``"coefficients"`` entries): one dict per
+    epoch, parameter name -> concrete scheme."""
+    from ..families.registry import family_of
+
+    with torch.device("cpu"):
+        parametrisation = family_of(spec.scheme).parametrisation(spec.scheme, spec.learn_order)
+    return [{name: parametrisation.scheme(torch.tensor(theta, dtype=torch.float64))
+             for name, theta in entry["coefficients"].items()} for entry in history if "coefficients" in entry]
+
+
 def concrete_spec(model):
     """The spec of the trained ``model`` with the learned scheme written back as a concrete scheme and learning
     off (``learn_scheme = "none"``). Needs one θ for the whole network: always so with ``network``; with
@@ -160,6 +171,6 @@ def concrete_network(model):
     return network.train(model.training)
 
 
-__all__ = ["GRANULARITIES", "LearnedCoefficients", "coefficient_parameters", "concrete_network", "concrete_spec",
+__all__ = ["GRANULARITIES", "LearnedCoefficients", "coefficient_parameters", "coefficient_trajectory", "concrete_network", "concrete_spec",
            "concrete_state_dict", "is_coefficient_parameter", "learned_record", "learned_schemes", "make_learned",
            "trained_schemes"]
