@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from nas.data import load_dataset
-from nas.diagnostics import analyze
+from nas.diagnostics import analyze, plot_coefficient_trajectory
 from nas.families import registry
 from nas.families.multistep import LinearMultistep, MultistepParametrisation
 from nas.families.runge_kutta import ButcherTableau, order_condition_rows
@@ -257,7 +257,8 @@ TRAINED = [
 
 
 @pytest.mark.parametrize("scheme, options", TRAINED, ids=[str(s) for s, _ in TRAINED])
-def test_training_moves_the_coefficients_keeps_the_order_and_writes_back_a_scheme(tiny_mnist1d, scheme, options):
+def test_training_moves_the_coefficients_keeps_the_order_and_writes_back_a_scheme(tiny_mnist1d, scheme, options,
+                                                                                  tmp_path):
     spec = NetworkSpec(scheme=scheme, widths=(4, 8), steps_per_stage=3, learn_scheme="network", **options)
     with seeded(0):
         network = build_network(spec)
@@ -269,6 +270,8 @@ def test_training_moves_the_coefficients_keeps_the_order_and_writes_back_a_schem
     assert not torch.equal(before, after.detach())
     trajectory = coefficient_trajectory(spec, result.history)  # the learned scheme after each epoch
     assert len(trajectory) == 2 and list(trajectory[-1].values()) == [learned_schemes(network)[0][0]]
+    figure = plot_coefficient_trajectory(trajectory, tmp_path / "trajectory.png")
+    assert figure.stat().st_size > 0
 
     learned = concrete_spec(network)
     assert learned.learn_scheme == "none" and learned.scheme != spec.scheme
