@@ -48,6 +48,14 @@ def refined_network(model, factor: int, scheme=None):
     if spec.tie != "stage":
         raise ValueError("refine: refinement needs tied weights (tie = 'stage'): this network's steps each have "
                          "their own residual function, so it has no ODE to refine")
+    if spec.learn_scheme != "none":  # refine the learned scheme, not its starting point
+        from .networks.learned import concrete_network
+
+        try:
+            model = concrete_network(model)
+        except ValueError as error:
+            raise ValueError(f"refine: {error}") from None
+        spec = model.spec
     factor = check_factor(factor)
     target = spec.replace(steps_per_stage=spec.steps_per_stage * factor, h=spec.h / factor,
                           scheme=spec.scheme if scheme is None else resolve(scheme))

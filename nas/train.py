@@ -49,6 +49,9 @@ class TrainConfig:
     Defaults follow the MNIST-1D calibration in STACK.md (SGD Nesterov, one-cycle to lr 0.05, batch 128,
     30 epochs, shift augmentation). For the LM-ResNet CIFAR recipe use ``lr=0.1, schedule="step",
     weight_decay=1e-4, nesterov=False, epochs=160``.
+
+    ``coefficient_lr``: the learning rate of learned scheme coefficients (``NetworkSpec.learn_scheme``; their
+    own optimizer group, without weight decay); None: ``lr``. Written to JSON only when set.
     """
 
     epochs: int = 30
@@ -64,6 +67,7 @@ class TrainConfig:
     device: str = "auto"
     bf16: bool = False
     eval_batch_size: int = 1024
+    coefficient_lr: float | None = None
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -83,12 +87,17 @@ class TrainConfig:
         if self.device not in DEVICES:
             raise ValueError(f"device: must be one of {', '.join(DEVICES)}, got {self.device!r}")
         set_("seed", check_seed(self.seed, "seed"))
+        if self.coefficient_lr is not None:
+            set_("coefficient_lr", number_in(self.coefficient_lr, "coefficient_lr", 0, None, low_open=True))
 
     def replace(self, **changes) -> "TrainConfig":
         return TrainConfig(**{**self.to_dict(), **changes})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if out["coefficient_lr"] is None:  # added later: configs (and checkpoints) without it read as before
+            del out["coefficient_lr"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -216,6 +225,32 @@ def _num_train_batches(n: int, batch_size: int) -> int:
     return n // batch_size + (1 if n % batch_size > 1 else 0)
 
 
+def _coefficient_parameters(model: nn.Module) -> list:
+    """(name, parameter) of the learned scheme coefficients of ``model`` (each once)."""
+    from .networks.learned import is_coefficient_parameter
+
+    return [(name, p) for name, p in model.named_parameters() if is_coefficient_parameter(name)]
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig):
+    """SGD over ``model``'s parameters. Learned scheme coefficients (``NetworkSpec.learn_scheme``,
+    ``nas.networks.learned``) form a second group with their own learning rate (``coefficient_lr``, default
+    ``lr``) and no weight decay: decay would pull them towards θ = 0, an arbitrary point of the scheme family.
+    Without them the optimizer is the single group it always was."""
+    from .networks.learned import is_coefficient_parameter
+
+    named = list(model.named_parameters())
+    coefficients = [p for name, p in named if is_coefficient_parameter(name)]
+    if not coefficients:
+        params = model.parameters()
+    else:
+        weights = [p for name, p in named if not is_coefficient_parameter(name)]
+        lr = config.lr if config.coefficient_lr is None else config.coefficient_lr
+        params = [{"params": weights}, {"params": coefficients, "lr": lr, "weight_decay": 0.0}]
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                           weight_decay=config.weight_decay)
+
+
 def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
     """The per-batch learning-rate scheduler of ``config.schedule`` (None for ``constant``)."""
     from torch.optim import lr_scheduler
@@ -229,7 +264,9 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
     if config.schedule == "cosine":
         return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     # Momentum stays what the config says (no momentum cycling), so the config alone describes the run.
-    return lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total, cycle_momentum=False)
+    peaks = [group["lr"] for group in optimizer.param_groups]  # each group peaks at its own lr
+    return lr_scheduler.OneCycleLR(optimizer, max_lr=peaks if len(peaks) > 1 else config.lr, total_steps=total,
+                                   cycle_momentum=False)
 
 
 def _to_cpu(obj):
@@ -255,7 +292,8 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
     Per epoch, ``history`` gets ``{"epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc",
     "epoch_time", "samples_per_s"}`` (``lr`` at the epoch's start; ``samples_per_s`` over the training
     phase; ``train_loss`` is the objective, label smoothing included, on the augmented batches; validation
-    uses plain cross-entropy). Then ``callback(metrics, checkpoint_fn)`` is called; ``checkpoint_fn()``
+    uses plain cross-entropy), and for a network with learned scheme coefficients ``"coefficients"``: parameter
+    name -> its free parameters θ at the end of the epoch (``nas.networks.learned.coefficient_trajectory``). Then ``callback(metrics, checkpoint_fn)`` is called; ``checkpoint_fn()``
     returns a dict (model, optimizer, scheduler, generators, history) that ``fit(..., resume=that_dict)``
     continues from exactly; a callback returning ``False`` or ``"stop"`` ends the run with status ``stopped``. The checkpoint holds
     only tensors (on the CPU) and plain Python values: ``torch.save`` it, ``torch.load(weights_only=True)`` it.
@@ -281,8 +319,8 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
         example, _ = next(iter(val_split.batches(2, device=device)))
         flops = forward_flops(model, example)
 
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                nesterov=config.nesterov, weight_decay=config.weight_decay)
+    optimizer = make_optimizer(model, config)
+    coefficients = _coefficient_parameters(model)
     steps_per_epoch = _num_train_batches(len(train_split), config.batch_size)
     scheduler = make_scheduler(optimizer, config, steps_per_epoch)
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -354,6 +392,8 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
             metrics = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct.item() / seen,
                        "val_loss": val["loss"], "val_acc": val["acc"], "epoch_time": epoch_time,
                        "samples_per_s": seen / train_phase if train_phase > 0 else float("inf")}
+            if coefficients:  # learned scheme coefficients: their trajectory over epochs
+                metrics["coefficients"] = {name: p.detach().cpu().tolist() for name, p in coefficients}
             history.append(metrics)
             if callback is not None:
                 # The callback may use torch's generator (e.g. a reporter): keep the training stream unchanged.
@@ -372,7 +412,7 @@ def _restore(resume: dict, config: TrainConfig, model, optimizer, scheduler, gen
     if resume["format"] != CHECKPOINT_FORMAT:
         raise ValueError(f"resume.format: expected {CHECKPOINT_FORMAT!r}, got {resume['format']!r}")
     saved = TrainConfig.from_dict(resume["config"]).to_dict()
-    changed = sorted(k for k, v in config.to_dict().items() if saved[k] != v and k not in RESUMABLE_CHANGES)
+    changed = sorted(k for k, v in config.to_dict().items() if saved.get(k) != v and k not in RESUMABLE_CHANGES)
     if changed:
         raise ValueError(f"resume.config: the checkpoint was made with different {', '.join(changed)}; only "
                          f"{', '.join(sorted(RESUMABLE_CHANGES))} may change on resume")

@@ -161,6 +161,7 @@ def _stack(split):
 def run_model(args) -> int:
     """``--model``: the network's time-invariance, its scheme's report and (``--refine``) its refinement table."""
     from nas.diagnostics import analyze
+    from nas.networks.learned import trained_schemes
     from nas.networks.tying import time_invariance_text
     from nas.refinement import format_table, refinement_table
 
@@ -172,20 +173,29 @@ def run_model(args) -> int:
     if factors is not None and getattr(spec, "tie", "none") != "stage":
         raise ValueError(f"--refine: refinement needs tied weights (tie: stage); {args.model} is untied (every "
                          "step has its own residual function)")
-    report = analyze(spec.scheme, tolerance=args.tolerance)
+    # learned coefficients (learn_scheme): the concrete learned schemes, not the starting point
+    schemes = trained_schemes(model)
+    report = analyze(schemes[0][1], tolerance=args.tolerance)
     if args.json:
         import json as json_module
 
         out = {"network": {"tie": spec.tie, "norm": spec.norm, "time_invariant": spec.time_invariant,
                            "describes": time_invariance_text(spec)}, "scheme": report.to_dict()}
+        if getattr(spec, "learn_scheme", "none") != "none":
+            out["learned_schemes"] = [{"steps": label, "scheme": analyze(scheme, tolerance=args.tolerance).to_dict()}
+                                      for label, scheme in schemes]
         if factors is not None:
             out["refinement"] = [row.to_dict() for row in refinement_table(model, inputs, labels, factors,
                                                                             args.scheme)]
         print(json_module.dumps(out))
         return 0
     print(f"network: {time_invariance_text(spec)}")
-    print()
-    print(report.to_latex() if args.latex else report)
+    for label, scheme in schemes:
+        print()
+        if label:
+            print(f"learned scheme ({label}; learn_scheme {spec.learn_scheme}, order {spec.learn_order} kept):")
+        one = analyze(scheme, tolerance=args.tolerance)
+        print(one.to_latex() if args.latex else one)
     if factors is not None:
         print()
         print(f"depth refinement on the test split ({len(labels)} samples):")

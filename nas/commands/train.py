@@ -8,7 +8,11 @@ registered name, say): PATH is a trial folder (``results/<run>/trials/<id>``), a
 ``nas export`` output folder (its rank-1 model, ``index.json``) or a ``spec.json`` file. The training
 defaults are then those of the ``train_config.json`` beside that ``spec.json`` (a trial folder has one),
 else ``TrainConfig``'s; training flags override them. Flags that define the network (``--scheme``, its
-coefficient options, ``--macro``, ``--widths``, ``--steps-per-stage``, ``--h``) are refused with ``--spec``.
+coefficient options, ``--macro``, ``--widths``, ``--steps-per-stage``, ``--h``, ``--learn-scheme``) are refused
+with ``--spec``.
+
+``--learn-scheme network --learn-order 2`` trains the scheme's coefficients with the weights (docs/learned.md);
+the learned scheme is printed after training and saved under ``"learned"`` in ``--output``.
 
 Exit status 0 when training completes, 1 when it diverged, 2 on bad input.
 """
@@ -25,6 +29,7 @@ TRAIN_OPTIONS = {
     "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "momentum": "momentum",
     "nesterov": "nesterov", "weight_decay": "weight_decay", "schedule": "schedule",
     "label_smoothing": "label_smoothing", "augment": "augment", "seed": "seed", "device": "device", "bf16": "bf16",
+    "coefficient_lr": "coefficient_lr",
 }
 
 
@@ -46,6 +51,12 @@ def add_arguments(parser) -> None:
                      help="stage: one residual function per stage, shared by its steps (default none)")
     net.add_argument("--norm", default=None, choices=("per_step", "shared", "none"),
                      help="normalisation inside the residual function (default per_step; shared needs --tie stage)")
+    net.add_argument("--learn-scheme", default=None, choices=("none", "network", "stage", "step"),
+                     help="train the scheme's coefficients with the weights, one set per network, stage or step, "
+                          "starting at --scheme and keeping its order (docs/learned.md; default none)")
+    net.add_argument("--learn-order", type=int, default=None,
+                     help="with --learn-scheme: the order the learned coefficients keep (default: the scheme's, "
+                          "at most 3 for Runge-Kutta and k for k-step methods)")
 
     add_scheme_options(parser, float)
 
@@ -64,6 +75,8 @@ def add_arguments(parser) -> None:
     train.add_argument("--batch-size", type=int, default=None, help="default 128")
     train.add_argument("--lr", type=float, default=None, help="(peak) learning rate, default 0.05")
     train.add_argument("--momentum", type=float, default=None, help="default 0.9")
+    train.add_argument("--coefficient-lr", type=float, default=None,
+                       help="learning rate of learned scheme coefficients (--learn-scheme; default --lr)")
     train.add_argument("--no-nesterov", dest="nesterov", action="store_const", const=False, default=None,
                        help="plain momentum instead of Nesterov")
     train.add_argument("--weight-decay", type=float, default=None, help="default 5e-4")
@@ -83,7 +96,7 @@ def add_arguments(parser) -> None:
 def network_flags(args) -> list[str]:
     """The command-line flags given that define the network (refused together with ``--spec``)."""
     given = [f"--{name.replace('_', '-')}" for name in ("scheme", "macro", "widths", "steps_per_stage", "h", "tie",
-                                                         "norm")
+                                                         "norm", "learn_scheme", "learn_order")
              if getattr(args, name) is not None]
     return given + [f"--{option}" for option in given_options(args)]
 
@@ -182,6 +195,7 @@ def run(args) -> int:
     from nas import atomic, schemes
     from nas.data import load_dataset
     from nas.networks import NetworkSpec, build_network, estimate
+    from nas.networks.learned import learned_record
     from nas.train import TrainConfig, evaluate, fit, seeded
 
     flags = {field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
@@ -196,7 +210,9 @@ def run(args) -> int:
         scheme = schemes.get(scheme_name, **scheme_parameters(scheme_name, given_options(args)))
         network_options = {name: value for name, value in (("widths", widths), ("steps_per_stage",
                                                                                   args.steps_per_stage),
-                                                           ("h", args.h), ("tie", args.tie), ("norm", args.norm))
+                                                           ("h", args.h), ("tie", args.tie), ("norm", args.norm),
+                                                           ("learn_scheme", args.learn_scheme),
+                                                           ("learn_order", args.learn_order))
                            if value is not None}
         spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=info.in_channels, num_classes=info.num_classes,
                            **network_options)
@@ -228,7 +244,12 @@ def run(args) -> int:
     print(f"final: status {result.status}, {result.epochs_run} epochs, val acc {_percent(result.final_val_acc)}{best}, "
           f"test acc {_percent(test['acc'])} (loss {test['loss']:.4f}); {result.params:,} parameters, "
           f"{result.flops:,} FLOPs/sample, {result.train_time:.1f} s on {result.device}")
+    learned = learned_record(spec, model.state_dict())
+    for entry in (learned or {}).get("schemes", []):
+        print(f"learned scheme: {json.dumps(entry['scheme'])}")
     if output is not None:
         payload = {"network": spec.to_dict(), "data": data.spec, "train": result.to_dict(), "test": test}
+        if learned is not None:
+            payload["learned"] = learned
         atomic.write_text(output, json.dumps(payload, indent=2) + "\n")  # NaN / inf allowed: a run may hold them
     return 0 if result.status != "diverged" else 1

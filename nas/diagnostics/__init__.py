@@ -23,7 +23,7 @@ from nas.schemes.noise import NoiseSchedule
 from .multistep import analyze_lm_resnet, analyze_multistep
 from .network import analyze_network
 from .noise import analyze_noise
-from .plots import plot_coefficients, plot_stability_regions
+from .plots import plot_coefficient_trajectory, plot_coefficients, plot_stability_regions
 from .report import (ModifiedEquation, MultistepReport, NetworkReport, NoiseReport, Report, ReversibleReport, RungeKuttaReport,
                      Term, report_from_dict)
 from .reversible import analyze_hamiltonian, analyze_leapfrog2
@@ -59,5 +59,5 @@ def analyze(scheme, tolerance: float = 1e-9, *, depth: int | None = None, h: flo
 
 __all__ = ["ModifiedEquation", "MultistepReport", "NetworkReport", "NoiseReport", "Report", "ReversibleReport", "RungeKuttaReport", "Term",
            "accepted", "analyze", "analyze_hamiltonian", "analyze_network", "analyze_leapfrog2", "analyze_lm_resnet",
-           "analyze_multistep", "analyze_noise", "analyze_runge_kutta", "plot_coefficients", "plot_stability_regions",
+           "analyze_multistep", "analyze_noise", "analyze_runge_kutta", "plot_coefficient_trajectory", "plot_coefficients", "plot_stability_regions",
            "report_from_dict"]

@@ -152,6 +152,32 @@ def plot_coefficients(network, path, *, title: str | None = None):
     return path
 
 
+def plot_coefficient_trajectory(trajectory, path, *, title: str | None = None):
+    """Learned scheme coefficients against the epoch, from ``nas.networks.learned.coefficient_trajectory`` (one
+    dict per epoch: parameter name -> concrete scheme); every coefficient column of the family
+    (``coefficient_columns``: A, b, c; α, β; k; γ), one line each, for each learned parameter."""
+    from nas.families.registry import family_of
+
+    if not trajectory:
+        raise ValueError("trajectory: no epoch recorded learned coefficients")
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    epochs = np.arange(1, len(trajectory) + 1)
+    names = list(trajectory[0])
+    for name in names:
+        rows = [family_of(epoch[name]).coefficient_columns(epoch[name].to_dict()) for epoch in trajectory]
+        for column in rows[0]:
+            label = column.removeprefix("coef_") if len(names) == 1 else f"{name}: {column.removeprefix('coef_')}"
+            ax.plot(epochs, [row[column] for row in rows], "o-", markersize=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("coefficient")
+    ax.set_title(title or f"Learned coefficients: {trajectory[-1][names[0]]}")
+    ax.legend(fontsize="small", loc="best", ncol=2)
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
 def _save(fig, path) -> None:
     with atomic_path(path) as temporary:
         fig.savefig(temporary, format="png", dpi=110, bbox_inches="tight")

@@ -184,6 +184,22 @@ def _folder_name(trial_id) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(trial_id)).strip("._") or "trial"
 
 
+def written_back(model, spec):
+    """(model, spec) with learned scheme coefficients written back as a concrete scheme (``spec.json`` then holds
+    the learned scheme, learning off; the network is the trained one bit for bit, ``nas.networks.learned``).
+    Unchanged without learned coefficients, or when stages or steps learned different schemes (one spec holds
+    one scheme: the export then keeps ``learn_scheme`` and the free parameters)."""
+    if getattr(spec, "learn_scheme", "none") == "none":
+        return model, spec
+    from ..networks.learned import concrete_network, concrete_spec
+
+    try:
+        concrete = concrete_spec(model)
+    except ValueError:
+        return model, spec
+    return concrete_network(model), concrete
+
+
 def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) -> dict:
     """Write one model folder (``folder`` is inside a staging folder that is renamed later)."""
     import torch
@@ -198,6 +214,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     model = build_network(spec)
     model.load_state_dict(record["weights"])  # names and shapes checked by read_model
     model.eval()  # baked into the exported graph (batch-norm statistics, noise expectations)
+    model, spec = written_back(model, spec)
 
     example = next(iter(data.test.batches(EXAMPLE_BATCH)))[0].to(torch.float32)
     program = export_program(model, example, record["trial_id"])

@@ -108,6 +108,74 @@ def rounded(value) -> float:
     return float(f"{mean:.4g}")
 
 
+class Parametrisation(abc.ABC):
+    """An order-preserving parametrisation of a family's coefficients (docs/learned.md).
+
+    A differentiable map from free real parameters θ to coefficients for which the family's conditions
+    (order ``order``; zero-stability for multistep methods) hold for *every* θ, up to float round-off.
+    ``free_parameters()`` are the θ (float64) of the starting scheme it was made from; ``coefficients(θ)``
+    is the map in torch (the network steps with it; gradients reach θ); ``scheme(θ)`` is the concrete frozen
+    scheme at θ (what a trained network writes back). Subclasses are frozen dataclasses with a ``start``
+    field (θ as floats) and an ``order`` field; made by :meth:`SchemeFamily.parametrisation`.
+    """
+
+    family: ClassVar[str]
+
+    @property
+    def size(self) -> int:
+        """Number of free parameters."""
+        return len(self.start)
+
+    def free_parameters(self):
+        """θ of the starting scheme, a float64 tensor (the learned parameters' initial value)."""
+        import torch
+
+        return torch.tensor(self.start, dtype=torch.float64)
+
+    @abc.abstractmethod
+    def coefficients(self, params) -> dict:
+        """The family's coefficients at θ = ``params`` as torch tensors in ``params``' dtype, keyed as the
+        family's stepping reads them (``A``/``b``, ``alpha``/``beta``, ``k``, ``gamma``)."""
+
+    @abc.abstractmethod
+    def scheme(self, params, name: str = ""):
+        """The concrete frozen scheme at θ = ``params`` (coefficients as Python floats, exactly the values
+        ``coefficients`` gives, so a network rebuilt from it steps with the same numbers)."""
+
+
+def floats(tensor) -> tuple[float, ...]:
+    """A tensor's entries as Python floats (exact: float64 → float)."""
+    return tuple(float(v) for v in tensor.detach().reshape(-1).tolist())
+
+
+# Relative size of the smallest singular value under which an order-condition system counts as singular.
+SINGULAR_TOLERANCE = 1e-8
+
+
+def check_full_rank(M, what: str) -> None:
+    """``ValueError`` when the order-condition matrix ``M`` (m × s, m ≤ s) has rank < m: its conditions then
+    have no solution, or no unique least-norm one, at these parameters (checked without a graph)."""
+    import torch
+
+    if M.device.type == "meta":  # size estimates (nas.networks.estimate): shapes only, nothing to check
+        return
+    with torch.no_grad():
+        singular = torch.linalg.svdvals(M.detach())
+        if not bool(singular[-1] > SINGULAR_TOLERANCE * singular[0]):
+            raise ValueError(f"{what}: the order-condition matrix is singular at these parameters (singular "
+                             f"values {[float(v) for v in singular]})")
+
+
+def nearest_solution(M, r, w):
+    """The point of the affine set {b : M b = r} nearest to ``w`` (M of full row rank):
+    b = w − Mᵀ (M Mᵀ)⁻¹ (M w − r), the least-norm solution plus the null-space part of ``w``
+    (Golub & Van Loan, Matrix Computations, §5.7: minimum-norm solutions of underdetermined systems).
+    Differentiable in M, r and w."""
+    import torch
+
+    return w - M.transpose(-1, -2) @ torch.linalg.solve(M @ M.transpose(-1, -2), M @ w - r)
+
+
 class SchemeFamily(abc.ABC):
     """One family of schemes: its value type, named schemes, stepping, network stage, diagnostics, search
     block and result columns. Subclasses set ``name`` and ``scheme_type`` and write the abstract hooks."""
@@ -236,6 +304,16 @@ class SchemeFamily(abc.ABC):
         """The Optuna constraint ``zero_stable``: ≤ 0 when the root condition holds, else how far from it.
         Default: 0, for families without a characteristic polynomial ρ to violate it (one-step methods)."""
         return 0.0
+
+    # ------------------------------------------------------------------------------ learned coefficients
+    def parametrisation(self, scheme, order: int | None = None) -> Parametrisation:
+        """The order-preserving parametrisation of the family's coefficients with ``scheme`` as its starting
+        point, keeping order ``order`` (None: the highest order the parametrisation keeps that ``scheme`` has).
+        Called by ``NetworkSpec`` (``learn_scheme``) at construction, by the network builder, and by tests
+        that enumerate the registry. A ``ValueError`` naming the field when the family, the (size, order)
+        pair or the starting scheme is not supported. Default: the family has none."""
+        raise ValueError(f"learn_scheme: the {self.name} family has no order-preserving parametrisation of its "
+                         f"coefficients (families with one: runge_kutta, multistep, lm_resnet, momentum)")
 
     # ---------------------------------------------------------------------------------------- search
     def parse_block(self, raw: dict, path: str, label: str):
@@ -370,4 +448,5 @@ def renamed(scheme, name: str | None):
 
 
 __all__ = ["CoefficientOptions", "ConstantBlock", "FreeCoefficientsBlock", "NamedScheme", "ParameterFreeScheme",
-           "SchemeFamily", "SchemeParameter", "json_float", "negated", "number", "renamed", "report_columns", "rounded"]
+           "Parametrisation", "SchemeFamily", "SchemeParameter", "check_full_rank", "floats", "json_float", "nearest_solution",
+           "negated", "number", "renamed", "report_columns", "rounded"]

@@ -13,12 +13,13 @@ own one, so every learned k receives a gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from nas.schemes.coefficients import Coefficient, coefficient_to_json, parse_coefficient
 from nas.schemes.serialization import check_keys
 
 from . import multistep
-from .base import NamedScheme, SchemeParameter, json_float, number, renamed, report_columns, rounded
+from .base import NamedScheme, Parametrisation, SchemeParameter, json_float, number, renamed, report_columns, rounded
 from .multistep import LinearMultistep, MultistepFamily
 
 NAME = "lm_resnet"
@@ -124,6 +125,29 @@ class LMResNetBlock:
         return None  # a one-step stage is a plain residual step
 
 
+# ------------------------------------------------------------------------------ learned coefficients
+@dataclass(frozen=True)
+class LMResNetParametrisation(Parametrisation):
+    """LM-ResNet's learned form in the common interface: θ = (k,), α = (−k, k − 1, 1), β = (0, 1, 0) (Lu et al.
+    2018). ρ(1) = 0 for every k, so the method is consistent with (1 + k) u̇ = f and has effective order 1 there
+    (order 1 for u̇ = f only at k = 0): ``order`` is that effective order. k is unconstrained, as in the
+    paper: zero-stability (−1 < k ≤ 1) is not enforced."""
+
+    order: int
+    start: tuple[float, ...]
+    family: ClassVar[str] = NAME
+
+    def coefficients(self, params):
+        import torch
+
+        k = params[0]
+        one, zero = params.new_ones(()), params.new_zeros(())
+        return {"k": k, "alpha": torch.stack([-k, k - 1, one]), "beta": torch.stack([zero, one, zero])}
+
+    def scheme(self, params, name=""):
+        return LMResNet(k=float(params.detach()[0]), learn="fixed", name=name or NAME)
+
+
 # ------------------------------------------------------------------------------------------ family
 class LMResNetFamily(MultistepFamily):
     name = NAME
@@ -156,11 +180,13 @@ class LMResNetFamily(MultistepFamily):
 
     def _step_coefficients(self, stage, n):
         if stage.learned_k is None:
-            return stage.alpha, stage.beta
+            return super()._step_coefficients(stage, n)
         k = stage.learned_k[n - stage.startup_steps]
         return (-k, k - 1.0, 1.0), (0.0, 1.0, 0.0)
 
     def _extra_row(self, stage, n):
+        if stage.scheme_parameters is not None:
+            return {"k": multistep.coefficient_value(stage.scheme_parameters.coefficients(n)["k"])}
         k = stage.learned_k[n - stage.startup_steps] if stage.learned_k is not None else stage.scheme.k
         return {"k": multistep.coefficient_value(k)}
 
@@ -194,6 +220,16 @@ class LMResNetFamily(MultistepFamily):
         if scheme.k is None:  # the paper's initialisation k ∈ (−0.1, 0] is zero-stable
             return 0.0
         return super().zero_stability_violation(scheme)
+
+    # learned coefficients: k itself (the paper's form)
+    def parametrisation(self, scheme, order=None):
+        if order not in (None, 1):
+            raise ValueError(f"learn_order: lm_resnet keeps effective order 1 (consistency with (1 + k) u' = f), "
+                             f"got {order!r}")
+        if scheme.learned:
+            raise ValueError(f"learn_scheme: {scheme} already learns k (learn={scheme.learn!r}); give a fixed k "
+                             f"(learn='fixed') as the starting point")
+        return LMResNetParametrisation(1, (float(scheme.k),))
 
     # search and results
     def parse_block(self, raw, path, label):
@@ -238,4 +274,4 @@ def _initial_k(scheme: LMResNet, shape):
 
 FAMILY = LMResNetFamily()
 
-__all__ = ["FAMILY", "LEARN_MODES", "LMResNet", "LMResNetFamily", "lm_resnet"]
+__all__ = ["FAMILY", "LEARN_MODES", "LMResNet", "LMResNetFamily", "LMResNetParametrisation", "lm_resnet"]

@@ -41,13 +41,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import ClassVar
 
 from nas.schemes.coefficients import Coefficient, coefficient_to_json, parse_coefficient
 from nas.schemes.serialization import check_keys
 from nas.stepper import as_floats, linear_combination, scale
 
 from . import multistep
-from .base import NamedScheme, SchemeFamily, SchemeParameter, json_float, rounded
+from .base import NamedScheme, Parametrisation, SchemeFamily, SchemeParameter, json_float, rounded
 from .multistep import LinearMultistep
 
 NAME = "momentum"
@@ -123,6 +124,28 @@ PARAMETERS = (
     SchemeParameter("learn", "momentum: keep γ fixed or learn one γ_n per step, starting at --gamma", LEARN_MODES,
                     flag="learn-gamma"),
 )
+
+
+@dataclass(frozen=True)
+class MomentumParametrisation(Parametrisation):
+    """The Momentum ResNet's learned form in the common interface: θ = (γ,), as a two-step method in x
+    α = (γ, −(1 + γ), 1), β = (0, 1 − γ, 0) (Sander et al. 2021): ρ(1) = 0 and ρ'(1) = σ(1) = 1 − γ for every
+    γ, so order 1 (consistency with u̇ = f) holds for every γ ≠ 1. γ is unconstrained, as the family's own
+    ``learn="layer"``: the concrete scheme of a γ outside [0, 1) is refused by ``Momentum``."""
+
+    order: int
+    start: tuple[float, ...]
+    family: ClassVar[str] = NAME
+
+    def coefficients(self, params):
+        import torch
+
+        g = params[0]
+        one, zero = params.new_ones(()), params.new_zeros(())
+        return {"gamma": g, "alpha": torch.stack([g, -(1 + g), one]), "beta": torch.stack([zero, 1 - g, zero])}
+
+    def scheme(self, params, name=""):
+        return Momentum(gamma=float(params.detach()[0]), name=name or NAME)
 
 
 def momentum_step(x, v, increment, gamma):
@@ -275,7 +298,18 @@ class MomentumFamily(SchemeFamily):
 
     @staticmethod
     def _gamma(stage, n: int):
+        if stage.scheme_parameters is not None:  # learned through NetworkSpec.learn_scheme
+            return stage.scheme_parameters.coefficients(n)["gamma"]
         return stage.gamma if stage.learned_gamma is None else stage.learned_gamma[n]
+
+    # learned coefficients: γ itself
+    def parametrisation(self, scheme, order=None):
+        if order not in (None, 1):
+            raise ValueError(f"learn_order: momentum keeps order 1 (consistency with u' = f), got {order!r}")
+        if scheme.learned:
+            raise ValueError(f"learn_scheme: {scheme} already learns γ (learn={scheme.learn!r}); give a fixed γ as "
+                             f"the starting point")
+        return MomentumParametrisation(1, (float(scheme.gamma),))
 
     def stage_forward(self, stage, x):
         v = None
@@ -481,4 +515,4 @@ def _notes(scheme: Momentum) -> tuple[str, ...]:
 
 FAMILY = MomentumFamily()
 
-__all__ = ["FAMILY", "LEARN_MODES", "Momentum", "divide", "momentum", "momentum_step", "multiply"]
+__all__ = ["FAMILY", "LEARN_MODES", "Momentum", "MomentumParametrisation", "divide", "momentum", "momentum_step", "multiply"]

@@ -23,7 +23,8 @@ from nas.stepper import as_floats, multistep_update, runge_kutta_increment, tabl
 from nas.vocabulary import ZERO_STABILITY_TOLERANCE
 
 from . import runge_kutta
-from .base import CoefficientOptions, FreeCoefficientsBlock, NamedScheme, SchemeFamily, json_float, renamed
+from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, SchemeFamily, floats,
+                   json_float, nearest_solution, renamed)
 
 NAME = "multistep"
 MAX_STEPS = 3  # largest free method a search block samples
@@ -187,6 +188,118 @@ class MultistepBlock(FreeCoefficientsBlock):
                                         f"multistep step; network.steps_per_stage allows at most {most_steps}")
 
 
+# ------------------------------------------------------------------------------ learned coefficients
+def _times(p: list, q: list) -> list:
+    """The coefficients (lowest degree first, lists of scalars or 0-d tensors) of the product p·q."""
+    out = [None] * (len(p) + len(q) - 1)
+    for i, a in enumerate(p):
+        for j, b in enumerate(q):
+            out[i + j] = a * b if out[i + j] is None else out[i + j] + a * b
+    return out
+
+
+def order_condition_matrix(steps: int, order: int, dtype, device=None):
+    """(N, T): the order conditions C_1 = … = C_p = 0 of an explicit k-step method read as N β = T α, with
+    N[q−1, j] = q j^{q−1} (j < k; 0⁰ = 1) and T[q−1, j] = j^q (j ≤ k): C_q = Σ_j j^q α_j / q! −
+    Σ_j j^{q−1} β_j / (q−1)! (Hairer, Nørsett, Wanner I, §III.2)."""
+    import torch
+
+    q = torch.arange(1, order + 1, dtype=dtype, device=device)[:, None]
+    j = torch.arange(0, steps + 1, dtype=dtype, device=device)[None, :]
+    return q * j[:, :steps] ** (q - 1), j ** q
+
+
+@dataclass(frozen=True)
+class MultistepParametrisation(Parametrisation):
+    """Explicit zero-stable k-step methods of order ≥ ``order`` (1 ≤ p ≤ k), for every value of θ.
+
+    θ = (u_1 … u_{k−1}; then w ∈ R^k when p < k). ρ(ζ) = (ζ − 1) ∏_i (ζ − r_i) with r_i = tanh(u_i) ∈ (−1, 1),
+    except that the first 2·``pairs`` entries of u describe ``pairs`` complex-conjugate root pairs
+    r e^{±iφ} with r = sigmoid(v) ∈ (0, 1), (v, φ) free (the factor ζ² − 2 r cos φ ζ + r²). ρ(1) = 0
+    (C_0 = 0), the root 1 is simple and every other root lies strictly inside the unit disc, so the root
+    condition holds by construction (Dahlquist 1956; Hairer, Nørsett, Wanner I, §III.3). The order
+    conditions C_1 … C_p are linear in β once α is fixed (:func:`order_condition_matrix`, N β = T α); N has full
+    row rank for p ≤ k (a Vandermonde matrix in the nodes 0 … k−1, scaled), so the system is never singular:
+    β = N⁻¹ T α when p = k, else the solution nearest to w. β_k = 0 (explicit). p ≤ k is the first Dahlquist
+    barrier for explicit zero-stable methods (p ≤ k + 1 for implicit ones, more only when unstable).
+
+    ``pairs`` is set by the starting scheme (its number of complex-conjugate root pairs) and does not change in
+    training: a pair may close up onto the real axis (φ = 0), but real roots do not become complex. In float64,
+    tanh(u) and sigmoid(v) round to 1 for u, v beyond about 19 and 37, where a root reaches the unit circle:
+    such θ are never reached from a sensible start.
+    """
+
+    steps: int
+    order: int
+    start: tuple[float, ...]
+    pairs: int = 0
+    family: ClassVar[str] = NAME
+
+    @staticmethod
+    def check_pair(steps: int, order: int) -> None:
+        if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= steps:
+            raise ValueError(f"learn_order: a zero-stable explicit {steps}-step method has order 1 … {steps} (first "
+                             f"Dahlquist barrier); (k, p) = ({steps}, {order!r}) is not supported")
+
+    @classmethod
+    def from_scheme(cls, scheme: LinearMultistep, order: int) -> "MultistepParametrisation":
+        import numpy as np
+
+        k = scheme.steps
+        cls.check_pair(k, order)
+        alpha = [float(a) for a in scheme.alpha]
+        quotient, remainder = np.polydiv(alpha[::-1], [1.0, -1.0])  # ρ(ζ) / (ζ − 1), highest degree first
+        if abs(remainder[-1]) > 1e-9:
+            raise ValueError(f"alpha: ρ(1) = {sum(alpha)} ≠ 0, {scheme} is not consistent")
+        roots = np.sort_complex(np.roots(quotient)) if k > 1 else np.array([])
+        if np.any(np.abs(roots) >= 1):
+            raise ValueError(f"alpha: ρ(ζ)/(ζ − 1) of {scheme} has roots {roots.tolist()} on or outside the unit "
+                             f"circle; the parametrisation keeps them strictly inside (|r| < 1)")
+        upper = [r for r in roots if r.imag > 1e-9]  # one root of each conjugate pair
+        real = [r.real for r in roots if abs(r.imag) <= 1e-9]
+        start = tuple(x for r in upper for x in (float(np.log(abs(r) / (1 - abs(r)))), float(np.angle(r))))
+        start += tuple(float(np.arctanh(r)) for r in real)
+        if order < k:
+            start += tuple(float(b) for b in scheme.beta[:-1])
+        out = cls(k, order, start, len(upper))
+        found = out.scheme(out.free_parameters())
+        if max(abs(float(x) - float(y)) for x, y in zip((*found.alpha, *found.beta), (*scheme.alpha, *scheme.beta))) > 1e-9:
+            raise ValueError(f"scheme: {scheme} does not have order {order} (learn_order), so it cannot start an "
+                             f"order-{order} parametrisation")
+        return out
+
+    def coefficients(self, params):
+        import torch
+
+        k = self.steps
+        if params.shape != (self.size,):
+            raise ValueError(f"params: expected shape ({self.size},), got {tuple(params.shape)}")
+        one = params.new_ones(())
+        rho = [-one, one]  # ζ − 1, lowest degree first
+        for j in range(self.pairs):  # ζ² − 2 r cos φ ζ + r², r = sigmoid(v)
+            r, phi = torch.sigmoid(params[2 * j]), params[2 * j + 1]
+            rho = _times(rho, [r * r, -2 * r * torch.cos(phi), one])
+        for r in torch.tanh(params[2 * self.pairs:k - 1]):  # ζ − r
+            rho = _times(rho, [-r, one])
+        alpha = torch.stack(rho)
+        N, T = order_condition_matrix(k, self.order, params.dtype, params.device)
+        if self.order == k:
+            beta = torch.linalg.solve(N, T @ alpha)
+        else:
+            beta = nearest_solution(N, T @ alpha, params[k - 1:])
+        return {"alpha": alpha, "beta": torch.cat([beta, beta.new_zeros(1)])}
+
+    def scheme(self, params, name=""):
+        import torch
+
+        with torch.no_grad(), torch.device("cpu"):  # concrete values, also when called under a meta-device build
+            values = self.coefficients(params.detach().to("cpu", torch.float64))
+        alpha = list(floats(values["alpha"]))
+        alpha[-1] = 1.0  # exactly 1 already: ρ is monic by construction
+        return LinearMultistep(alpha=alpha, beta=floats(values["beta"]),
+                               name=name or f"learned_lmm{self.steps}_p{self.order}")
+
+
 # ------------------------------------------------------------------------------------------ family
 class MultistepFamily(SchemeFamily):
     name = NAME
@@ -249,7 +362,11 @@ class MultistepFamily(SchemeFamily):
         stage.alpha, stage.beta = as_floats(method.alpha), as_floats(method.beta)
 
     def _step_coefficients(self, stage, n: int):
-        """(α, β) of step n ≥ k − 1 of the stage."""
+        """(α, β) of step n ≥ k − 1 of the stage: the scheme's floats, or tensors from the learned parameters
+        (``learn_scheme``)."""
+        if stage.scheme_parameters is not None:
+            values = stage.scheme_parameters.coefficients(n)
+            return values["alpha"], values["beta"]
         return stage.alpha, stage.beta
 
     def stage_forward(self, stage, x):
@@ -351,6 +468,15 @@ class MultistepFamily(SchemeFamily):
         method = self.method(scheme)
         return rho_violation(method.alpha, lambda: analyze_multistep(method))
 
+    # learned coefficients
+    def parametrisation(self, scheme, order=None):
+        if order is None:
+            from nas.diagnostics.multistep import analyze_multistep
+
+            found = analyze_multistep(scheme).order
+            order = min(int(found), scheme.steps) if found else 1
+        return MultistepParametrisation.from_scheme(scheme, order)
+
     # search and results
     def parse_block(self, raw, path, label):
         return MultistepBlock.parse(raw, path, label, MAX_STEPS)
@@ -372,4 +498,5 @@ class MultistepFamily(SchemeFamily):
 FAMILY = MultistepFamily()
 
 __all__ = ["AB2", "AB3", "FAMILY", "LEAPFROG", "LinearMultistep", "MultistepFamily",
-           "REPEATED_UNIT_ROOT_VIOLATION", "ROOT_TOLERANCE", "division_free_inverse", "rho_violation"]
+           "MultistepParametrisation", "REPEATED_UNIT_ROOT_VIOLATION", "ROOT_TOLERANCE", "division_free_inverse",
+           "order_condition_matrix", "rho_violation"]

@@ -18,10 +18,14 @@ from nas.schemes.coefficients import Coefficient, close_to, coefficient_to_json,
 from nas.schemes.serialization import check_keys
 from nas.stepper import runge_kutta_increment, tableau_floats
 
-from .base import CoefficientOptions, FreeCoefficientsBlock, NamedScheme, SchemeFamily, json_float, renamed
+from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, SchemeFamily,
+                   check_full_rank, floats, json_float, nearest_solution, renamed)
 
 NAME = "runge_kutta"
 MAX_STAGES = 4  # largest free tableau a search block samples
+MAX_LEARNED_ORDER = 3  # order 4 is not linear in b once A is free (it needs special families: Kutta's)
+# number of order conditions (rooted trees) of order ≤ p, p = 1, 2, 3 (Butcher 2016, ch. 3)
+CONDITIONS = {1: 1, 2: 2, 3: 4}
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,143 @@ class RungeKuttaBlock(FreeCoefficientsBlock):
         return ButcherTableau(A=A, b=b, name=f"{self.label}_s{s}")
 
 
+# -------------------------------------------------------------------------------- learned tableaux
+def order_condition_rows(A, c, order: int):
+    """The rows Φ_t of the order conditions Σ_i b_i Φ_t,i = 1/γ(t) for every tree |t| ≤ ``order`` ≤ 3, and their
+    right-hand sides: 1 (Σ b = 1), c (Σ b c = 1/2), c² (Σ b c² = 1/3), A c (Σ b A c = 1/6) (Butcher,
+    Numerical Methods for ODEs (2016), ch. 3; Hairer, Nørsett, Wanner I, §II.2)."""
+    import torch
+
+    rows = [torch.ones_like(c), c, c * c, A @ c][:CONDITIONS[order]]
+    rhs = torch.tensor([1.0, 1 / 2, 1 / 3, 1 / 6], dtype=c.dtype, device=c.device)[:CONDITIONS[order]]
+    return torch.stack(rows), rhs
+
+
+@dataclass(frozen=True)
+class RungeKuttaParametrisation(Parametrisation):
+    """Explicit s-stage tableaux of order ≥ ``order`` (≤ 3), for every value of the free parameters.
+
+    Every order condition of order ≤ 3 is linear in b once A is fixed (:func:`order_condition_rows`, M b = r
+    with m = 1, 2, 4 rows for p = 1, 2, 3). So:
+
+    * general case (m < s, or m = s): θ = (the strictly lower entries of A, row by row; then w ∈ R^s when
+      m < s). c = A·1, and b = w − Mᵀ(M Mᵀ)⁻¹(M w − r), the solution of M b = r nearest to w (the least-norm
+      solution plus w's null-space part; m = s: b = M⁻¹ r and no w). For s = 2, p = 2 this is the classical
+      one-parameter family c₂ = a₂₁ = α, b = (1 − 1/(2α), 1/(2α)) (Hairer, Nørsett, Wanner I, §II.1).
+    * s = 3, p = 3 (four conditions, three weights: A cannot be free): Kutta's two-parameter family,
+      θ = (c₂, c₃), b from Σb = 1, Σbc = 1/2, Σbc² = 1/3 (a Vandermonde system), a₃₂ = 1/(6 b₃ c₂),
+      a₃₁ = c₃ − a₃₂, a₂₁ = c₂ (Hairer, Nørsett, Wanner I, §II.1; Butcher 2016, ch. 3).
+
+    Singular parameters: where M has rank < m the conditions have no (unique nearest) solution: p = 2 with
+    c = 0 (s = 2: α = 0, where b₂ = 1/(2α) blows up); Kutta's family at c₂ = 0, c₃ = 0, c₂ = c₃ or
+    c₂ = 2/3 (b₃ = 0), whose special cases it does not cover. ``coefficients`` raises a ``ValueError`` there;
+    near them b is large, which training sees as a large loss (SGD steps away from a pole) rather than
+    crossing it, and a run that does meet it stops with that error.
+    """
+
+    stages: int
+    order: int
+    start: tuple[float, ...]
+    family: ClassVar[str] = NAME
+
+    @property
+    def kutta(self) -> bool:
+        return self.stages == 3 and self.order == 3
+
+    @staticmethod
+    def check_pair(stages: int, order: int) -> None:
+        """``ValueError`` naming (s, p) when explicit s-stage tableaux of order p cannot be parametrised."""
+        if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_LEARNED_ORDER:
+            raise ValueError(f"learn_order: must be 1, 2 or 3 for runge_kutta (order 4 is not linear in b once A "
+                             f"is free), got {order!r}")
+        if order > stages:
+            raise ValueError(f"learn_order: an explicit Runge-Kutta method with {stages} stage(s) has order ≤ "
+                             f"{stages}; (s, p) = ({stages}, {order}) has no solution")
+
+    @classmethod
+    def from_scheme(cls, scheme: ButcherTableau, order: int) -> "RungeKuttaParametrisation":
+        s = scheme.stages
+        cls.check_pair(s, order)
+        A = [[float(a) for a in row] for row in scheme.A]
+        if s == 3 and order == 3:
+            start = (float(scheme.c[1]), float(scheme.c[2]))
+        else:
+            start = tuple(A[i][j] for i in range(1, s) for j in range(i))
+            if CONDITIONS[order] < s:
+                start += tuple(float(v) for v in scheme.b)
+        out = cls(s, order, start)
+        out._check_start(scheme)
+        return out
+
+    def _check_start(self, scheme) -> None:
+        import torch
+
+        try:
+            found = self.scheme(self.free_parameters())
+        except ValueError as error:
+            raise ValueError(f"scheme: {scheme} is not a starting point of the order-{self.order} parametrisation "
+                             f"({error})") from None
+        target = torch.tensor([float(v) for v in (*scheme.b, *(a for row in scheme.A for a in row))],
+                              dtype=torch.float64)
+        got = torch.tensor([*found.b, *(a for row in found.A for a in row)], dtype=torch.float64)
+        if not torch.allclose(got, target, rtol=0, atol=1e-9):
+            raise ValueError(f"scheme: {scheme} does not satisfy the order conditions of order {self.order} "
+                             f"(learn_order), so it cannot start an order-{self.order} parametrisation")
+
+    def coefficients(self, params):
+        import torch
+
+        s, m = self.stages, CONDITIONS[self.order]
+        if params.shape != (self.size,):
+            raise ValueError(f"params: expected shape ({self.size},), got {tuple(params.shape)}")
+        if self.kutta:
+            c2, c3 = params[0], params[1]
+            zero = params.new_zeros(())
+            V = torch.stack([torch.stack([zero + 1, zero + 1, zero + 1]), torch.stack([zero, c2, c3]),
+                             torch.stack([zero, c2 * c2, c3 * c3])])
+            check_full_rank(V, "runge_kutta (Kutta's family, c2 = 0, c3 = 0 or c2 = c3)")
+            b = torch.linalg.solve(V, params.new_tensor([1.0, 1 / 2, 1 / 3]))
+            denominator = b[2] * c2
+            if denominator.device.type != "meta" and not bool(denominator.detach().abs() > 1e-8):
+                raise ValueError("runge_kutta (Kutta's family): b3 c2 = 0 (c2 = 2/3) is a special case it does not "
+                                 "cover")
+            a32 = 1 / (6 * denominator)
+            A = torch.stack([torch.stack([zero, zero, zero]), torch.stack([c2, zero, zero]),
+                             torch.stack([c3 - a32, a32, zero])])
+            return {"A": A, "b": b}
+        rows, cols = torch.tril_indices(s, s, offset=-1, device=params.device)
+        lower = s * (s - 1) // 2
+        A = params.new_zeros(s, s).index_put((rows, cols), params[:lower])
+        c = A.sum(dim=1)
+        M, r = order_condition_rows(A, c, self.order)
+        check_full_rank(M, f"runge_kutta ({s} stages, order {self.order})")
+        b = torch.linalg.solve(M, r) if m == s else nearest_solution(M, r, params[lower:])
+        return {"A": A, "b": b}
+
+    def scheme(self, params, name=""):
+        import torch
+
+        with torch.no_grad(), torch.device("cpu"):  # concrete values, also when called under a meta-device build
+            values = self.coefficients(params.detach().to("cpu", torch.float64))
+        return ButcherTableau(A=values["A"].tolist(), b=floats(values["b"]),
+                              name=name or f"learned_rk{self.stages}_p{self.order}")
+
+
+def tableau_order(scheme: ButcherTableau, limit: int = MAX_LEARNED_ORDER, tolerance: float = 1e-9) -> int:
+    """The largest p ≤ ``limit`` whose order conditions (:func:`order_condition_rows`) ``scheme`` satisfies."""
+    import torch
+
+    A = torch.tensor([[float(a) for a in row] for row in scheme.A], dtype=torch.float64)
+    b = torch.tensor([float(v) for v in scheme.b], dtype=torch.float64)
+    order = 0
+    for p in range(1, limit + 1):
+        M, r = order_condition_rows(A, A.sum(dim=1), p)
+        if not bool(((M @ b - r).abs() <= tolerance).all()):
+            break
+        order = p
+    return order
+
+
 # ------------------------------------------------------------------------------------------ family
 class RungeKuttaFamily(SchemeFamily):
     name = NAME
@@ -203,18 +344,33 @@ class RungeKuttaFamily(SchemeFamily):
             for n in range(spec.steps_per_stage)
         )
 
+    @staticmethod
+    def _tableau(stage, n: int):
+        """(A, b) of step n: the scheme's floats, or tensors from the learned parameters (``learn_scheme``)."""
+        if stage.scheme_parameters is None:
+            return stage.A, stage.b
+        values = stage.scheme_parameters.coefficients(n)
+        return values["A"], values["b"]
+
     def stage_forward(self, stage, x):
         s = stage.scheme.stages
         for n, fs in enumerate(stage.residuals):
             stage_fns = [fs[0]] * s if stage.shared else list(fs)
-            increment, _ = runge_kutta_increment(stage_fns, x, stage.h, stage.A, stage.b)
+            A, b = self._tableau(stage, n)
+            increment, _ = runge_kutta_increment(stage_fns, x, stage.h, A, b)
             if stage.noise is not None:  # noise perturbs the increment, never the state
                 increment = stage.noise[n](increment, x)
             x = stage.after_step(x + increment)
         return x
 
     def stage_coefficients(self, stage):
-        return [{"step": n, "A": stage.A, "b": stage.b, "h": stage.h} for n in range(len(stage.residuals))]
+        rows = []
+        for n in range(len(stage.residuals)):
+            A, b = self._tableau(stage, n)
+            if stage.scheme_parameters is not None:
+                A, b = A.detach().tolist(), b.detach().tolist()
+            rows.append({"step": n, "A": A, "b": b, "h": stage.h})
+        return rows
 
     def conversion_reason(self, scheme):
         return None  # a converted step's s stages evaluate its one block (shared weights)
@@ -234,6 +390,14 @@ class RungeKuttaFamily(SchemeFamily):
 
     def diagnostic_columns(self, scheme):
         return {**super().diagnostic_columns(scheme), "zero_stable": True}  # ρ(ζ) = ζ − 1
+
+    # learned coefficients
+    def parametrisation(self, scheme, order=None):
+        if order is None:
+            order = min(tableau_order(scheme), scheme.stages)
+            if order == 0:
+                raise ValueError(f"scheme: {scheme} is not consistent (Σb ≠ 1), it cannot start a parametrisation")
+        return RungeKuttaParametrisation.from_scheme(scheme, order)
 
     # search and results
     def parse_block(self, raw, path, label):
@@ -260,4 +424,5 @@ class RungeKuttaFamily(SchemeFamily):
 
 FAMILY = RungeKuttaFamily()
 
-__all__ = ["ButcherTableau", "EULER", "FAMILY", "HEUN", "KUTTA3", "MIDPOINT", "RALSTON", "RK38", "RK4", "SSPRK3"]
+__all__ = ["ButcherTableau", "EULER", "FAMILY", "HEUN", "KUTTA3", "MIDPOINT", "RALSTON", "RK38", "RK4", "SSPRK3",
+           "RungeKuttaParametrisation", "order_condition_rows", "tableau_order"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 from torch import nn
 
 from . import estimate
+from .learned import make_learned
 from .blocks import Head, Stem, Transition
 from .residuals import RESIDUAL_FORMS
 from .spec import NetworkSpec, spec_from_dict
@@ -21,11 +22,13 @@ class SchemeNetwork(nn.Module):
         self.stem = Stem(spec.macro, spec.in_channels, spec.widths[0])
         self.transitions = nn.ModuleList()
         self.stages = nn.ModuleList()
+        learned = make_learned(spec, len(spec.widths))
         for i, width in enumerate(spec.widths):
             if i > 0:
                 self.transitions.append(Transition(spec.macro, spec.widths[i - 1], width))
             make_residual = ResidualFactory(lambda w: form(spec.macro, w, spec), width, spec.tie, spec.norm)
-            self.stages.append(SchemeStage(spec.scheme, spec, width, i * spec.steps_per_stage, make_residual))
+            self.stages.append(SchemeStage(spec.scheme, spec, width, i * spec.steps_per_stage, make_residual,
+                                           learned=learned[i]))
         self.head = Head(spec.macro, spec.widths[-1], spec.num_classes)
 
     def forward(self, x):

@@ -12,6 +12,7 @@ from ..schemes import resolve
 from ..schemes.serialization import check_keys
 from .blocks import MACROS
 from .residuals import RESIDUAL_FORMS
+from .learned import GRANULARITIES
 from .tying import NORMS, TIES, time_invariant
 
 DEFAULT_IN_CHANNELS = {"image": 3, "sequence": 1, "mlp": 2}
@@ -39,9 +40,16 @@ class NetworkSpec:
     norm                normalisation inside the residual function: ``per_step`` (each step its own BatchNorm),
                         ``shared`` (one for the stage; tied networks only) or ``none`` (normalisation only at
                         stage boundaries)
+    learn_scheme        ``none``: the scheme's coefficients are fixed; ``network``, ``stage``, ``step``: they are
+                        trained with the weights inside the family's order-preserving parametrisation, starting
+                        at ``scheme``, with one set of free parameters per network, stage or step
+                        (``nas.networks.learned``, docs/learned.md)
+    learn_order         the order the learned coefficients keep (Runge-Kutta ≤ 3, k-step methods ≤ k); None:
+                        the highest the parametrisation keeps that ``scheme`` has (resolved at construction)
 
-    ``tie`` and ``norm`` are written to JSON only when they differ from their defaults, so the ``spec.json``
-    (and the ``architecture_id``) of every untied network stays what it was before they existed.
+    ``tie``, ``norm``, ``learn_scheme`` and ``learn_order`` are written to JSON only when they differ from their
+    defaults, so the ``spec.json`` (and the ``architecture_id``) of every network without them stays what it
+    was before they existed.
     """
 
     scheme: object = "euler"
@@ -57,6 +65,8 @@ class NetworkSpec:
     memory_efficient: bool = False
     tie: str = "none"
     norm: str = "per_step"
+    learn_scheme: str = "none"
+    learn_order: int | None = None
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
@@ -88,6 +98,27 @@ class NetworkSpec:
         if self.norm == "shared" and self.tie == "none":
             raise ValueError("norm: 'shared' needs tie = 'stage' (untied steps have a residual function, and so a "
                              "normalisation, each)")
+        self._check_learning(set_)
+
+    def _check_learning(self, set_) -> None:
+        """``learn_scheme`` / ``learn_order``: the family must have a parametrisation that starts at the scheme
+        (asked here, so an unsupported family or order fails at construction)."""
+        if self.learn_scheme not in GRANULARITIES:
+            raise ValueError(f"learn_scheme: must be one of {', '.join(GRANULARITIES)}, got {self.learn_scheme!r}")
+        if self.learn_scheme == "none":
+            if self.learn_order is not None:
+                raise ValueError(f"learn_order: only with learn_scheme other than 'none', got {self.learn_order!r}")
+            return
+        if self.memory_efficient:
+            raise ValueError("learn_scheme: the memory-efficient mode inverts steps with the scheme's fixed "
+                             "coefficients; learn them with memory_efficient = false")
+        from ..families.registry import family_of
+
+        parametrisation = family_of(self.scheme).parametrisation(self.scheme, self.learn_order)
+        if parametrisation.size == 0:
+            raise ValueError(f"learn_scheme: {self.scheme} has no free coefficients at order {parametrisation.order} "
+                             f"(learn_order): there is nothing to learn")
+        set_("learn_order", parametrisation.order)
 
     @property
     def total_steps(self) -> int:
@@ -133,7 +164,8 @@ class NetworkSpec:
         return cls(**data)
 
 
-_WRITTEN_WHEN_SET = ("tie", "norm")  # added later: absent from older spec.json files, ids unchanged
+# added later: absent from older spec.json files, ids unchanged
+_WRITTEN_WHEN_SET = ("tie", "norm", "learn_scheme", "learn_order")
 
 
 def spec_from_dict(data: dict):

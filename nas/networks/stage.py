@@ -32,6 +32,8 @@ class SchemeStage(nn.Module):
     ``first_step``; ``make_residual(width=None, *, step, role="f")`` gives the residual function of one step
     (a ``nas.networks.tying.ResidualFactory``: new, or tied to the other steps' when the spec ties them).
     ``step_functions`` maps (role, step) to the residual functions the stage holds (depth refinement reads it).
+    ``learned`` (``nas.networks.learned.LearnedCoefficients``, or None) holds the stage's learned coefficients
+    (``NetworkSpec.learn_scheme``); the family's stepping reads ``stage.scheme_parameters``.
 
     Converted networks (``nas.convert``) also give ``activation``, a module applied to every new state (the
     ReLU of torchvision's blocks; ``after_step``), and ``prior_states = 1``: the forward pass then receives
@@ -39,7 +41,7 @@ class SchemeStage(nn.Module):
     ``stage_forward_from``)."""
 
     def __init__(self, scheme, spec, width: int, first_step: int, make_residual, *, activation=None,
-                 prior_states: int = 0):
+                 prior_states: int = 0, learned=None):
         super().__init__()
         family = family_of(scheme)
         if spec.memory_efficient:
@@ -57,6 +59,8 @@ class SchemeStage(nn.Module):
         self.activation = activation
         self.prior_states = prior_states
         self.noise = noise_layers(spec, first_step, spec.steps_per_stage)
+        # learned coefficients (nas.networks.learned.LearnedCoefficients) replace the scheme's when set
+        self.scheme_parameters = learned
         family.init_stage(self, spec, width, first_step, make_residual)
         self.step_functions = getattr(make_residual, "functions", {})  # plain dict: registered by the family
 

@@ -188,8 +188,30 @@ def trial_row(folder, run_dir) -> dict | None:
         "gpu_ids": ",".join(metrics.gpu_ids or ()),
         "device_note": metrics.device_note or "",
         **(metrics.constraints or {}),
+        **learned_columns(spec, Location.from_uri(folder)),
     }
     return row
+
+
+LEARNED_FILE = "learned_scheme.json"  # written by a trial that learns its scheme's coefficients
+
+
+def learned_columns(spec: dict, folder: Location) -> dict:
+    """``learn_scheme``, ``learn_order``, ``learned_scheme`` (the JSON form of the first learned scheme, at the
+    saved weights) and its ``learned_coef_*`` columns, for a trial that learns its coefficients
+    (``NetworkSpec.learn_scheme``); {} for every other trial, so runs without them keep their columns."""
+    if spec.get("learn_scheme", "none") == "none":
+        return {}
+    out = {"learn_scheme": spec["learn_scheme"], "learn_order": spec.get("learn_order")}
+    if folder.is_file(LEARNED_FILE):
+        record = read_json_at(folder, LEARNED_FILE, f"{folder.name}/{LEARNED_FILE}")
+        schemes = record.get("schemes") or []
+        if schemes:
+            scheme = schemes[0]["scheme"]
+            out["learned_scheme"] = json.dumps(scheme, sort_keys=True)
+            out.update({f"learned_{key}": value for key, value in coefficient_columns(scheme).items()})
+            out["learned_schemes"] = len(schemes)
+    return out
 
 
 def ordered_columns(rows: list[dict]) -> list[str]:
@@ -199,7 +221,7 @@ def ordered_columns(rows: list[dict]) -> list[str]:
         for key in row:
             if key.startswith("coef_") and key not in coefficient:
                 coefficient.append(key)
-            elif key.startswith("constraint_") and key not in extra:
+            elif key.startswith(("constraint_", "learn")) and key not in extra:
                 extra.append(key)
     coefficient.sort(key=_coefficient_sort_key)
     return [*LEADING_COLUMNS, *coefficient, *ARCHITECTURE_COLUMNS, *RESULT_COLUMNS, *DIAGNOSTIC_COLUMNS,

@@ -55,7 +55,7 @@ from nas.storage import Location
 from .constraints import constraint_values, feasible, scheme_diagnostics
 from .duplicates import DUPLICATE_OF, DUPLICATE_RESULT, is_duplicate, trial_seed
 from .identity import architecture_id, training_id
-from .records import FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, read_record
+from .records import FINAL_STATUSES, LEARNED_FILE, TRIALS_FOLDER, TrialFolder, read_record
 from .trial_record import TrialRecord
 
 RESUME_FILE = ".resume_state.pt"
@@ -85,6 +85,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     from ray import tune
 
     from nas.networks import build_network
+    from nas.networks.learned import learned_record
     from nas.train import TrainConfig, count_parameters, fit, seeded
 
     torch.set_num_threads(setup.threads)
@@ -169,6 +170,9 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         # The resumable state is written with the record, before it: an interrupted trial resumes after its
         # last recorded epoch, whenever the process was killed.
         extra = None if fit_state is None else {RESUME_FILE: state_bytes(fit_state)}
+        learned = None if weights is None else learned_record(plan.spec, weights)
+        if learned is not None:  # the scheme the saved weights step with (learned coefficients)
+            extra = {**(extra or {}), LEARNED_FILE: (json.dumps(learned, indent=2) + "\n").encode("utf-8")}
         folder.publish(spec_dict, train_config.to_dict(), metrics.to_dict(), weights, extra)
 
     def state_bytes(fit_state) -> bytes:

@@ -3,7 +3,11 @@
     {macro: image, widths: [8, 16, 32] or {choices: [[8, 16], [16, 32]]}, steps_per_stage: [1, 2], h: 1.0,
      share_stage_weights: false, residual: preact, tie: [none, stage], norm: per_step}
 
-``tie`` and ``norm`` (``NetworkSpec``; ``nas.networks.tying``) may be constants or choices like the others.
+``tie`` and ``norm`` (``NetworkSpec``; ``nas.networks.tying``) may be constants or choices like the others, and
+so may ``learn_scheme`` (``none``, ``network``, ``stage``, ``step``: the trial's scheme, fixed or searched, is then
+the starting point of coefficients learned with the weights; docs/learned.md), e.g. ``learn_scheme: [none,
+network]`` offers learned coefficients next to fixed ones. Every scheme block of such a space must have a
+parametrisation (a trial of a scheme without one ends with the construction error).
 
 or a torchvision ResNet converted to each trial's scheme (``{torchvision: resnet18, ...}``, parsed by
 ``nas.search.torchvision_network``). A widths choice is sampled as a string key ``"8-16-32"`` (``widths_key``),
@@ -30,6 +34,7 @@ class NetworkSpace:
     residual: str = "preact"
     tie: Domain = Domain("str", "constant", value="none")
     norm: Domain = Domain("str", "constant", value="per_step")
+    learn_scheme: Domain = Domain("str", "constant", value="none")
 
     def suggest(self, trial, constants: dict) -> None:
         for name in SAMPLED:
@@ -37,6 +42,8 @@ class NetworkSpace:
             if name in UNTIED_DEFAULTS and domain.mode == "constant" and domain.value == UNTIED_DEFAULTS[name]:
                 continue  # an untied space's trials keep the configs they had before tying existed
             suggest_into(domain, trial, name, constants)
+        if self.learn_scheme.values() != ("none",):  # drawn only when offered: other spaces' configs unchanged
+            suggest_into(self.learn_scheme, trial, "learn_scheme", constants)
 
     def check_schemes(self, blocks, paths) -> None:
         """Every scheme block builds networks of this kind (a torchvision network refuses some families)."""
@@ -71,7 +78,8 @@ class NetworkSpace:
                            widths=widths_from_key(config["widths"]), steps_per_stage=int(config["steps_per_stage"]),
                            h=float(config["h"]), share_stage_weights=bool(config["share_stage_weights"]), noise=noise,
                            residual=self.residual, tie=str(config.get("tie", "none")),
-                           norm=str(config.get("norm", "per_step")))
+                           norm=str(config.get("norm", "per_step")),
+                           learn_scheme=str(config.get("learn_scheme", "none")))
 
 
 SAMPLED = ("widths", "steps_per_stage", "h", "share_stage_weights", "tie", "norm")  # settings a trial draws
@@ -98,7 +106,7 @@ def parse_network(raw, path: str = "network", data=None):
         from ..torchvision_network import parse_torchvision_network
 
         return parse_torchvision_network(raw, path, data)
-    check_mapping(raw, path, {"macro", "residual", *SAMPLED})
+    check_mapping(raw, path, {"macro", "residual", "learn_scheme", *SAMPLED})
     macro = raw.get("macro")
     if macro is not None:
         check_scalar(macro, f"{path}.macro", "str", choices=MACROS)
@@ -120,7 +128,11 @@ def parse_network(raw, path: str = "network", data=None):
     if "shared" in norm.values() and "none" in tie.values():
         raise fail(f"{path}.norm", "'shared' needs tie: stage in every trial (an untied network has a "
                                    "normalisation per step); make tie the constant stage or drop shared")
+    from nas.networks.learned import GRANULARITIES
+
+    learn_scheme = parse_domain(raw.get("learn_scheme", "none"), f"{path}.learn_scheme", "str", choices=GRANULARITIES)
     return NetworkSpace(
+        learn_scheme=learn_scheme,
         macro=macro,
         widths=widths,
         steps_per_stage=parse_domain(raw.get("steps_per_stage", 2), f"{path}.steps_per_stage", "int", 1, 64),
