@@ -71,7 +71,8 @@ class ProgressView(Callback):
         if isinstance(value, (int, float)) and value == value and abs(value) != float("inf"):
             better = self._best is None or (value > self._best[0] if self.mode == "max" else value < self._best[0])
             if better:
-                label = trial.config.get("scheme", "?")
+                label = (trial.config.get("scheme", "?") if self.name is None
+                         else self.name(trial).rstrip(":,").split(":")[0])  # evaluate: "rank1 seed 1001"
                 self._best = (float(value), f"{label}, trial {trial.trial_id}")
 
     def _name(self, trial) -> str:
