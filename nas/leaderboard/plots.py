@@ -264,6 +264,9 @@ def plot_learning_curves(frame: pd.DataFrame, path, metric: str = "val_acc") -> 
                  "stopped early": dict(color="gray", alpha=0.25, linewidth=0.8)}[kind]
         ax.plot(epochs, values, label=None if kind in labelled else kind, **style)
         labelled.add(kind)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy")
     ax.grid(alpha=0.3)
