@@ -164,10 +164,12 @@ def _accuracy(logits, labels) -> float:
 
 def format_table(rows) -> str:
     """The rows as a text table (``nas diagnose --refine``)."""
-    lines = [f"{'scheme':<14} {'factor':>6} {'steps':>6} {'h':>8} {'accuracy':>9} {'change':>10} {'vs trained':>10}"]
+    width = max([14, *(len(row.scheme) for row in rows)])
+    lines = [f"{'scheme':<{width}} {'factor':>6} {'steps':>6} {'h':>8} {'accuracy':>9} {'change':>10} "
+             f"{'vs trained':>10}"]
     for row in rows:
         change = "—" if row.change is None else f"{row.change:.3e}"
-        lines.append(f"{row.scheme:<14} {row.factor:>6} {row.steps_per_stage:>6} {row.h:>8.4g} "
+        lines.append(f"{row.scheme:<{width}} {row.factor:>6} {row.steps_per_stage:>6} {row.h:>8.4g} "
                      f"{100 * row.accuracy:>8.2f}% {change:>10} {row.change_from_trained:>10.3e}")
     return "\n".join(lines)
 
