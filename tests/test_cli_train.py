@@ -112,6 +112,27 @@ def test_train_spec_of_a_trial_folder_takes_its_train_config_flags_override(sear
     assert config["seed"] == 3 and config["batch_size"] == 64 and config["epochs"] == 1
 
 
+def test_train_spec_of_a_trial_or_export_folder_uses_the_runs_data_by_default_and_says_so(searched_run, tmp_path,
+                                                                                         capsys):
+    # the run trained on 200 MNIST-1D signals (run_folders.DATA): not the default 4,000
+    output = tmp_path / "result.json"
+    assert main(["train", "--spec", str(searched_run / "trials" / "searched_00000"), "--epochs", "1",
+                 "--output", str(output)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("nas train: rk_s2 on mnist1d (160 train / 40 val / 50 test)")
+    assert lines[1].startswith("data: mnist1d ") and lines[1].endswith("(the data of the run that trained --spec)")
+    assert json.loads(output.read_text())["data"]["num_samples"] == 200
+    out = tmp_path / "export"
+    assert main(["export", str(searched_run), "--top", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--spec", str(out / "searched_00000"), "--epochs", "1"]) == 0  # an export: its card's data
+    assert "(160 train / 40 val / 50 test)" in capsys.readouterr().out
+    assert main(["train", "--spec", str(searched_run / "trials" / "searched_00000"), "--epochs", "1",
+                 "--num-samples", "300"]) == 0  # a data flag: the flags decide, and say so
+    lines = capsys.readouterr().out.splitlines()
+    assert "(240 train / 60 val / 75 test)" in lines[0] and lines[1].endswith("(the command-line flags)")
+
+
 @pytest.mark.parametrize("case, message", [
     ("unknown_key", "spec.json: network spec: unknown key(s) depth; allowed keys:"),
     ("network_flag", "--spec: the spec.json defines the network; leave out --scheme, --widths"),

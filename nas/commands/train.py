@@ -61,11 +61,13 @@ def add_arguments(parser) -> None:
     add_scheme_options(parser, float)
 
     data = parser.add_argument_group("data")
-    data.add_argument("--data", default="mnist1d", help="mnist1d (default), cifar10, cifar100 or toy2d")
+    data.add_argument("--data", default=None, help="mnist1d (default), cifar10, cifar100 or toy2d; with --spec of a "
+                                                  "trial or export folder: the run's data set, splits and seeds")
     data.add_argument("--data-root", default=None, help="folder holding the CIFAR files (default ./data)")
     data.add_argument("--num-samples", type=int, default=None, help="size of the train+validation pool")
-    data.add_argument("--val-fraction", type=float, default=0.2, help="share of the pool used for validation")
-    data.add_argument("--data-seed", type=int, default=0, help="seed of the validation split (default 0)")
+    data.add_argument("--val-fraction", type=float, default=None,
+                      help="share of the pool used for validation (default 0.2)")
+    data.add_argument("--data-seed", type=int, default=None, help="seed of the validation split (default 0)")
     data.add_argument("--toy2d-kind", default=None, help="toy2d: circles, moons or spirals")
     data.add_argument("--noise", type=float, default=None, help="toy2d: standard deviation of the point noise")
     data.add_argument("--workers", type=int, default=None, help="CIFAR: DataLoader worker processes")
@@ -102,8 +104,8 @@ def network_flags(args) -> list[str]:
 
 
 def read_spec(path, refused: list[str]):
-    """``(spec, training defaults)`` of ``--spec PATH`` (see the module docstring); read without running code,
-    every problem a ``ValueError`` naming the file."""
+    """``(spec, training defaults, the data its run trained on or None)`` of ``--spec PATH`` (see the module
+    docstring); read without running code, every problem a ``ValueError`` naming the file."""
     from pathlib import Path
 
     from nas.messages import one_line
@@ -136,7 +138,41 @@ def read_spec(path, refused: list[str]):
             TrainConfig.from_dict(defaults)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"--spec: {train_file}: {one_line(exc)}") from None
-    return spec, defaults
+    return spec, defaults, run_data(file.parent)
+
+
+DATA_FLAGS = ("data", "data_root", "num_samples", "val_fraction", "data_seed", "toy2d_kind", "noise", "workers")
+
+
+def run_data(folder):
+    """The ``load_dataset`` arguments a model folder was trained on: a trial folder's run (``../../search.json``
+    ``data``) or an export's ``card.json`` (``data.options``); None when the folder records none."""
+    from nas.safe_load import read_json
+
+    search = folder.parent.parent / "search.json"
+    if (folder / "metrics.json").is_file() and search.is_file():
+        from nas.export.selection import dataset_options
+
+        return dataset_options(read_json(search, f"--spec: {search}"))
+    if (folder / "card.json").is_file():
+        options = (read_json(folder / "card.json", f"--spec: {folder / 'card.json'}").get("data") or {}).get("options")
+        return options if isinstance(options, dict) and isinstance(options.get("name"), str) else None
+    return None
+
+
+def data_arguments(args, from_spec) -> tuple[str, dict, str]:
+    """(data set name, ``load_dataset`` keyword arguments, where they come from): the flags, or, with ``--spec``
+    of a trial or export folder and no data flag, the data its run trained on."""
+    recorded = None if from_spec is None else from_spec[2]
+    if recorded is not None and all(getattr(args, flag) is None for flag in DATA_FLAGS):
+        options = dict(recorded)
+        return options.pop("name"), options, "the data of the run that trained --spec"
+    options = {name: value for name, value in
+               (("kind", args.toy2d_kind), ("noise", args.noise), ("num_workers", args.workers)) if value is not None}
+    request = dict(seed=0 if args.data_seed is None else args.data_seed, root=args.data_root,
+                   num_samples=args.num_samples, val_fraction=0.2 if args.val_fraction is None else args.val_fraction,
+                   **options)
+    return args.data or "mnist1d", request, "the command-line flags"
 
 
 def check_spec_fits(spec, info, data_name: str) -> None:
@@ -175,13 +211,9 @@ def run(args) -> int:
     output = None if args.output is None else check_output_file(args.output, "--output")
     if args.threads is not None:
         check_workers(positive_int(args.threads, "threads"), "--threads")
-    data_options = {name: value for name, value in
-                    (("kind", args.toy2d_kind), ("noise", args.noise), ("num_workers", args.workers))
-                    if value is not None}
-    data_request = dict(seed=args.data_seed, root=args.data_root, num_samples=args.num_samples,
-                        val_fraction=args.val_fraction, **data_options)
-    info = check_request(args.data, **data_request)
     from_spec = None if args.spec is None else read_spec(args.spec, network_flags(args))
+    data_name, data_request, data_source = data_arguments(args, from_spec)
+    info = check_request(data_name, **data_request)
     macro = args.macro or info.macro
     info.check_macro(macro, "--macro")
     widths = None if args.widths is None else parse_widths(args.widths)
@@ -201,8 +233,8 @@ def run(args) -> int:
     flags = {field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
              if getattr(args, option) is not None}
     if from_spec is not None:
-        spec, defaults = from_spec
-        check_spec_fits(spec, info, args.data)
+        spec, defaults, _ = from_spec
+        check_spec_fits(spec, info, data_name)
         config = TrainConfig.from_dict({**defaults, **flags})
     else:
         config = TrainConfig(**flags)
@@ -220,13 +252,16 @@ def run(args) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
-    data = load_dataset(args.data, **data_request)
+    data = load_dataset(data_name, **data_request)
     with seeded(config.seed):
         model = build_network(spec)
     sizes = data.sizes()
     print(f"nas train: {spec.scheme} on {data.name} ({sizes['train']} train / {sizes['val']} val / "
           f"{sizes['test']} test), {spec.macro} widths {','.join(map(str, spec.widths))} x "
           f"{spec.steps_per_stage} steps, {config.epochs} epochs", flush=True)
+    if from_spec is not None:  # a trial or export folder: say whether its run's data or the flags' is used
+        print(f"data: {data.name} {json.dumps({k: v for k, v in data.spec.items() if v is not None})} "
+              f"({data_source})", flush=True)
 
     width = len(str(config.epochs))
 
