@@ -47,6 +47,10 @@ def test_leaderboard_by_run_name_with_all_trials_and_top(runs, capsys):
 
     table = pd.read_csv(StringIO(capsys.readouterr().out))
     assert len(table) == 2 and list(table["params"]) == sorted(table["params"])
+    # --storage, the name nas search and nas evaluate use, is the same option (--results-root the older name)
+    assert main(["leaderboard", "second", "--storage", str(root), "--all", "--sort", "params", "--top", "2",
+                 "--format", "csv"]) == 0
+    assert pd.read_csv(StringIO(capsys.readouterr().out)).equals(table)
 
 
 def test_leaderboard_parquet_reads_back(runs, tmp_path, capsys):

@@ -12,7 +12,7 @@ from nas.limits import MAX_TOP, check_count
 
 def add_arguments(parser) -> None:
     parser.add_argument("run",
-                        help="run folder or storage URI (s3://bucket/prefix/run), or a run name under --results-root")
+                        help="run folder or storage URI (s3://bucket/prefix/run), or a run name under --storage")
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--top", type=int, default=None, metavar="K",
                         help="export the K best finished trials by best validation accuracy (default 1)")
@@ -28,8 +28,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="replace DIR if it is an earlier export (it holds the .nas-export marker and only the "
                              "files an export writes); never a run folder, anything inside one, or anything else")
-    parser.add_argument("--results-root", default="results", metavar="DIR",
-                        help="where run names are looked up: a folder or a storage URI (default: results)")
+    parser.add_argument("--storage", "--results-root", dest="results_root", default="results", metavar="URI",
+                        help="where run names are looked up: a folder or a storage URI, as nas search --storage "
+                             "(default: results; --results-root is the older name)")
 
 
 def run(args) -> int:

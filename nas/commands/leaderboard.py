@@ -57,8 +57,9 @@ def add_arguments(parser) -> None:
                         help="columns of the trials view (default: a compact set for table/markdown, all for "
                              "csv/parquet; 'all' for every column)")
     parser.add_argument("--plots", default=None, metavar="DIR", help="write the leaderboard plots (PNG) here")
-    parser.add_argument("--results-root", default="results", metavar="DIR",
-                        help="where run names are looked up: a folder or a storage URI (default: results)")
+    parser.add_argument("--storage", "--results-root", dest="results_root", default="results", metavar="URI",
+                        help="where run names are looked up: a folder or a storage URI, as nas search --storage "
+                             "(default: results; --results-root is the older name)")
 
 
 # Files of a run folder that nas search writes and the leaderboard reads: never an output.
