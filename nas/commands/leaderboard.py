@@ -29,7 +29,7 @@ EPILOG = ("Equal budgets: by default every view and plot compares, per run, the 
 def add_arguments(parser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("runs", nargs="+", metavar="RUN",
-                        help="run folders or storage URIs (s3://bucket/prefix/run), or run names under --results-root")
+                        help="run folders or storage URIs (s3://bucket/prefix/run), or run names under --storage")
     parser.add_argument("--sort", default="best_val_acc", metavar="COL",
                         help="column to sort by, in its natural direction (accuracies descending, costs "
                              "ascending); default best_val_acc")
