@@ -179,6 +179,10 @@ def test_coefficient_correlations_match_scipy(tmp_path):
     assert row["spearman"] == pytest.approx(stats.spearmanr(k, acc).statistic)
     assert row["pearson"] == pytest.approx(stats.pearsonr(k, acc).statistic)
     assert row["spearman"] == pytest.approx(1.0)
+    assert row["note"] == ""  # 8 trials
+    few = lb.load([run])
+    few = lb.coefficient_correlations(few[few["trial_id"].isin(few["trial_id"].head(4))])
+    assert few.set_index("coefficient").loc["k", "note"] == "only 4 trials: weak evidence"
 
 
 def test_coefficient_bins_have_equal_counts(tmp_path):

@@ -37,8 +37,13 @@ def varying_coefficients(frame: pd.DataFrame, metric: str):
                 yield family, column, pairs
 
 
+FEW_POINTS = 5  # below this many trials a correlation is marked as weak evidence
+
+
 def coefficient_correlations(frame: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
-    """Per family and coefficient: n, Spearman's rank and Pearson's correlation with ``metric``.
+    """Per family and coefficient: n, Spearman's rank and Pearson's correlation with ``metric``, and a ``note``
+    saying when they rest on fewer than ``FEW_POINTS`` trials (a correlation of 3 or 4 points takes few values and
+    says little: it is shown, not hidden, and marked).
 
     Only finished trials, and only coefficients that take at least two values within the family.
     """
@@ -51,8 +56,9 @@ def coefficient_correlations(frame: pd.DataFrame, metric: str = METRIC) -> pd.Da
             "spearman": np.nan if constant_metric else pairs["value"].corr(pairs["metric"], method="spearman"),
             "pearson": np.nan if constant_metric else pairs["value"].corr(pairs["metric"], method="pearson"),
             "min": pairs["value"].min(), "max": pairs["value"].max(), "budget": budget_label(pairs["budget"]),
+            "note": f"only {len(pairs)} trials: weak evidence" if len(pairs) < FEW_POINTS else "",
         })
-    columns = ["family", "coefficient", "n", "spearman", "pearson", "min", "max", "budget"]
+    columns = ["family", "coefficient", "n", "spearman", "pearson", "min", "max", "budget", "note"]
     out = pd.DataFrame(rows, columns=columns)
     return out.sort_values(["family", "spearman"], key=lambda s: s.abs() if s.name == "spearman" else s,
                            ascending=[True, False], na_position="last", kind="stable").reset_index(drop=True)
