@@ -54,6 +54,17 @@ def relative(a, b):
     return ((a - b).norm() / b.norm()).item()
 
 
+def check_same_gradients(plain, efficient, x, target, tolerance=1e-6):
+    """The input and parameter gradients of a cross-entropy loss agree to ``tolerance`` (relative)."""
+    grads = []
+    for net in (plain, efficient):
+        xi = x.clone().requires_grad_(True)
+        F.cross_entropy(net(xi), target).backward()
+        grads.append([xi.grad] + [p.grad for p in net.parameters()])
+    for g_efficient, g_plain in zip(*reversed(grads)):
+        assert relative(g_efficient, g_plain) <= tolerance
+
+
 # ------------------------------------------------------------------------------------------ schemes
 
 def test_registry_has_the_reversible_schemes_once_with_their_ode_forms():
@@ -157,14 +168,7 @@ def test_memory_efficient_gradients_equal_plain_autograd_in_float64(name, train)
     plain.train(train), efficient.train(train)
     torch.manual_seed(5)
     x = INPUTS["sequence"]()
-    target = torch.randint(0, 10, (x.shape[0],))
-    grads = []
-    for net in (plain, efficient):
-        xi = x.clone().requires_grad_(True)
-        F.cross_entropy(net(xi), target).backward()
-        grads.append([xi.grad] + [p.grad for p in net.parameters()])
-    for g_efficient, g_plain in zip(*reversed(grads)):
-        assert relative(g_efficient, g_plain) <= 1e-6
+    check_same_gradients(plain, efficient, x, torch.randint(0, 10, (x.shape[0],)))
     # BatchNorm buffers (running statistics, batch counts) were updated exactly once, as in plain mode
     for (key, a), b in zip(plain.state_dict().items(), efficient.state_dict().values()):
         assert torch.equal(a, b), key
