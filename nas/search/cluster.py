@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from nas.limits import budget_environment
+from nas.messages import one_line
 
 EXPERIMENT_FOLDER = "tune"  # Tune's experiment inside a run (or evaluation) folder
 
@@ -29,8 +30,16 @@ def start_ray(address: str | None) -> bool:
         except ConnectionError as exc:
             raise ValueError(f"--address: cannot join a Ray cluster at {address!r}: {exc}") from None
     else:
-        ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+        try:
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+        except Exception as exc:  # noqa: BLE001 -- Ray reports a failed start-up as any of several types
+            # (RuntimeError, ConnectionError, a bare Exception on a start-up timeout, OSError for a socket path)
+            raise RayUnavailable(f"cannot start Ray on this machine: {one_line(exc)}") from None
     return True
+
+
+class RayUnavailable(OSError):
+    """The embedded Ray did not start (an environment problem, not bad input): one line and exit 2 in the CLI."""
 
 
 def trial_resources(cpus_per_trial: float, gpus_per_trial) -> dict:
@@ -96,5 +105,5 @@ def tune_experiment(folder, trainable, restoring: bool):
     return None, storage
 
 
-__all__ = ["start_ray", "trial_resources", "check_local_resources", "trials_that_fit", "tune_experiment",
+__all__ = ["start_ray", "RayUnavailable", "trial_resources", "check_local_resources", "trials_that_fit", "tune_experiment",
            "EXPERIMENT_FOLDER"]
