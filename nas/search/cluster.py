@@ -88,22 +88,38 @@ def trials_that_fit(resources: dict) -> int:
     return max(1, fits)
 
 
-def tune_experiment(folder, trainable, restoring: bool):
+def check_experiment_signatures(folder, trust: bool = False) -> None:
+    """Before Ray starts: the Tune experiment in ``folder``/``tune`` (if any) carries this user's signatures
+    (``nas.search.signatures``; ``trust``: adopt it instead). ``tune_experiment`` checks again just before the
+    restore."""
+    from .signatures import verify_experiment
+
+    storage_path, base = folder.tune_storage()
+    verify_experiment(base, storage_path, EXPERIMENT_FOLDER, folder.display, trust)
+
+
+def tune_experiment(folder, trainable, restoring: bool, trust: bool = False):
     """The Tune experiment kept in ``folder``/``tune`` (a ``nas.storage.Location``): ``(tuner, storage)``,
     ``tuner`` being the restored ``Tuner`` when ``restoring`` and Tune can restore it (errored trials are
     retried), else None, and ``storage`` the ``RunConfig`` keywords of a new one. Local folders get a file
     system whose copies are atomic (a killed driver must not leave a half-copied experiment state); object
-    stores their own, where every PUT is atomic."""
+    stores their own, where every PUT is atomic. Either is wrapped so that the driver signs the files Tune's
+    restore unpickles, and a restore first checks those signatures (``nas.search.signatures``; ``trust``:
+    ``--trust-run-folder``, restore without the check)."""
     from ray import tune
 
-    storage_path, filesystem = folder.tune_storage()
+    from .signatures import signing_filesystem, verify_experiment
+
+    storage_path, base = folder.tune_storage()
+    filesystem = signing_filesystem(base, storage_path, EXPERIMENT_FOLDER)
     storage = {"name": EXPERIMENT_FOLDER, "storage_path": storage_path, "storage_filesystem": filesystem}
     experiment = f"{storage_path}/{EXPERIMENT_FOLDER}"
-    if restoring and tune.Tuner.can_restore(experiment, storage_filesystem=filesystem):
+    if restoring and tune.Tuner.can_restore(experiment, storage_filesystem=base):
+        verify_experiment(base, storage_path, EXPERIMENT_FOLDER, folder.display, trust)  # before any unpickling
         return tune.Tuner.restore(experiment, trainable=trainable, resume_errored=True,
                                   storage_filesystem=filesystem), storage
     return None, storage
 
 
-__all__ = ["start_ray", "RayUnavailable", "trial_resources", "check_local_resources", "trials_that_fit", "tune_experiment",
+__all__ = ["start_ray", "RayUnavailable", "check_experiment_signatures", "trial_resources", "check_local_resources", "trials_that_fit", "tune_experiment",
            "EXPERIMENT_FOLDER"]
