@@ -161,3 +161,23 @@ def test_sigterm_is_exit_143_with_the_resume_command(tmp_path):
     assert "Tuner.restore" not in err and "SIGTERM received" not in err and "Traceback" not in err
     if (run_dir / "trials.csv").exists():  # Tune had started: whatever it created is recorded consistently
         assert set(check_records(run_dir)["status"]) <= {"completed", "interrupted"}
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_ends_as_a_sigterm_to_the_driver(tmp_path):
+    """Issue 22, defect 4: ``timeout``, systemd and Slurm signal every process of the job. Ray's processes died
+    first, the driver hung and exited 1 with no trials.csv; it must end as a SIGTERM to the driver alone does."""
+    run_dir = tmp_path / "out" / "intr"
+    driver = start(tmp_path)
+
+    def one_completed():
+        return any(m["status"] == "completed" for m in statuses(run_dir).values())
+
+    status = signal_when(driver, one_completed, signal.SIGTERM, "a completed trial", poll=0.2, group=True)
+    err = (tmp_path / "err.txt").read_text()
+    assert status == 143, err[-2000:]
+    assert err.splitlines()[-1] == ("nas search: interrupted by SIGTERM; resume with: nas search space.yaml "
+                                    "--name intr --results-dir out --resume")
+    assert "Traceback" not in err and "SIGTERM received" not in err
+    frame = check_records(run_dir)
+    assert "completed" in set(frame["status"]) and set(frame["status"]) <= {"completed", "interrupted"}

@@ -7,7 +7,10 @@ one (Ray waits forever for a GPU that does not exist; STACK.md).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 
 from nas.limits import budget_environment
 from nas.messages import one_line
@@ -31,11 +34,37 @@ def start_ray(address: str | None) -> bool:
             raise ValueError(f"--address: cannot join a Ray cluster at {address!r}: {exc}") from None
     else:
         try:
-            ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+            with _termination_left_to_the_driver():
+                ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
         except Exception as exc:  # noqa: BLE001 -- Ray reports a failed start-up as any of several types
             # (RuntimeError, ConnectionError, a bare Exception on a start-up timeout, OSError for a socket path)
             raise RayUnavailable(f"cannot start Ray on this machine: {one_line(exc)}") from None
     return True
+
+
+@contextlib.contextmanager
+def _termination_left_to_the_driver():
+    """Start the embedded Ray with SIGTERM blocked, so that its processes (GCS, raylet, and the workers the raylet
+    starts) inherit it blocked, as Ray itself blocks SIGINT in them.
+
+    ``timeout``, systemd and Slurm send SIGTERM to every process of the job, not only to the driver: Ray's
+    processes died first and the driver, whose graceful stop needs them, hung and exited 1. With the signal
+    blocked there, only the driver acts on it (``nas.interrupt``: Tune's graceful stop, outputs, exit 143) and
+    then shuts Ray down, which ends its processes with SIGKILL after a short wait. A signal that arrives while Ray
+    starts stays pending and is delivered to the driver's own handler (restored first: ``ray.init`` installs a
+    C++ handler for SIGTERM that prints a stack and aborts)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            if callable(handler):  # a Python handler (nas.interrupt's in the CLI) takes its signal back
+                signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class RayUnavailable(OSError):
