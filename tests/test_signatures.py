@@ -135,3 +135,14 @@ def test_the_cli_offers_trust_run_folder_on_both_resuming_commands(argv):
 
     assert build_parser().parse_args(argv).trust_run_folder is True
     assert build_parser().parse_args(argv[:-1]).trust_run_folder is False
+
+
+def test_drivers_starting_at_once_agree_on_one_key(state):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nas.search.signatures import secret_key
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: secret_key(), range(32)))
+    assert len(keys) == 1 and len(next(iter(keys))) == 32
+    assert [p.name for p in state.iterdir()] == ["resume.key"]  # no temporary left behind

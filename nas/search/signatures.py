@@ -24,6 +24,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 import threading
 from pathlib import Path
 
@@ -45,15 +46,20 @@ def secret_key() -> bytes:
     """This user's signing key (created 0600 on first use); refused when others may read it."""
     path = state_dir() / KEY_FILE
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:  # first use: another driver racing here finds the file complete or waits on O_EXCL's loser path
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-            handle.flush()
-            os.fsync(handle.fileno())
+    if not path.exists():
+        # first use: a complete private file is linked into place, so two drivers starting at once agree on
+        # one key (the loser's link fails) and none ever reads a half-written one
+        fd, temporary = tempfile.mkstemp(prefix=f".{KEY_FILE}.tmp-", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
     if path.stat().st_mode & 0o077:
         raise ValueError(f"{path}: the resume signing key is readable or writable by others; chmod 600 it (or remove "
                          "it: runs signed with it then need --trust-run-folder to resume)")
