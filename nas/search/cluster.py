@@ -150,5 +150,5 @@ def tune_experiment(folder, trainable, restoring: bool, trust: bool = False):
     return None, storage
 
 
-__all__ = ["start_ray", "RayUnavailable", "check_experiment_signatures", "trial_resources", "check_local_resources", "trials_that_fit", "tune_experiment",
-           "EXPERIMENT_FOLDER"]
+__all__ = ["start_ray", "RayUnavailable", "check_experiment_signatures", "trial_resources", "check_local_resources",
+           "trials_that_fit", "tune_experiment", "EXPERIMENT_FOLDER"]

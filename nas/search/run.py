@@ -57,7 +57,8 @@ from nas.storage import Location, is_uri
 from nas.vocabulary import DUPLICATE_STATUS, NOT_STARTED_STATUS
 
 from .budget import check_space
-from .cluster import check_experiment_signatures, check_local_resources, start_ray, trial_resources, trials_that_fit, tune_experiment
+from .cluster import (check_experiment_signatures, check_local_resources, start_ray, trial_resources, trials_that_fit,
+                      tune_experiment)
 from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, parse_record, read_trial,
                       write_pareto_csv, write_trials_csv)
 from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
