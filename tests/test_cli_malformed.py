@@ -111,11 +111,15 @@ def world(tmp_path_factory, one_thread):
     (root / "big.yaml").write_text("# padding\n" * 200_000 + yaml.safe_dump(TINY))
     results = root / "results"
     for name, text in (("foreign", json.dumps({"hello": "world"})), ("corrupt", "{not json"),
-                       ("planted", json.dumps(_run_record("planted"))), ("taken", json.dumps(_run_record("taken")))):
+                       ("planted", json.dumps(_run_record("planted"))), ("taken", json.dumps(_run_record("taken"))),
+                       ("copied", json.dumps(_run_record("copied")))):
         (results / name).mkdir(parents=True)
         (results / name / "search.json").write_text(text)
     (results / "planted" / "trials" / "t1").mkdir(parents=True)
     plant_torch_pickle(results / "planted" / "trials" / "t1" / ".resume_state.pt", marker)
+    # a run folder from elsewhere whose Tune experiment carries a payload (issue 22, defect 10)
+    (results / "copied" / "tune").mkdir()
+    plant_raw_pickle(results / "copied" / "tune" / "searcher-state-2026-01-01_00-00-00.pkl", marker)
     (results / "norecord").mkdir()
     (results / "norecord" / "notes.txt").write_text("not a run")
     (root / "afile.txt").write_text("a file, not a folder")
@@ -198,6 +202,9 @@ CASES = {
     "search: --resume with a planted pickle": (
         ["search", "{space}", "--name", "planted", "--results-dir", "{results}", "--resume"],
         "t1/.resume_state.pt: refused: it holds more than tensors and plain data (Unsupported global: GLOBAL io.open)"),
+    "search: --resume of a copied run folder with a planted Tune pickle": (
+        ["search", "{space}", "--name", "copied", "--results-dir", "{results}", "--resume"],
+        "--resume: {results}/copied/tune/searcher-state-2026-01-01_00-00-00.pkl has no signature from this user's nas"),
     "search: --resume of a folder without search.json": (
         ["search", "{space}", "--name", "norecord", "--results-dir", "{results}", "--resume"], "has no search.json"),
     "search: name of an existing run without --resume": (
