@@ -33,9 +33,9 @@ a resume refuses any that is unsigned or changed (``nas.search.signatures``) unl
 
 SIGINT / SIGTERM (``nas.interrupt``; also sent to the whole job, as ``timeout``, systemd and Slurm do: the
 embedded Ray's processes hold both blocked, ``nas.search.cluster.start_ray``): Tune's graceful stop saves the
-experiment state and stops the trials;
-the trials it had not finished are recorded as ``interrupted`` (``trials.csv`` and their ``metrics.json``),
-and ``Interrupted`` is raised with the command that resumes the run (exit status 130 / 143 in the CLI).
+experiment state and stops the trials; the trials it had not finished are recorded as ``interrupted``
+(``trials.csv`` and their ``metrics.json``), and ``Interrupted`` is raised with the command that resumes the run
+(exit status 130 / 143 in the CLI).
 """
 from __future__ import annotations
 
