@@ -33,6 +33,13 @@ __all__ = ["Location", "is_uri", "local_or_uri"]
 
 # Schemes handled by pyarrow.fs.FileSystem.from_uri that name a remote store.
 _LOCAL_SCHEMES = ("", "file")
+# Google Cloud Storage: the C++ client retries a failing request for 15 minutes by default, deaf to Ctrl-C (a
+# nonexistent bucket or missing credentials hung nas that long). Every gs:// location gets this bound instead
+# (pyarrow's retry_limit_seconds; a URI may give its own, up to GCS_MAX_RETRY_LIMIT_SECONDS). S3 is already
+# bounded by the AWS SDK's connect and request timeouts and its standard retry strategy (3 attempts).
+GCS_RETRY_LIMIT_SECONDS = 15
+GCS_MAX_RETRY_LIMIT_SECONDS = 600
+_GCS_SCHEMES = ("gs", "gcs")
 
 
 def is_uri(text) -> bool:
@@ -48,6 +55,28 @@ def local_or_uri(value, what: str):
         Location.from_uri(value, what)
         return value
     return Path(value)
+
+
+def _bounded_retries(text: str, what: str) -> str:
+    """``text`` with ``retry_limit_seconds`` in its query on Google Cloud Storage (``GCS_RETRY_LIMIT_SECONDS``
+    unless the URI gives a value in 1 .. ``GCS_MAX_RETRY_LIMIT_SECONDS``). It stays in the URI, so the file
+    systems the workers rebuild from it are bounded too."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme.lower() not in _GCS_SCHEMES:
+        return text
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    given = [value for key, value in query if key == "retry_limit_seconds"]
+    if not given:
+        query.append(("retry_limit_seconds", str(GCS_RETRY_LIMIT_SECONDS)))
+        return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+    try:
+        seconds = float(given[-1])
+    except ValueError:
+        seconds = float("nan")
+    if not 1 <= seconds <= GCS_MAX_RETRY_LIMIT_SECONDS:
+        raise ValueError(f"{what}: retry_limit_seconds must be a number of seconds in 1 .. "
+                         f"{GCS_MAX_RETRY_LIMIT_SECONDS}, got {given[-1][:40]!r}")
+    return text
 
 
 @dataclass(frozen=True)
@@ -74,6 +103,7 @@ class Location:
                 text = urllib.parse.urlsplit(text).path
             path = Path(text).expanduser().resolve()
             return cls(uri=str(path), filesystem=pafs.LocalFileSystem(), path=str(path))
+        text = _bounded_retries(text, what)
         try:
             filesystem, path = pafs.FileSystem.from_uri(text)
         except (pyarrow.ArrowException, OSError, ValueError) as exc:

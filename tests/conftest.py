@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import os
 import pickle
+import tempfile
 
 import numpy as np
 import pytest
 
 # mnist1d imports matplotlib.pyplot: never open a display in tests.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The resume signing key (nas.search.signatures) of the test session, never the user's own; inherited by the
+# drivers the tests start as subprocesses.
+os.environ.setdefault("NAS_STATE_DIR", tempfile.mkdtemp(prefix="nas-test-state-"))
 
 
 def write_cifar_folder(root, name: str = "cifar10", per_file: int = 6, num_test: int = 8, seed: int = 0):

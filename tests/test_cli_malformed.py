@@ -100,6 +100,9 @@ def world(tmp_path_factory, one_thread):
         lambda spec: json.dumps(spec)[:-1] + ', "widths": [4, 8]}')))
     _variant(runs, good, "hugespec", lambda r: _each_trial(r, _edit_spec(
         lambda spec: json.dumps({**spec, "widths": [1000000, 1000000]}))))
+    # a coefficient far out of range (issue 22, defect 8: the export check failed with "differs by nan")
+    _variant(runs, good, "hugek", lambda r: _each_trial(r, _edit_spec(
+        lambda spec: json.dumps({**spec, "scheme": {"family": "lm_resnet", "k": 1e300, "learn": "fixed"}}))))
     _variant(runs, good, "mismatch", lambda r: _each_trial(r, _edit_spec(
         lambda spec: json.dumps({**spec, "widths": [8, 16]}))))
 
@@ -108,11 +111,15 @@ def world(tmp_path_factory, one_thread):
     (root / "big.yaml").write_text("# padding\n" * 200_000 + yaml.safe_dump(TINY))
     results = root / "results"
     for name, text in (("foreign", json.dumps({"hello": "world"})), ("corrupt", "{not json"),
-                       ("planted", json.dumps(_run_record("planted"))), ("taken", json.dumps(_run_record("taken")))):
+                       ("planted", json.dumps(_run_record("planted"))), ("taken", json.dumps(_run_record("taken"))),
+                       ("copied", json.dumps(_run_record("copied")))):
         (results / name).mkdir(parents=True)
         (results / name / "search.json").write_text(text)
     (results / "planted" / "trials" / "t1").mkdir(parents=True)
     plant_torch_pickle(results / "planted" / "trials" / "t1" / ".resume_state.pt", marker)
+    # a run folder from elsewhere whose Tune experiment carries a payload (issue 22, defect 10)
+    (results / "copied" / "tune").mkdir()
+    plant_raw_pickle(results / "copied" / "tune" / "searcher-state-2026-01-01_00-00-00.pkl", marker)
     (results / "norecord").mkdir()
     (results / "norecord" / "notes.txt").write_text("not a run")
     (root / "afile.txt").write_text("a file, not a folder")
@@ -195,6 +202,9 @@ CASES = {
     "search: --resume with a planted pickle": (
         ["search", "{space}", "--name", "planted", "--results-dir", "{results}", "--resume"],
         "t1/.resume_state.pt: refused: it holds more than tensors and plain data (Unsupported global: GLOBAL io.open)"),
+    "search: --resume of a copied run folder with a planted Tune pickle": (
+        ["search", "{space}", "--name", "copied", "--results-dir", "{results}", "--resume"],
+        "--resume: {results}/copied/tune/searcher-state-2026-01-01_00-00-00.pkl has no signature from this user's nas"),
     "search: --resume of a folder without search.json": (
         ["search", "{space}", "--name", "norecord", "--results-dir", "{results}", "--resume"], "has no search.json"),
     "search: name of an existing run without --resume": (
@@ -292,6 +302,12 @@ CASES = {
         "memory_efficient: rk4 cannot be inverted step by step"),
     "convert: --noise not JSON": (["convert", "resnet18", "--noise", "{p_L: 0.5", "--out", "out"],
                                   "--noise: not valid JSON"),
+    # issue 22, defect 8: k = 1e300 was an mpmath NoConvergence traceback (diagnose) and "exported program
+    # differs by nan" (convert, export)
+    "diagnose: --k 1e300": (["diagnose", "lm_resnet", "--k", "1e300"], "k: 1e+300 is out of range"),
+    "convert: --k 1e300": (["convert", "resnet18", "--scheme", "lm_resnet", "--k", "1e300", "--out", "out"],
+                           "k: 1e+300 is out of range"),
+    "export: a spec with k = 1e300": (["export", "{runs}/hugek", "--out", "out"], "k: 1e+300 is out of range"),
     "convert: --image-size 0": (["convert", "resnet18", "--image-size", "0", "--out", "out"],
                                 "--image-size: must be a positive integer"),
     # ---- nas leaderboard
@@ -412,3 +428,23 @@ def test_sigterm_during_train_is_one_line_and_exit_143(tmp_path):
     assert train.returncode == 143
     assert err.splitlines() == ["nas train: interrupted by SIGTERM"]
     assert list(tmp_path.iterdir()) == []  # the result is written only when training ends
+
+
+def test_a_search_when_ray_cannot_start_is_one_line_exit_2_and_leaves_no_run(world, tmp_path, monkeypatch, capsys):
+    """Issue 22, defect 8: Ray failing to start was a traceback. Simulated by making ``ray.init`` fail as it does
+    when the machine refuses it (here a start-up timeout, which Ray raises as a bare Exception)."""
+    import ray
+
+    def refuse(*args, **kwargs):
+        raise Exception("The current node timed out during startup.\nThis could happen because ...")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    results = tmp_path / "results"
+    results.mkdir()
+    status = main(["search", str(world["space"]), "--results-dir", str(results)])
+    lines = capsys.readouterr().err.splitlines()
+    assert status == 2
+    assert lines == ["nas search: error: cannot start Ray on this machine: The current node timed out during "
+                     "startup. This could happen because ..."]
+    assert list(results.iterdir()) == []  # the new run's folder was removed: the same command can run again

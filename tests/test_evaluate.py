@@ -450,6 +450,22 @@ def test_sigint_is_exit_130_with_the_resume_command_and_a_planted_pickle_is_refu
     check_each_pair_once(run, at_stop)
 
 
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_is_exit_143_with_outputs_and_the_resume_command(tmp_path, one_thread):
+    """Issue 22, defect 4: SIGTERM to every process of the job (``timeout``, systemd, Slurm) ends as a SIGTERM to
+    the driver alone: Ray's processes leave it to the driver, which stops gracefully."""
+    run = tiny_run(tmp_path / "results", "slow", data=SLOW_DATA)
+    driver = start(tmp_path)
+    status = signal_when(driver, lambda: one_done_one_midway(run), signal.SIGTERM, "the evaluation", group=True)
+    err = (tmp_path / "err.txt").read_text()
+    assert status == 143, err[-2000:]
+    resume = f"nas evaluate slow --top 1 --seeds 2 --epochs {EPOCHS} --resume"
+    assert err.splitlines()[-1] == f"nas evaluate: interrupted by SIGTERM; resume with: {resume}"
+    assert "Traceback" not in err
+    frame = pd.read_csv(run / "evaluation.csv")
+    assert "completed" in set(frame["status"]) and set(frame["status"]) <= {"completed", "interrupted"}
+
+
 def summary_lines(document: dict) -> list[str]:
     from nas.leaderboard.analysis import evaluation_notes
 

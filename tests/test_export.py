@@ -6,6 +6,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -323,3 +324,50 @@ def test_memory_efficient_reversible_scheme_exports(tmp_path):
     card = json.loads((folder / "card.json").read_text())
     assert "stability.png" not in card["files"]
     assert "No stability-region plot: the hamiltonian family" in (folder / "card.md").read_text()
+
+
+def test_full_disk_during_export_is_one_line_exit_2_and_leaves_no_folder(run, tmp_path, monkeypatch, capsys):
+    """Issue 22, defect 8: torch's C++ writer aborted the process (exit 134) on a full disk; the files are now
+    written by Python, so ENOSPC (simulated here) is an OSError: one line, exit 2, no folder left."""
+    import errno
+
+    import nas.export.program
+    from nas.cli import main
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(nas.export.program, "_write_bytes", full)
+    status = main(["export", str(run), "--out", str(tmp_path / "out"), "--trial", "search_00001"])
+    lines = capsys.readouterr().err.splitlines()
+    assert status == 2
+    assert len(lines) == 1 and lines[0].startswith("nas export: error: ") and "No space left" in lines[0], lines
+    assert list(tmp_path.iterdir()) == []  # neither the export nor its staging folder
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (every write fails ENOSPC)")
+def test_program_and_weights_on_a_full_device_raise_oserror():
+    """/dev/full is a real full device: ``torch.export.save`` onto it aborts the process, ours raise ENOSPC."""
+    import errno
+
+    from nas.export.program import save_program, save_weights
+
+    model = torch.nn.Linear(3, 2).eval()
+    program = torch.export.export(model, (torch.randn(2, 3),))
+    for save in (lambda: save_program(program, Path("/dev/full")),
+                 lambda: save_weights({"w": torch.zeros(3)}, Path("/dev/full"), metadata={"format": "test"})):
+        with pytest.raises(OSError) as raised:
+            save()
+        assert raised.value.errno == errno.ENOSPC
+
+
+def test_a_network_with_a_non_finite_output_is_refused_by_name():
+    """A network that overflows is a ValueError naming the cause, not "exported program differs by nan"."""
+    from nas.export.program import export_program
+
+    class Overflowing(torch.nn.Module):
+        def forward(self, x):
+            return x * 1e30 * 1e30  # float32 overflows to inf
+
+    with pytest.raises(ValueError, match="output is not finite"):
+        export_program(Overflowing().eval(), torch.ones(2, 3), "t1")

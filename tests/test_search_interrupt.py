@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from driver_control import signal_when
-from hostile import plant_torch_pickle, snapshot
+from hostile import plant_raw_pickle, plant_torch_pickle, snapshot
 
 # Enough epochs that the trial caught midway cannot finish in the time the driver takes to handle the signal
 # on a loaded machine (with 4 it sometimes did, and nothing was left to record as interrupted).
@@ -114,6 +114,22 @@ def test_sigint_records_interrupted_trials_and_resume_finishes_each_once(tmp_pat
     states[0].write_bytes(original)
     assert torch.load(states[0], weights_only=True)["train"]["epoch"] >= 1
 
+    # Tune's own pickles (issue 22, defect 10): a payload planted in the searcher state is refused by its missing
+    # signature before anything is unpickled; the files the driver wrote (and signed) resume without a flag.
+    searcher_states = sorted((run_dir / "tune").glob("searcher-state-*.pkl"))
+    assert searcher_states
+    original = searcher_states[-1].read_bytes()
+    plant_raw_pickle(searcher_states[-1], marker)
+    before = snapshot(tmp_path / "out")
+    refused = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and not marker.exists()
+    assert refused.stderr.splitlines() == [
+        f"nas search: error: --resume: {searcher_states[-1]} does not match its signature from this user's nas (Tune "
+        "would unpickle it; a run folder written elsewhere or changed since is code); give --trust-run-folder only "
+        "if you trust everyone who could write this folder"]
+    assert snapshot(tmp_path / "out") == before
+    searcher_states[-1].write_bytes(original)
+
     # The printed command finishes the run: every trial completed once, none trained twice.
     done = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -145,3 +161,23 @@ def test_sigterm_is_exit_143_with_the_resume_command(tmp_path):
     assert "Tuner.restore" not in err and "SIGTERM received" not in err and "Traceback" not in err
     if (run_dir / "trials.csv").exists():  # Tune had started: whatever it created is recorded consistently
         assert set(check_records(run_dir)["status"]) <= {"completed", "interrupted"}
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_ends_as_a_sigterm_to_the_driver(tmp_path):
+    """Issue 22, defect 4: ``timeout``, systemd and Slurm signal every process of the job. Ray's processes died
+    first, the driver hung and exited 1 with no trials.csv; it must end as a SIGTERM to the driver alone does."""
+    run_dir = tmp_path / "out" / "intr"
+    driver = start(tmp_path)
+
+    def one_completed():
+        return any(m["status"] == "completed" for m in statuses(run_dir).values())
+
+    status = signal_when(driver, one_completed, signal.SIGTERM, "a completed trial", poll=0.2, group=True)
+    err = (tmp_path / "err.txt").read_text()
+    assert status == 143, err[-2000:]
+    assert err.splitlines()[-1] == ("nas search: interrupted by SIGTERM; resume with: nas search space.yaml "
+                                    "--name intr --results-dir out --resume")
+    assert "Traceback" not in err and "SIGTERM received" not in err
+    frame = check_records(run_dir)
+    assert "completed" in set(frame["status"]) and set(frame["status"]) <= {"completed", "interrupted"}

@@ -152,3 +152,32 @@ def test_a_missing_bucket_is_refused_before_anything_runs(s3_server, tmp_path):
     with pytest.raises(ValueError, match=r"^--storage: bucket 'no-such-bucket' of s3://no-such-bucket/runs/quick "
                                          r"does not exist; create it first$"):
         run(None, storage=uri)
+
+
+def _retry_limit(location):
+    """The retry time limit of a GCS file system, as pyarrow pickles it (no network needed)."""
+    return location.filesystem.__reduce__()[1][0]["retry_time_limit"]
+
+
+def test_gcs_locations_have_a_bounded_retry_time_also_in_the_workers():
+    """Issue 22, defect 5: a nonexistent gs:// bucket hung for 15 minutes (the client's default retry loop)."""
+    import datetime
+
+    from nas.storage import GCS_RETRY_LIMIT_SECONDS, Location
+
+    location = Location.from_uri("gs://some-bucket/runs?endpoint_override=localhost:1&scheme=http")
+    assert _retry_limit(location) == datetime.timedelta(seconds=GCS_RETRY_LIMIT_SECONDS)
+    worker = Location.from_uri((location / "run1").uri)  # a worker rebuilds its file system from the URI
+    assert _retry_limit(worker) == datetime.timedelta(seconds=GCS_RETRY_LIMIT_SECONDS)
+    assert worker.path == "some-bucket/runs/run1" and worker.display() == "gs://some-bucket/runs/run1"
+
+
+def test_a_gcs_uri_may_give_its_own_bounded_retry_time():
+    import datetime
+
+    from nas.storage import Location
+
+    assert _retry_limit(Location.from_uri("gs://b/p?retry_limit_seconds=60")) == datetime.timedelta(seconds=60)
+    for bad in ("0", "100000", "forever"):
+        with pytest.raises(ValueError, match=r"--storage: retry_limit_seconds must be a number of seconds in 1 \.\. "):
+            Location.from_uri(f"gs://b/p?retry_limit_seconds={bad}")

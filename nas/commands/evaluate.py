@@ -41,7 +41,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted or killed evaluation (pairs already trained are kept, "
                              "unfinished ones continue from their last epoch). Only for evaluations you "
-                             "started: Ray Tune restores its experiment by unpickling files in the folder")
+                             "started: Ray Tune restores its experiment by unpickling files in the folder, and "
+                             "files this user's nas did not sign are refused (see --trust-run-folder)")
+    parser.add_argument("--trust-run-folder", action="store_true",
+                        help="with --resume: restore the Tune experiment even if its files are not signed by this "
+                             "user's nas (a folder copied from elsewhere, or written before signatures existed); "
+                             "Tune unpickles them, so only for folders whose every writer you trust")
     parser.add_argument("--address", help="join a running Ray cluster: auto or ray://HOST:PORT "
                                           "(default: an embedded local Ray)")
     parser.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default 1)")
@@ -65,5 +70,5 @@ def run(args) -> int:
     evaluate(args.run, top=args.top, seeds=args.seeds, epochs=args.epochs, resume=args.resume,
              first_seed=args.first_seed, seed_list=args.seed_list,
              address=args.address, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=gpus,
-             results_root=args.results_root, storage=args.storage)
+             results_root=args.results_root, storage=args.storage, trust_run_folder=args.trust_run_folder)
     return 0

@@ -41,7 +41,12 @@ def add_arguments(parser) -> None:
                         help="continue the run NAME (finished trials are kept, interrupted ones continue); starts "
                              "it if it does not exist. Only for run folders you created: Ray Tune restores its "
                              "experiment by unpickling files in the run folder, which could run code planted "
-                             "there. A folder whose search.json nas did not write is refused")
+                             "there. A folder whose search.json nas did not write is refused, and so is one whose "
+                             "Tune files this user's nas did not sign (see --trust-run-folder)")
+    parser.add_argument("--trust-run-folder", action="store_true",
+                        help="with --resume: restore the Tune experiment even if its files are not signed by this "
+                             "user's nas (a folder copied from elsewhere, or written before signatures existed); "
+                             "Tune unpickles them, so only for folders whose every writer you trust")
     parser.add_argument("--seed", type=int, help="sampler and training seed")
     parser.add_argument("--results-dir", default="results", help="folder of run folders (default: results)")
     parser.add_argument("--storage", metavar="URI",
@@ -66,5 +71,6 @@ def run(args) -> int:
     run_search(args.space, name=args.name, trials=args.trials, sampler=args.sampler, scheduler=args.scheduler,
                objectives=args.objectives, address=args.address, cpus_per_trial=args.cpus_per_trial,
                gpus_per_trial=gpus, time_budget=args.time_budget, resume=args.resume, seed=args.seed,
-               results_dir=args.results_dir, storage=args.storage, study_storage=args.study_storage)
+               results_dir=args.results_dir, storage=args.storage, study_storage=args.study_storage,
+               trust_run_folder=args.trust_run_folder)
     return 0

@@ -22,7 +22,7 @@ from ..export.card import FORMAT, card_diagnostics, card_noise, json_ready
 from ..export.folders import MODEL_FILES, check_replaceable, check_target, write_json, write_marker
 from ..export.markdown import markdown_table
 from ..export.plots import write_card_plots
-from ..export.program import export_program
+from ..export.program import export_program, save_program, save_weights
 from ..families.registry import family_of
 
 
@@ -33,9 +33,6 @@ def write_folder(network, out, example, *, provenance: dict, check: dict | None 
     ``example`` is an input batch (≥ 2 samples: torch.export specialises a dimension of size 1); ``provenance``
     says where the weights came from; ``check`` is the measured comparison with the original network.
     """
-    import torch
-    from safetensors.torch import save_file
-
     from ..train import count_parameters, forward_flops
 
     out = check_target(out, replace)  # before any work: --force replaces only an earlier export
@@ -48,10 +45,9 @@ def write_folder(network, out, example, *, provenance: dict, check: dict | None 
     program = export_program(network, example, title)
     with atomic_directory(out, replace=replace, replaceable=check_replaceable) as staging:
         write_marker(staging, "nas convert")
-        torch.export.save(program, str(staging / "model.pt2"))
+        save_program(program, staging / "model.pt2")
         state = {name: tensor.detach().contiguous() for name, tensor in network.state_dict().items()}
-        save_file(state, str(staging / "weights.safetensors"), metadata={"format": FORMAT, "spec": title})
-        (staging / "weights.safetensors").chmod(0o644)  # safetensors creates 0600; the export is meant to be shared
+        save_weights(state, staging / "weights.safetensors", metadata={"format": FORMAT, "spec": title})
         write_json(staging / "spec.json", spec.to_dict())
         card = _card(network, title, example, provenance, check, params=count_parameters(network),
                      flops=forward_flops(network, example))

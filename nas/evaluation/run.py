@@ -37,7 +37,8 @@ saw. The run's trials are not touched.
 
 ``resume=True`` continues an evaluation killed or interrupted midway: completed pairs are reported from their
 records (never trained twice), unfinished ones continue from their last epoch (``Tuner.restore`` when Tune's
-experiment state exists; Ray unpickles it, so resume only evaluations you started). SIGINT / SIGTERM stop
+experiment state exists; Ray unpickles it, so files this user's nas did not sign are refused unless
+``trust_run_folder``, ``nas.search.signatures``). SIGINT / SIGTERM stop
 gracefully: unfinished pairs are recorded ``interrupted`` and ``Interrupted`` names the resume command
 (exit status 130 / 143 in the CLI).
 """
@@ -108,14 +109,17 @@ def _resources_flags(cpus_per_trial, gpus_per_trial) -> tuple[float, object]:
 def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: int | None = None,
              resume: bool = False, address: str | None = None, cpus_per_trial: float | None = None,
              gpus_per_trial=None, results_root="results", progress: bool = True,
-             storage: str | None = None, seed_list=None, first_seed: int | None = None) -> EvaluationResult:
+             storage: str | None = None, seed_list=None, first_seed: int | None = None,
+             trust_run_folder: bool = False) -> EvaluationResult:
     """Retrain the ``top`` best distinct architectures of ``run`` and its baselines with ``seeds`` seeds each
     (``epochs``: the run's full budget unless given) and score them on the test split; see the module
     docstring. The seeds are fresh: ``seeds`` of them from ``first_seed`` (1000 unless given) up, skipping any
     a trial of the run trained, or exactly ``seed_list`` (a list of integers or "1000,1001,..."; refused if
     the search trained one of them). ``run`` is a run folder, a storage URI (``s3://bucket/prefix/run``) or a
     run name under ``storage`` (a folder or a storage URI, as ``nas search --storage``; ``results_root`` is its
-    older name: give one of them). The evaluation is written beside the run, in the run's storage."""
+    older name: give one of them). The evaluation is written beside the run, in the run's storage.
+    ``trust_run_folder``: resume even when the Tune experiment files are not signed by this user's ``nas``
+    (``nas.search.signatures``)."""
     if storage is not None and str(results_root) != "results":
         raise ValueError("--storage: give either --storage or --results-root, not both")
     option = "--results-root" if storage is None else "--storage"
@@ -130,7 +134,7 @@ def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: i
     with catch_signals() as signals:
         try:
             return _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, root, option, progress,
-                             signals, resolved)
+                             signals, resolved, trust=trust_run_folder)
         except Interrupted as exc:
             if "run_dir" not in resolved:
                 raise
@@ -174,7 +178,7 @@ def run_location(run, results_root, option: str = "--results-root") -> Location 
 
 
 def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, results_root, option, progress, signals,
-              resolved):
+              resolved, trust=False):
     from nas import leaderboard
     from nas.export import dataset_options
 
@@ -207,6 +211,9 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
                                  f"{', '.join(_flag_text(k, wanted[k]) for k in changed)}; a resumed evaluation "
                                  "keeps its settings")
             check_resume_states(folder)
+            from nas.search.cluster import check_experiment_signatures
+
+            check_experiment_signatures(folder, trust)  # before Ray starts; Tune's restore unpickles these files
         else:
             if folder.list():
                 raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
@@ -251,7 +258,7 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
                     folder.write_json(PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
                                                   "created": datetime.datetime.now(datetime.timezone.utc)
                                                   .isoformat(timespec="seconds")})
-                _run_tuner(run_name, folder, plan, jobs, data, resources, restoring, progress, signals)
+                _run_tuner(run_name, folder, plan, jobs, data, resources, restoring, progress, signals, trust)
             finally:
                 if started_ray:
                     import ray
@@ -342,7 +349,7 @@ def _mark_interrupted(folder: Location, jobs: dict, signal_name: str) -> None:
             trial.update_metrics({**metrics, "status": "interrupted", "message": note})
 
 
-def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restoring, progress, signals):
+def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restoring, progress, signals, trust=False):
     from ray import tune
 
     from nas.search.cluster import trials_that_fit, tune_experiment
@@ -355,7 +362,7 @@ def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restorin
     setup = EvaluationSetup(run=run_name, evaluation_dir=folder.uri, jobs=jobs, epochs=plan["epochs"],
                             threads=threads_for(resources["cpu"]))
     trainable = tune.with_resources(tune.with_parameters(train_pair, data=data, setup=setup), resources)
-    tuner, tune_storage = tune_experiment(folder, trainable, restoring)
+    tuner, tune_storage = tune_experiment(folder, trainable, restoring, trust)
     if tuner is None:
         tuner = tune.Tuner(
             trainable,

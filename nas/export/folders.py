@@ -20,7 +20,7 @@ from ..paths import check_output_folder, is_within
 from . import markdown
 from .card import FORMAT, json_ready, trial_card
 from .plots import PLOT_FILES, write_card_plots
-from .program import EXAMPLE_BATCH, export_program
+from .program import EXAMPLE_BATCH, export_program, save_program, save_weights
 from .selection import load_data, select_evaluated, select_trials
 
 MODEL_FILES = ("model.pt2", "weights.safetensors", "spec.json", "card.json", "card.md")
@@ -203,7 +203,6 @@ def written_back(model, spec):
 def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) -> dict:
     """Write one model folder (``folder`` is inside a staging folder that is renamed later)."""
     import torch
-    from safetensors.torch import save_file
 
     from ..networks import build_network
     from ..networks.tying import unshared_state
@@ -220,12 +219,11 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     program = export_program(model, example, record["trial_id"])
     folder.mkdir(parents=True, exist_ok=True)  # export_trial writes into the staging folder itself
     write_marker(folder, "nas export")
-    torch.export.save(program, str(folder / "model.pt2"))
+    save_program(program, folder / "model.pt2")
     state = unshared_state(model)  # tied weights appear under every step's name
-    save_file(state, str(folder / "weights.safetensors"),
-              metadata={"format": FORMAT, "trial_id": str(record["trial_id"]), "run": run_dir.name})
+    save_weights(state, folder / "weights.safetensors",
+                 metadata={"format": FORMAT, "trial_id": str(record["trial_id"]), "run": run_dir.name})
     write_json(folder / "spec.json", spec.to_dict())
-    (folder / "weights.safetensors").chmod(0o644)  # safetensors creates 0600; the export is meant to be shared
 
     test = evaluate(model, data.test, record["eval_batch_size"])
     searched = record.get("flops")  # counted once by the trial for this architecture; counted here only if absent

@@ -17,13 +17,26 @@ Coefficient = Union[Fraction, float]
 
 # Float comparisons in validation (e.g. sum(b) == 1) allow this much round-off.
 FLOAT_TOLERANCE = 1e-9
+# Largest |coefficient| accepted. Textbook tableaux and searched ranges stay within a few units; far beyond this a
+# network's activations overflow after a step or two (k = 1e300 gives inf / nan), and the exact root finding of
+# the diagnostics stops converging, so such a value is refused where it enters, naming its field.
+MAX_COEFFICIENT = 1e6
 
 
 def parse_coefficient(value, where: str) -> Coefficient:
-    """Turn an int, Fraction, float or ``"p/q"`` string into a Fraction or float.
+    """Turn an int, Fraction, float or ``"p/q"`` string into a Fraction or float, at most ``MAX_COEFFICIENT`` in
+    magnitude.
 
     ``where`` names the field in error messages (e.g. ``"A[2][0]"``).
     """
+    parsed = _parse(value, where)
+    if abs(parsed) > MAX_COEFFICIENT:
+        raise ValueError(f"{where}: {float(parsed):.6g} is out of range (|coefficient| <= {MAX_COEFFICIENT:g}); "
+                         "a network with it overflows")
+    return parsed
+
+
+def _parse(value, where: str) -> Coefficient:
     if isinstance(value, bool):
         raise ValueError(f"{where}: expected a number, got the boolean {value!r}")
     if isinstance(value, Rational):

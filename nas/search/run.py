@@ -28,11 +28,14 @@ driver (``driver_folder``). Library logs go to the run's ``search.log`` (``nas.s
 
 ``resume=True`` continues the run of that name (``Tuner.restore(..., resume_errored=True)``): finished
 trials are kept, unfinished ones continue from their last checkpoint, the Optuna study is reloaded. Ray's
-restore unpickles its own experiment files, so resume only run folders you created.
+restore unpickles its own experiment files: the driver signs them with this user's key as Tune writes them and
+a resume refuses any that is unsigned or changed (``nas.search.signatures``) unless ``trust_run_folder``.
 
-SIGINT / SIGTERM (``nas.interrupt``): Tune's graceful stop saves the experiment state and stops the trials;
-the trials it had not finished are recorded as ``interrupted`` (``trials.csv`` and their ``metrics.json``),
-and ``Interrupted`` is raised with the command that resumes the run (exit status 130 / 143 in the CLI).
+SIGINT / SIGTERM (``nas.interrupt``; also sent to the whole job, as ``timeout``, systemd and Slurm do: the
+embedded Ray's processes hold both blocked, ``nas.search.cluster.start_ray``): Tune's graceful stop saves the
+experiment state and stops the trials; the trials it had not finished are recorded as ``interrupted``
+(``trials.csv`` and their ``metrics.json``), and ``Interrupted`` is raised with the command that resumes the run
+(exit status 130 / 143 in the CLI).
 """
 from __future__ import annotations
 
@@ -56,7 +59,8 @@ from nas.storage import Location, is_uri
 from nas.vocabulary import DUPLICATE_STATUS, NOT_STARTED_STATUS
 
 from .budget import check_space
-from .cluster import check_local_resources, start_ray, trial_resources, trials_that_fit, tune_experiment
+from .cluster import (check_experiment_signatures, check_local_resources, start_ray, trial_resources, trials_that_fit,
+                      tune_experiment)
 from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, parse_record, read_trial,
                       write_pareto_csv, write_trials_csv)
 from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
@@ -223,7 +227,8 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
         scheduler: str | None = None, objectives=None, address: str | None = None,
         cpus_per_trial: float | None = None, gpus_per_trial=None, time_budget: float | None = None,
         resume: bool = False, seed: int | None = None, results_dir="results", progress: bool = True,
-        leaderboard: bool = True, storage: str | None = None, study_storage: str | None = None) -> SearchResult:
+        leaderboard: bool = True, storage: str | None = None, study_storage: str | None = None,
+        trust_run_folder: bool = False) -> SearchResult:
     """Run (or with ``resume=True`` continue) a search; see the module docstring.
 
     ``space``: a YAML path, a mapping or a ``SearchSpace`` (None: the embedded ``quick.yaml``). The other
@@ -231,6 +236,9 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
     local or shared folder or an object-store URI (``s3://bucket/prefix``, ``nas.storage``); ``results_dir``
     is its older name for a local folder (give one of them). ``study_storage``: an RDB URL for the Optuna
     study (default: SQLite ``optuna.db`` in the run folder, or in ``driver_folder`` for an object store).
+
+    ``trust_run_folder`` (``--trust-run-folder``): resume even when the Tune experiment files are not signed by
+    this user's ``nas`` (``nas.search.signatures``; without it such a resume is refused, naming the file).
 
     Every check runs before anything is written. SIGINT / SIGTERM stop the search gracefully: unfinished
     trials are recorded as ``interrupted`` and ``nas.interrupt.Interrupted`` is raised, its hint naming the
@@ -247,7 +255,7 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
         try:
             option = "--results-dir" if storage is None else "--storage"
             return _run(space, name, flags, address, resume, where, option, study_storage, progress, leaderboard,
-                        signals, resolved)
+                        signals, resolved, trust=trust_run_folder)
         except Interrupted as exc:
             if "name" not in resolved:
                 raise
@@ -278,7 +286,7 @@ def resume_command(space, name: str, results_dir, flags: dict, address: str | No
 
 
 def _run(space, name, flags, address, resume, results_dir, option, study_storage, progress, leaderboard, signals,
-         resolved):
+         resolved, trust=False):
     loaded = load_space(space)
     name = check_run_name(loaded.name if name is None else name)
     resolved["name"] = name
@@ -297,13 +305,13 @@ def _run(space, name, flags, address, resume, results_dir, option, study_storage
         raise ValueError(f"{option}: cannot reach {results_dir}: {exc}") from None
     try:
         return _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage, progress, leaderboard,
-                         signals, option, results_dir)
+                         signals, option, results_dir, trust=trust)
     finally:
         lock.release()
 
 
 def _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage, progress, leaderboard, signals,
-              option, results_dir):
+              option, results_dir, trust=False):
     """The search once this driver holds the run's lock (``nas.driver_lock``)."""
     try:
         restoring = resume and run_dir.is_file(CONFIG_FILE)
@@ -322,6 +330,7 @@ def _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage
         if given:
             _check_resume_flags(settings, _settings(space_obj, **{**settings.to_dict(), **given}))
         check_resume_states(run_dir)
+        check_experiment_signatures(run_dir, trust)  # before Ray starts; Tune's restore unpickles these files
     else:
         if occupied:
             if resume:
@@ -359,7 +368,7 @@ def _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage
                 check_shared_storage(run_dir, address)
                 resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
                 grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress,
-                                  address, signals, study_url, study_storage)
+                                  address, signals, study_url, study_storage, trust=trust)
             finally:
                 if started_ray:
                     import ray
@@ -452,7 +461,8 @@ def check_resume_states(run_dir) -> None:
 
 
 def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir: Location, data, resources: dict,
-               restoring: bool, progress: bool, address, signals, study_url: str, study_storage: str | None):
+               restoring: bool, progress: bool, address, signals, study_url: str, study_storage: str | None,
+               trust: bool = False):
     """Build (or restore) the Tuner and run it; returns Tune's ``ResultGrid``."""
     quiet_libraries()
     import optuna
@@ -487,7 +497,7 @@ def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir:
     # A duplicate reports a recorded result: it asks for a sliver of a CPU, so it never waits for a free one.
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data, setup=setup),
                                     TrialResources(cpu=resources["cpu"], gpu=resources["gpu"]))
-    tuner, tune_storage = tune_experiment(run_dir, trainable, restoring)
+    tuner, tune_storage = tune_experiment(run_dir, trainable, restoring, trust)
     if tuner is None:
         storage = optuna.storages.RDBStorage(study_url)
         index = TrainingIndex(space=space, macro=data.macro, in_channels=data.in_channels,
