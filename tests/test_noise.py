@@ -181,7 +181,8 @@ def test_noise_structure_per_sample_or_per_element():
 
 def _linear_stage(scheme, schedule, width=2, steps=4, h=0.5):
     spec = NetworkSpec(scheme=scheme, macro="mlp", widths=(width,), steps_per_stage=steps, h=h, noise=schedule)
-    stage = STAGES[spec.scheme.family](spec.scheme, spec, width, 0, lambda: nn.Linear(width, width))
+    # make_residual(width=None, *, step, role): a new linear f for every step (untied)
+    stage = STAGES[spec.scheme.family](spec.scheme, spec, width, 0, lambda *_, **__: nn.Linear(width, width))
     with torch.no_grad():  # contractive-ish linear f, so products of random factors stay moderate
         for m in stage.modules():
             if isinstance(m, nn.Linear):

@@ -142,3 +142,19 @@ def test_the_tied_run_raced_and_the_readme_quotes_its_difference_against_the_unt
         line = next(line for line in section.splitlines() if line.startswith(f"| {ROWS[label]}"))
         assert quoted in line, (label, quoted, line)
 
+
+
+@pytest.mark.parametrize("name", ["reference", "reference_deep"])
+def test_the_fresh_seed_re_evaluations_are_quoted(name):
+    run = next(r for r in RUNS if r.name == name)
+    evaluation = json.loads((run.folder / "fresh_10_seeds" / "evaluation.json").read_text())
+    assert evaluation["seed_rule"]["rule"] == "fresh" and len(evaluation["seeds"]) == 10
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index(run.section[0]):readme.index(run.section[1])].replace("\n", " ")
+    for item in evaluation["architectures"]:
+        accuracy = item["test_acc"]
+        assert f"{points(accuracy['mean'])} ± {points(accuracy['std'])}%" in section, item["label"]
+        if item["vs_resnet"]:
+            diff = item["vs_resnet"]
+            quoted = f"{signed(diff['mean'])} [{signed(diff['ci_low'])}, {signed(diff['ci_high'])}]"
+            assert quoted in section, (item["label"], quoted)
