@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from .storage import DelegatingFileSystemHandler
+
 SIGNATURE_FILE = "tune-signatures.json"  # beside the experiment folder, in the run (or evaluation) folder
 FORMAT = "nas.tune-signatures/1"
 KEY_FILE = "resume.key"
@@ -160,14 +162,14 @@ class _SigningStream:
         self._stream.close()
 
 
-class SigningFileSystemHandler(pafs.FileSystemHandler):
+class SigningFileSystemHandler(DelegatingFileSystemHandler):
     """Delegates to ``base``; in the driver that created it, signs each file written into the run folder.
 
     Workers receive a non-signing copy (``__reduce__``): they write trial checkpoints, which Tune does not
     unpickle, and hold no key."""
 
     def __init__(self, base, run_path: str | None = None, experiment: str | None = None, sign: bool = False):
-        self._base = base
+        super().__init__(base)
         self._run_path = run_path
         self._experiment = experiment
         self._signatures = _Signatures(base, run_path, experiment, secret_key()) if sign else None
@@ -175,65 +177,35 @@ class SigningFileSystemHandler(pafs.FileSystemHandler):
     def __eq__(self, other) -> bool:
         return isinstance(other, SigningFileSystemHandler) and other._base == self._base
 
-    def __ne__(self, other) -> bool:
-        return not self == other
-
     def __reduce__(self):
         return (SigningFileSystemHandler, (self._base, self._run_path, self._experiment, False))
 
     def get_type_name(self) -> str:
         return "nas-signing"
 
-    def normalize_path(self, path):
-        return self._base.normalize_path(path)
-
-    def get_file_info(self, paths):
-        return self._base.get_file_info(paths)
-
-    def get_file_info_selector(self, selector):
-        return self._base.get_file_info(selector)
-
-    def create_dir(self, path, recursive):
-        self._base.create_dir(path, recursive=recursive)
-
-    def delete_dir(self, path):
-        self._base.delete_dir(path)
-
-    def delete_dir_contents(self, path, missing_dir_ok=False):
-        self._base.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
-
-    def delete_root_dir_contents(self):
-        raise OSError("refusing to delete the contents of the root folder")
-
-    def delete_file(self, path):
-        self._base.delete_file(path)
+    def _signed(self, path) -> bool:
+        return self._signatures is not None and self._signatures.relative(path) is not None
 
     def move(self, src, dest):
-        if self._signatures is not None and self._signatures.relative(dest) is not None:
+        if self._signed(dest):
             self._signatures.record(dest, _read_all(self._base, src))
         self._base.move(src, dest)
 
     def copy_file(self, src, dest):
-        if self._signatures is not None and self._signatures.relative(dest) is not None:
+        if self._signed(dest):
             self._signatures.record(dest, _read_all(self._base, src))
         self._base.copy_file(src, dest)
-
-    def open_input_stream(self, path):
-        return self._base.open_input_stream(path)
-
-    def open_input_file(self, path):
-        return self._base.open_input_file(path)
 
     def open_output_stream(self, path, metadata):
         import pyarrow
 
         stream = self._base.open_output_stream(path, metadata=metadata)
-        if self._signatures is None or self._signatures.relative(path) is None:
+        if not self._signed(path):
             return stream
         return pyarrow.PythonFile(_SigningStream(stream, path, self._signatures), mode="w")
 
     def open_append_stream(self, path, metadata):
-        if self._signatures is not None and self._signatures.relative(path) is not None:
+        if self._signed(path):
             raise OSError(errno.ENOTSUP, "appending to a signed experiment file is not supported", path)
         return self._base.open_append_stream(path, metadata=metadata)
 

@@ -59,17 +59,67 @@ class _AtomicWriter:
         os.replace(self._temporary, self._path)
 
 
-class AtomicLocalFileSystemHandler(pafs.FileSystemHandler):
-    """``pyarrow.fs.LocalFileSystem`` with atomic ``open_output_stream`` and ``copy_file``."""
+class DelegatingFileSystemHandler(pafs.FileSystemHandler):
+    """A ``pyarrow.fs.FileSystemHandler`` that passes every operation to the file system ``base``; subclasses
+    change only what they must (atomic writes here, signatures in ``nas.search.signatures``)."""
 
-    def __init__(self):
-        self._local = pafs.LocalFileSystem()
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, AtomicLocalFileSystemHandler)
+    def __init__(self, base):
+        self._base = base
 
     def __ne__(self, other) -> bool:
         return not self == other
+
+    def normalize_path(self, path):
+        return self._base.normalize_path(path)
+
+    def get_file_info(self, paths):
+        return self._base.get_file_info(paths)
+
+    def get_file_info_selector(self, selector):
+        return self._base.get_file_info(selector)
+
+    def create_dir(self, path, recursive):
+        self._base.create_dir(path, recursive=recursive)
+
+    def delete_dir(self, path):
+        self._base.delete_dir(path)
+
+    def delete_dir_contents(self, path, missing_dir_ok=False):
+        self._base.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
+
+    def delete_root_dir_contents(self):
+        raise OSError("refusing to delete the contents of the root folder")
+
+    def delete_file(self, path):
+        self._base.delete_file(path)
+
+    def move(self, src, dest):
+        self._base.move(src, dest)
+
+    def copy_file(self, src, dest):
+        self._base.copy_file(src, dest)
+
+    def open_input_stream(self, path):
+        return self._base.open_input_stream(path)
+
+    def open_input_file(self, path):
+        return self._base.open_input_file(path)
+
+    def open_output_stream(self, path, metadata):
+        return self._base.open_output_stream(path, metadata=metadata)
+
+    def open_append_stream(self, path, metadata):
+        return self._base.open_append_stream(path, metadata=metadata)
+
+
+class AtomicLocalFileSystemHandler(DelegatingFileSystemHandler):
+    """``pyarrow.fs.LocalFileSystem`` with atomic ``open_output_stream`` and ``copy_file``."""
+
+    def __init__(self):
+        super().__init__(pafs.LocalFileSystem())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, AtomicLocalFileSystemHandler)
 
     def __reduce__(self):  # workers receive the file system with the storage context
         return (AtomicLocalFileSystemHandler, ())
@@ -77,52 +127,16 @@ class AtomicLocalFileSystemHandler(pafs.FileSystemHandler):
     def get_type_name(self) -> str:
         return "nas-atomic-local"
 
-    def normalize_path(self, path):
-        return self._local.normalize_path(path)
-
-    def get_file_info(self, paths):
-        return self._local.get_file_info(paths)
-
-    def get_file_info_selector(self, selector):
-        return self._local.get_file_info(selector)
-
-    def create_dir(self, path, recursive):
-        self._local.create_dir(path, recursive=recursive)
-
-    def delete_dir(self, path):
-        self._local.delete_dir(path)
-
-    def delete_dir_contents(self, path, missing_dir_ok=False):
-        self._local.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
-
-    def delete_root_dir_contents(self):
-        raise OSError("refusing to delete the contents of the root folder")
-
-    def delete_file(self, path):
-        self._local.delete_file(path)
-
-    def move(self, src, dest):
-        self._local.move(src, dest)
-
     def copy_file(self, src, dest):
         with self.open_output_stream(dest, None) as out, open(src, "rb") as source:
             shutil.copyfileobj(source, out)
 
-    def open_input_stream(self, path):
-        return self._local.open_input_stream(path)
-
-    def open_input_file(self, path):
-        return self._local.open_input_file(path)
-
     def open_output_stream(self, path, metadata):
         return pyarrow.PythonFile(_AtomicWriter(path), mode="w")
-
-    def open_append_stream(self, path, metadata):
-        return self._local.open_append_stream(path, metadata=metadata)
 
 
 def atomic_local_filesystem() -> pafs.PyFileSystem:
     return pafs.PyFileSystem(AtomicLocalFileSystemHandler())
 
 
-__all__ = ["atomic_local_filesystem", "AtomicLocalFileSystemHandler"]
+__all__ = ["atomic_local_filesystem", "AtomicLocalFileSystemHandler", "DelegatingFileSystemHandler"]
