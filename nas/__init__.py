@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "integrate": "nas.stepper",
+    "integrate": "nas.solver",
     "NetworkSpec": "nas.networks",
     "build_network": "nas.networks",
     "schemes": "nas.schemes",

@@ -17,7 +17,7 @@ import torch
 
 from nas import schemes
 from nas.diagnostics import analyze
-from nas import integrate  # the public API (nas.stepper.integrate)
+from nas import integrate  # the public API (nas.solver.integrate)
 
 LAMBDA = -1.0
 STEPS = [16, 32, 64, 128]

@@ -12,7 +12,7 @@ from nas import schemes
 from nas.networks import NetworkSpec, build_network
 from nas.networks.residuals import KernelTransposeResidual, SingleLayerResidual
 from nas.schemes import Hamiltonian, Leapfrog2, SeparableField
-from nas.stepper import integrate
+from nas.solver import integrate
 
 # family -> the paper's residual form for it (Chang et al. 2018)
 PAPER_FORMS = {"hamiltonian": "kernel_transpose", "leapfrog": "antisymmetric", "leapfrog2": "kernel_transpose"}

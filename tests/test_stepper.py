@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nas import schemes
-from nas.stepper import integrate
+from nas.solver import integrate
 
 LAMBDA = -1.3
 T = 1.0

@@ -120,7 +120,7 @@ class Leapfrog2Family(SchemeFamily):
         from nas.networks.reversible_autograd import two_step_backward
 
         h2 = stage.h * stage.h
-        return two_step_backward(stage.residuals, 2.0, -1.0, -h2, -h2 / 2, x, *states, grad_output, accumulate)
+        return two_step_backward(stage.residuals, x, *states, grad_output, accumulate, a=2.0, c=-1.0, d=-h2, d0=-h2 / 2)
 
     def reconstruct_input(self, stage, states):
         """x_0 from (x_{N−1}, x_N) by ``Leapfrog2.inverse_step`` (no gradients)."""

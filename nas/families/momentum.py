@@ -439,15 +439,15 @@ class MomentumFamily(SchemeFamily):
 
     # diagnostics: the two-step method in x, with the second-order limit and the normalised modified equation
     def analyze(self, scheme, tolerance):
-        from nas.diagnostics import values
         from nas.diagnostics.multistep import analyze_coefficients
+        from nas.diagnostics.values import EXACT, FLOAT, to_sympy
 
         method = scheme.multistep()
         exact = method.is_exact
-        convert = values.to_sympy if exact else float
+        convert = to_sympy if exact else float
         report = analyze_coefficients([convert(a) for a in method.alpha], [convert(b) for b in method.beta],
                                       name=str(scheme), scheme=scheme.to_dict(),
-                                      arithmetic=values.EXACT if exact else values.FLOAT, tolerance=tolerance,
+                                      arithmetic=EXACT if exact else FLOAT, tolerance=tolerance,
                                       notes=_notes(scheme))
         sigma_1 = convert(1 - scheme.gamma)  # divide by σ(1): u' + h (1+γ)/(2(1−γ)) u'' = f(u) + O(h²)
         equation = report.modified_equation

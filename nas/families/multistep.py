@@ -437,7 +437,7 @@ class MultistepFamily(SchemeFamily):
         from nas.networks.reversible_autograd import two_step_backward
 
         a, c, d = stage.inverse_coefficients
-        return two_step_backward(stage.residuals, a, c, d, stage.h, x, *states, grad_output, accumulate)
+        return two_step_backward(stage.residuals, x, *states, grad_output, accumulate, a=a, c=c, d=d, d0=stage.h)
 
     def reconstruct_input(self, stage, states):
         """x_0 from (x_{N−1}, x_N): x_{n−1} = −α_0 (x_{n+1} + α_1 x_n − h β_1 f_n(x_n)) (no gradients)."""

@@ -129,11 +129,12 @@ def older_state(a, c, x, x_next, increment):
     return t - a_x if c == 1 else a_x - t
 
 
-def two_step_backward(residuals, a, c, d, d0, x0, x_before_last, x_last, grad_last, accumulate):
+def two_step_backward(residuals, x0, x_before_last, x_last, grad_last, accumulate, *, a, c, d, d0):
     """Backward through x_1 = x_0 + d0 f_0(x_0), x_{n+1} = a x_n + c x_{n−1} + d f_n(x_n) (c = ±1).
 
     Walks n = N−1 … 1 reconstructing x_{n−1} = c (x_{n+1} − a x_n − d f_n(x_n)) while accumulating
-    dL/dx_n; the start step is recomputed from the saved input x_0 (exact).
+    dL/dx_n; the start step is recomputed from the saved input x_0 (exact). The recurrence's coefficients are
+    keyword-only: four numbers in a row are easy to swap.
     """
     x_next, x_cur = x_last, x_before_last
     g_next, g_cur = grad_last, torch.zeros_like(grad_last)  # dL/dx_{n+1} (complete), dL/dx_n (partial)
