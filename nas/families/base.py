@@ -234,55 +234,22 @@ class SchemeFamily(abc.ABC):
         """One dict per step: the coefficients that step really uses, learned values included
         (``SchemeNetwork.coefficients()``; read by ``analyze_network`` and the export card)."""
 
+    # ------------------------------------------------- optional abilities (nas.families.capabilities)
+    # A family with an ability inherits its capability class (ReversibleFamily, ConvertibleFamily,
+    # PriorStateFamily, LearnableFamily) and writes its hooks; these questions are how a family without it
+    # says why not (the messages users see), asked before anything is built.
     def memory_efficient_reason(self, scheme) -> str | None:
         """None when ``scheme`` supports the memory-efficient mode (backward by inverting steps), else why not.
-        Asked by ``SchemeStage`` when a spec sets ``memory_efficient``, and by the memory benchmark."""
+        Asked by ``SchemeStage`` when a spec sets ``memory_efficient``, and by the memory benchmark; None only
+        from a :class:`~nas.families.capabilities.ReversibleFamily`."""
         return f"the {self.name} family has no step-by-step inverse"
 
-    def forward_states(self, stage, x) -> tuple:
-        """Memory-efficient mode: the stepping without a graph; the last entry is the output, the others are
-        what the backward pass starts inverting from (``nas.networks.reversible_autograd``)."""
-        raise NotImplementedError(f"{self.name}: no memory-efficient mode")
-
-    def backward_states(self, stage, x, states: tuple, grad_output, accumulate):
-        """Memory-efficient mode: walk the steps backwards, inverting each one and accumulating the
-        gradients; returns the gradient of the stage input."""
-        raise NotImplementedError(f"{self.name}: no memory-efficient mode")
-
-    def reconstruct_input(self, stage, states: tuple):
-        """The stage input recovered from ``forward_states`` by inverting every step, without gradients
-        (tests and ``benchmarks/reversible_memory.py --drift`` measure its round-off)."""
-        raise NotImplementedError(f"{self.name}: no memory-efficient mode")
-
-    # ---------------------------------------------------------- converted networks (nas.convert)
-    # ``nas.convert`` runs a family's stage on pre-built residual functions (the blocks of a torchvision ResNet):
-    # ``make_residual()`` hands them out in order, ``stage.after_step(x)`` applies the per-step activation (the
-    # ReLU torchvision's blocks end with; identity in nas's own networks) and ``stage.prior_states`` is 1 when
-    # the forward pass receives the state before the stage input (the transition block's shortcut and
-    # residual). A family that supports this calls ``make_residual()`` without arguments, once per residual
-    # function, calls ``stage.after_step`` on every new state, and returns None from ``conversion_reason``.
     def conversion_reason(self, scheme) -> str | None:
         """None when a converted torchvision ResNet can run ``scheme`` (``nas.convert``), else why not. Asked
         by ``nas.convert`` before anything is built, and by search spaces with a torchvision network for one
-        scheme of each family block: the answer is the family's, whatever the coefficients."""
+        scheme of each family block: the answer is the family's, whatever the coefficients; None only from a
+        :class:`~nas.families.capabilities.ConvertibleFamily`."""
         return f"the {self.name} family's stages cannot run on pre-built residual functions"
-
-    def residual_evaluations(self, scheme) -> int:
-        """Evaluations of the step's residual function per step (a converted network evaluates one block
-        this many times per step, with shared weights; its summary says so)."""
-        return 1
-
-    def uses_prior_state(self, scheme) -> bool:
-        """Whether a converted stage of ``scheme`` starts its history at the transition block before it (then
-        ``stage.prior_states`` is 1 and ``stage_forward_from`` runs it). Default: no, for one-step families and
-        those whose networks start from rest."""
-        return False
-
-    def stage_forward_from(self, stage, x, prior):
-        """A converted stage's forward pass, given ``prior = (x_prev, f_prev)``: the state before ``x`` and the
-        residual value of the step that led from it (the transition block's shortcut and residual branch,
-        x = relu(x_prev + f_prev)). Called only for families whose ``uses_prior_state`` is true."""
-        raise NotImplementedError(f"{self.name}: its stages do not start from a prior state")
 
     def paper_residual(self, scheme) -> str:
         """The residual form (``NetworkSpec.residual``) of the paper that introduced the scheme's network
@@ -307,11 +274,9 @@ class SchemeFamily(abc.ABC):
 
     # ------------------------------------------------------------------------------ learned coefficients
     def parametrisation(self, scheme, order: int | None = None) -> Parametrisation:
-        """The order-preserving parametrisation of the family's coefficients with ``scheme`` as its starting
-        point, keeping order ``order`` (None: the highest order the parametrisation keeps that ``scheme`` has).
-        Called by ``NetworkSpec`` (``learn_scheme``) at construction, by the network builder, and by tests
-        that enumerate the registry. A ``ValueError`` naming the field when the family, the (size, order)
-        pair or the starting scheme is not supported. Default: the family has none."""
+        """The order-preserving parametrisation of the family's coefficients (``NetworkSpec.learn_scheme``),
+        written by a :class:`~nas.families.capabilities.LearnableFamily`. A family without that capability
+        answers with the ``ValueError`` users see when they ask to learn its coefficients, at construction."""
         raise ValueError(f"learn_scheme: the {self.name} family has no order-preserving parametrisation of its "
                          f"coefficients (families with one: runge_kutta, multistep, lm_resnet, momentum)")
 

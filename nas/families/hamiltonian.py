@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
-from .base import NamedScheme, ParameterFreeScheme, SchemeFamily, negated
+from .base import NamedScheme, ParameterFreeScheme, negated
+from .capabilities import ReversibleFamily
 
 NAME = "hamiltonian"
 
@@ -69,7 +70,7 @@ HAMILTONIAN = Hamiltonian()
 """Chang et al. (AAAI 2018), 'Hamiltonian network'; Verlet. Order 2 for y' = g(z), z' = G(y)."""
 
 
-class HamiltonianFamily(SchemeFamily):
+class HamiltonianFamily(ReversibleFamily):
     name = NAME
     scheme_type = Hamiltonian
 
@@ -131,9 +132,6 @@ class HamiltonianFamily(SchemeFamily):
         return ("it splits the channels into two halves, each step evaluating two half-width residual functions "
                 "(drift and kick); a torchvision block maps the full width")
 
-    def memory_efficient_reason(self, scheme):
-        return None
-
     def forward_states(self, stage, x):
         return (self.stage_forward(stage, x),)
 
@@ -180,6 +178,4 @@ class HamiltonianFamily(SchemeFamily):
         return {"ODE form": "partitioned: y' = g(z), z' = G(y) on two channel halves (Verlet; reversible)"}
 
 
-FAMILY = HamiltonianFamily()
-
-__all__ = ["FAMILY", "HAMILTONIAN", "Hamiltonian", "SeparableField"]
+__all__ = ["HAMILTONIAN", "Hamiltonian", "HamiltonianFamily", "SeparableField"]

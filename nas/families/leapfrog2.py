@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from .base import NamedScheme, ParameterFreeScheme, SchemeFamily, negated
+from .base import NamedScheme, ParameterFreeScheme, negated
+from .capabilities import ConvertibleFamily, ReversibleFamily
 
 NAME = "leapfrog2"
 
@@ -56,7 +57,7 @@ LEAPFROG2 = Leapfrog2()
 """Chang et al. (AAAI 2018), 'leapfrog network'; Störmer. Order 2 for x'' = F(x)."""
 
 
-class Leapfrog2Family(SchemeFamily):
+class Leapfrog2Family(ReversibleFamily, ConvertibleFamily):
     name = NAME
     scheme_type = Leapfrog2
 
@@ -107,12 +108,7 @@ class Leapfrog2Family(SchemeFamily):
             for n in range(1, len(stage.residuals))
         ]
 
-    def conversion_reason(self, scheme):
-        return None  # started from rest (zero velocity) at every stage
-
-    def memory_efficient_reason(self, scheme):
-        return None
-
+    # converted networks and memory-efficient mode: started from rest (zero velocity) at every stage
     def forward_states(self, stage, x):
         return self._run(stage, x)
 
@@ -147,6 +143,4 @@ class Leapfrog2Family(SchemeFamily):
         return {"ODE form": "second order: x'' = F(x), F = -f (Störmer; reversible), zero initial velocity"}
 
 
-FAMILY = Leapfrog2Family()
-
-__all__ = ["FAMILY", "LEAPFROG2", "Leapfrog2"]
+__all__ = ["LEAPFROG2", "Leapfrog2", "Leapfrog2Family"]

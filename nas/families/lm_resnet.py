@@ -20,7 +20,7 @@ from nas.schemes.serialization import check_keys
 
 from . import multistep
 from .base import NamedScheme, Parametrisation, SchemeParameter, json_float, number, renamed, report_columns, rounded
-from .multistep import LinearMultistep, MultistepFamily
+from .multistep import LinearMultistep, MultistepStages
 
 NAME = "lm_resnet"
 LEARN_MODES = ("fixed", "layer", "channel")
@@ -149,7 +149,7 @@ class LMResNetParametrisation(Parametrisation):
 
 
 # ------------------------------------------------------------------------------------------ family
-class LMResNetFamily(MultistepFamily):
+class LMResNetFamily(MultistepStages):
     name = NAME
     scheme_type = LMResNet
     coefficient_options = None  # k is a parameter of the named scheme (--k)
@@ -272,6 +272,4 @@ def _initial_k(scheme: LMResNet, shape):
     return -0.1 * torch.rand(shape)
 
 
-FAMILY = LMResNetFamily()
-
-__all__ = ["FAMILY", "LEARN_MODES", "LMResNet", "LMResNetFamily", "LMResNetParametrisation", "lm_resnet"]
+__all__ = ["LEARN_MODES", "LMResNet", "LMResNetFamily", "LMResNetParametrisation", "lm_resnet"]

@@ -48,7 +48,8 @@ from nas.schemes.serialization import check_keys
 from nas.stepper import as_floats, linear_combination, scale
 
 from . import multistep
-from .base import NamedScheme, Parametrisation, SchemeFamily, SchemeParameter, json_float, rounded
+from .base import NamedScheme, Parametrisation, SchemeParameter, json_float, rounded
+from .capabilities import ConvertibleFamily, LearnableFamily, ReversibleFamily
 from .multistep import LinearMultistep
 
 NAME = "momentum"
@@ -266,7 +267,7 @@ class MomentumBlock:
 
 
 # ------------------------------------------------------------------------------------------ family
-class MomentumFamily(SchemeFamily):
+class MomentumFamily(ReversibleFamily, ConvertibleFamily, LearnableFamily):
     name = NAME
     scheme_type = Momentum
 
@@ -333,9 +334,6 @@ class MomentumFamily(SchemeFamily):
                 rows.append({"step": n, "startup": False, "h": stage.h, "gamma": gamma,
                              "alpha": [gamma, -(1.0 + gamma), 1.0], "beta": [0.0, 1.0 - gamma, 0.0]})
         return rows
-
-    def conversion_reason(self, scheme):
-        return None  # v_0 = 0 at every stage, as in the paper's networks
 
     # memory-efficient mode: exact fixed-point inversion (module docstring)
     def memory_efficient_reason(self, scheme):
@@ -457,7 +455,7 @@ class MomentumFamily(SchemeFamily):
         return dataclasses.replace(report, modified_equation=normalised)
 
     def zero_stability_violation(self, scheme):
-        return multistep.FAMILY.zero_stability_violation(scheme.multistep())  # ρ(ζ) = (ζ − 1)(ζ − γ)
+        return multistep.root_condition_violation(scheme.multistep())  # ρ(ζ) = (ζ − 1)(ζ − γ)
 
     # search and results
     def parse_block(self, raw, path, label):
@@ -513,6 +511,4 @@ def _notes(scheme: Momentum) -> tuple[str, ...]:
     )
 
 
-FAMILY = MomentumFamily()
-
-__all__ = ["FAMILY", "LEARN_MODES", "Momentum", "MomentumParametrisation", "divide", "momentum", "momentum_step", "multiply"]
+__all__ = ["LEARN_MODES", "Momentum", "MomentumFamily", "MomentumParametrisation", "divide", "momentum", "momentum_step", "multiply"]

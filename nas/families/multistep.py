@@ -23,8 +23,9 @@ from nas.stepper import as_floats, multistep_update, runge_kutta_increment, tabl
 from nas.vocabulary import ZERO_STABILITY_TOLERANCE
 
 from . import runge_kutta
-from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, SchemeFamily, floats,
-                   json_float, nearest_solution, renamed)
+from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, floats, json_float,
+                   nearest_solution, renamed)
+from .capabilities import LearnableFamily, PriorStateFamily, ReversibleFamily
 
 NAME = "multistep"
 MAX_STEPS = 3  # largest free method a search block samples
@@ -127,6 +128,13 @@ def rho_violation(alpha, analyze) -> float:
     if analyze().zero_stable is False:
         return REPEATED_UNIT_ROOT_VIOLATION
     return min(violation, 0.0)
+
+
+def root_condition_violation(method: LinearMultistep) -> float:
+    """:func:`rho_violation` of a method, its report asked for only when the roots cannot decide."""
+    from nas.diagnostics.multistep import analyze_multistep
+
+    return rho_violation(method.alpha, lambda: analyze_multistep(method))
 
 
 def division_free_inverse(scheme: LinearMultistep) -> str | None:
@@ -301,7 +309,11 @@ class MultistepParametrisation(Parametrisation):
 
 
 # ------------------------------------------------------------------------------------------ family
-class MultistepFamily(SchemeFamily):
+class MultistepStages(PriorStateFamily, LearnableFamily):
+    """What the families whose networks step as linear multistep methods share (multistep, and lm_resnet at
+    its k_n): stepping, stages, converted stages from a prior state, diagnostics and results. Not in the
+    registry itself: :class:`MultistepFamily` adds the memory-efficient mode, which lm_resnet has not."""
+
     name = NAME
     scheme_type = LinearMultistep
     coefficient_options = CoefficientOptions("multistep", (
@@ -372,12 +384,7 @@ class MultistepFamily(SchemeFamily):
     def stage_forward(self, stage, x):
         return self._forward(stage, x, [], [])
 
-    def conversion_reason(self, scheme):
-        return None
-
-    def uses_prior_state(self, scheme):
-        return True  # a converted stage's first step is a full k-step step when k = 2
-
+    # converted networks (PriorStateFamily): a converted stage's first step is a full k-step step when k = 2
     def stage_forward_from(self, stage, x, prior):
         state, value = prior  # the history starts one step earlier: x_{-1} and f_{-1}
         return self._forward(stage, x, [state], [value])
@@ -413,6 +420,49 @@ class MultistepFamily(SchemeFamily):
 
     def _extra_row(self, stage, n: int) -> dict:
         return {}
+
+    def paper_residual(self, scheme):
+        # Chang et al.'s midpoint network uses σ((K − Kᵀ) x): stable for imaginary spectra (SCIENCE.md §5)
+        return "antisymmetric" if division_free_inverse(scheme) is None else "preact"
+
+    # diagnostics
+    def analyze(self, scheme, tolerance):
+        from nas.diagnostics.multistep import analyze_multistep
+
+        return analyze_multistep(scheme, tolerance=tolerance)
+
+    def zero_stability_violation(self, scheme):
+        return root_condition_violation(self.method(scheme))
+
+    # learned coefficients
+    def parametrisation(self, scheme, order=None):
+        if order is None:
+            from nas.diagnostics.multistep import analyze_multistep
+
+            found = analyze_multistep(scheme).order
+            order = min(int(found), scheme.steps) if found else 1
+        return MultistepParametrisation.from_scheme(scheme, order)
+
+    # search and results
+    def parse_block(self, raw, path, label):
+        return MultistepBlock.parse(raw, path, label, MAX_STEPS)
+
+    def coefficient_columns(self, data):
+        value = json_float
+        out = {f"coef_alpha_{j}": value(v) for j, v in enumerate(data["alpha"])}
+        out.update({f"coef_beta_{j}": value(v) for j, v in enumerate(data["beta"])})
+        return out
+
+    def stability_proxy(self, scheme, learned=None, name=None):
+        return renamed(scheme, name)  # root condition of ρ − hλ σ
+
+    def card_rows(self, scheme):
+        return {"steps": str(scheme.steps), "step": "x_{n+k} = −Σ_{j<k} α_j x_{n+j} + h Σ_{j<k} β_j f(x_{n+j})",
+                "start-up (networks)": f"{scheme.steps - 1} plain residual step(s) per stage"}
+
+
+class MultistepFamily(MultistepStages, ReversibleFamily):
+    """Linear multistep methods; two-step division-free ones also invert step by step."""
 
     # memory-efficient mode (two-step, division-free): x_{n+1} = −α_1 x_n − α_0 x_{n−1} + h β_1 f_n(x_n)
     # inverts as x_{n−1} = (x_{n+1} + α_1 x_n − h β_1 f_n(x_n)) / (−α_0), no division when α_0 = ±1; the first
@@ -452,51 +502,7 @@ class MultistepFamily(SchemeFamily):
                 x, x_next = older_state(a, c, x, x_next, d * f(x)), x
         return x
 
-    def paper_residual(self, scheme):
-        # Chang et al.'s midpoint network uses σ((K − Kᵀ) x): stable for imaginary spectra (SCIENCE.md §5)
-        return "antisymmetric" if division_free_inverse(scheme) is None else "preact"
 
-    # diagnostics
-    def analyze(self, scheme, tolerance):
-        from nas.diagnostics.multistep import analyze_multistep
-
-        return analyze_multistep(scheme, tolerance=tolerance)
-
-    def zero_stability_violation(self, scheme):
-        from nas.diagnostics.multistep import analyze_multistep
-
-        method = self.method(scheme)
-        return rho_violation(method.alpha, lambda: analyze_multistep(method))
-
-    # learned coefficients
-    def parametrisation(self, scheme, order=None):
-        if order is None:
-            from nas.diagnostics.multistep import analyze_multistep
-
-            found = analyze_multistep(scheme).order
-            order = min(int(found), scheme.steps) if found else 1
-        return MultistepParametrisation.from_scheme(scheme, order)
-
-    # search and results
-    def parse_block(self, raw, path, label):
-        return MultistepBlock.parse(raw, path, label, MAX_STEPS)
-
-    def coefficient_columns(self, data):
-        value = json_float
-        out = {f"coef_alpha_{j}": value(v) for j, v in enumerate(data["alpha"])}
-        out.update({f"coef_beta_{j}": value(v) for j, v in enumerate(data["beta"])})
-        return out
-
-    def stability_proxy(self, scheme, learned=None, name=None):
-        return renamed(scheme, name)  # root condition of ρ − hλ σ
-
-    def card_rows(self, scheme):
-        return {"steps": str(scheme.steps), "step": "x_{n+k} = −Σ_{j<k} α_j x_{n+j} + h Σ_{j<k} β_j f(x_{n+j})",
-                "start-up (networks)": f"{scheme.steps - 1} plain residual step(s) per stage"}
-
-
-FAMILY = MultistepFamily()
-
-__all__ = ["AB2", "AB3", "FAMILY", "LEAPFROG", "LinearMultistep", "MultistepFamily",
-           "MultistepParametrisation", "REPEATED_UNIT_ROOT_VIOLATION", "ROOT_TOLERANCE", "division_free_inverse",
-           "order_condition_matrix", "rho_violation"]
+__all__ = ["AB2", "AB3", "LEAPFROG", "LinearMultistep", "MultistepFamily", "MultistepParametrisation", "MultistepStages",
+           "REPEATED_UNIT_ROOT_VIOLATION", "ROOT_TOLERANCE", "division_free_inverse", "order_condition_matrix",
+           "rho_violation", "root_condition_violation"]

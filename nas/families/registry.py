@@ -11,23 +11,38 @@ from types import MappingProxyType
 
 from . import hamiltonian, leapfrog2, lm_resnet, momentum, multistep, runge_kutta
 from .base import NamedScheme, SchemeFamily
+from .capabilities import check_family_type
+
+
+def family_table(*family_types: type[SchemeFamily]) -> MappingProxyType[str, SchemeFamily]:
+    """family name -> the one instance of each family class, in the given order. Every class is checked
+    first (:func:`~nas.families.capabilities.check_family_type`): a family that declares a capability
+    without writing its hooks, or leaves a hook of the interface unwritten, is refused here, with its name
+    and the hook, before any run can meet it."""
+    table: dict[str, SchemeFamily] = {}
+    for family_type in family_types:
+        check_family_type(family_type)
+        if family_type.name in table:
+            other = type(table[family_type.name]).__qualname__
+            raise TypeError(f"scheme family {family_type.name!r} is defined by {other} and {family_type.__qualname__}")
+        table[family_type.name] = family_type()
+    return MappingProxyType(table)
+
 
 # family name (the "family" key of a scheme's JSON form) -> its family
-FAMILIES: MappingProxyType[str, SchemeFamily] = MappingProxyType({
-    "runge_kutta": runge_kutta.FAMILY,
-    "multistep": multistep.FAMILY,
-    "lm_resnet": lm_resnet.FAMILY,
-    "hamiltonian": hamiltonian.FAMILY,
-    "leapfrog2": leapfrog2.FAMILY,
-    "momentum": momentum.FAMILY,
-})
+FAMILIES: MappingProxyType[str, SchemeFamily] = family_table(
+    runge_kutta.RungeKuttaFamily,
+    multistep.MultistepFamily,
+    lm_resnet.LMResNetFamily,
+    hamiltonian.HamiltonianFamily,
+    leapfrog2.Leapfrog2Family,
+    momentum.MomentumFamily,
+)
 
 
 def _named_table() -> MappingProxyType[str, NamedScheme]:
     table: dict[str, NamedScheme] = {}
-    for key, entry in FAMILIES.items():
-        if entry.name != key:
-            raise RuntimeError(f"FAMILIES[{key!r}] is the family {entry.name!r}")
+    for entry in FAMILIES.values():
         for named in entry.named_schemes():
             if named.name in table:
                 raise RuntimeError(f"scheme name {named.name!r} is defined by {table[named.name].family} and "
@@ -50,6 +65,12 @@ def _entry(table, key, what: str, plural: str, where: str = ""):
     if key not in table:
         raise ValueError(f"{where}unknown {what} {key!r}; known {plural}: {', '.join(table)}")
     return table[key]
+
+
+def families_with(capability: type[SchemeFamily]) -> list[str]:
+    """Names of the families that declare ``capability`` (a class of :mod:`nas.families.capabilities`), in
+    table order: the question to ask before building anything that needs the ability."""
+    return [name for name, entry in FAMILIES.items() if isinstance(entry, capability)]
 
 
 def family(name: str) -> SchemeFamily:
@@ -117,5 +138,5 @@ def parameter_owners() -> dict[str, tuple[list[str], object]]:
     return owners
 
 
-__all__ = ["FAMILIES", "NAMED", "family", "family_of", "from_dict", "get", "info", "is_scheme", "names",
-           "parameter_owners", "resolve", "scheme_names"]
+__all__ = ["FAMILIES", "NAMED", "families_with", "family", "family_of", "family_table", "from_dict", "get", "info",
+           "is_scheme", "names", "parameter_owners", "resolve", "scheme_names"]

@@ -18,8 +18,9 @@ from nas.schemes.coefficients import Coefficient, close_to, coefficient_to_json,
 from nas.schemes.serialization import check_keys
 from nas.stepper import runge_kutta_increment, tableau_floats
 
-from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, SchemeFamily,
-                   check_full_rank, floats, json_float, nearest_solution, renamed)
+from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, check_full_rank, floats,
+                   json_float, nearest_solution, renamed)
+from .capabilities import ConvertibleFamily, LearnableFamily
 
 NAME = "runge_kutta"
 MAX_STAGES = 4  # largest free tableau a search block samples
@@ -299,7 +300,7 @@ def tableau_order(scheme: ButcherTableau, limit: int = MAX_LEARNED_ORDER, tolera
 
 
 # ------------------------------------------------------------------------------------------ family
-class RungeKuttaFamily(SchemeFamily):
+class RungeKuttaFamily(ConvertibleFamily, LearnableFamily):
     name = NAME
     scheme_type = ButcherTableau
     coefficient_options = CoefficientOptions("tableau", (
@@ -372,9 +373,7 @@ class RungeKuttaFamily(SchemeFamily):
             rows.append({"step": n, "A": A, "b": b, "h": stage.h})
         return rows
 
-    def conversion_reason(self, scheme):
-        return None  # a converted step's s stages evaluate its one block (shared weights)
-
+    # converted networks: a step's s stages evaluate its one block (shared weights)
     def residual_evaluations(self, scheme):
         return scheme.stages
 
@@ -422,7 +421,5 @@ class RungeKuttaFamily(SchemeFamily):
         return {"stages": str(scheme.stages), "step": "x + h Σ b_i k_i, k_i = f(x + h Σ_j a_ij k_j)"}
 
 
-FAMILY = RungeKuttaFamily()
-
-__all__ = ["ButcherTableau", "EULER", "FAMILY", "HEUN", "KUTTA3", "MIDPOINT", "RALSTON", "RK38", "RK4", "SSPRK3",
+__all__ = ["ButcherTableau", "EULER", "HEUN", "KUTTA3", "MIDPOINT", "RALSTON", "RK38", "RK4", "SSPRK3",
            "RungeKuttaParametrisation", "order_condition_rows", "tableau_order"]

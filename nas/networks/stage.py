@@ -16,7 +16,8 @@ from types import MappingProxyType
 
 from torch import nn
 
-from ..families.registry import family_of, names
+from ..families.capabilities import PriorStateFamily, ReversibleFamily
+from ..families.registry import families_with, family_of, names
 from .reversible_autograd import reject_noise, run_memory_efficient, use_memory_efficient_path
 
 
@@ -53,6 +54,9 @@ class SchemeStage(nn.Module):
             if activation is not None or prior_states:  # a ReLU after each step destroys what inversion needs
                 raise ValueError("memory_efficient: the steps must be the scheme's alone (no activation after "
                                  "each step, no prior states) to be inverted")
+        if prior_states and not isinstance(family, PriorStateFamily):
+            raise ValueError(f"prior_states: the {family.name} family's stages do not start from a prior state "
+                             f"(families that do: {', '.join(families_with(PriorStateFamily))})")
         self.scheme = scheme
         self.h = spec.h
         self.memory_efficient = spec.memory_efficient
@@ -85,15 +89,22 @@ class SchemeStage(nn.Module):
     def coefficients(self) -> list[dict]:
         return self.family.stage_coefficients(self)
 
-    # memory-efficient mode (see nas.networks.reversible_autograd)
+    # memory-efficient mode (see nas.networks.reversible_autograd), for the families that declare it
+    def _reversible_family(self) -> ReversibleFamily:
+        family = self.family
+        if not isinstance(family, ReversibleFamily):
+            raise TypeError(f"{self.scheme}: the {family.name} family does not invert its steps (families that do: "
+                            f"{', '.join(families_with(ReversibleFamily))})")
+        return family
+
     def forward_states(self, x) -> tuple:
-        return self.family.forward_states(self, x)
+        return self._reversible_family().forward_states(self, x)
 
     def backward_states(self, x, states, grad_output, accumulate):
-        return self.family.backward_states(self, x, states, grad_output, accumulate)
+        return self._reversible_family().backward_states(self, x, states, grad_output, accumulate)
 
     def reconstruct_input(self, states):
-        return self.family.reconstruct_input(self, states)
+        return self._reversible_family().reconstruct_input(self, states)
 
 
 # scheme family -> its stage class (one class for all: the behaviour comes from the family)
