@@ -89,7 +89,8 @@ def _carry_per_step_coefficients(source, stage, factor: int, scheme_name: str) -
         return
     if not own:
         raise ValueError(f"refine: {scheme_name} learns per-step coefficients the trained network does not have")
-    offset_source, offset_stage = getattr(source, "startup_steps", 0), getattr(stage, "startup_steps", 0)
+    # multistep stages count k_n from their first k-step step (MultistepStageState.startup_steps)
+    offset_source, offset_stage = (getattr(part.state, "startup_steps", 0) for part in (source, stage))
     with torch.no_grad():
         for name in wanted:
             prefix, index = name.rsplit(".", 1)

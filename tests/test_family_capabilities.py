@@ -45,7 +45,7 @@ def test_the_registry_refuses_what_is_not_a_complete_family():
     with pytest.raises(TypeError, match="expected a SchemeFamily subclass"):
         registry.family_table(registry.FAMILIES["runge_kutta"])  # an instance: the table makes its own
     with pytest.raises(TypeError, match=r"is a SchemeFamily but does not implement analyze$"):
-        check_family_type(type("NoAnalysis", (SchemeFamily,), {"name": "x", "scheme_type": int, **{
+        check_family_type(type("NoAnalysis", (SchemeFamily,), {"name": "x", "scheme_type": int, "stage_modules": (), **{
             hook: RungeKuttaFamily.__dict__[hook] for hook in ("named_schemes", "integrate", "init_stage",
                                                                "stage_forward", "stage_coefficients")}}))
     with pytest.raises(TypeError, match="'runge_kutta' is defined by RungeKuttaFamily and ClaimsAnInverse"):
@@ -98,3 +98,13 @@ def test_a_stage_asks_for_the_ability_before_it_steps():
     with pytest.raises(ValueError, match=r"prior_states: the runge_kutta family's stages do not start from a prior "
                                          r"state \(families that do: multistep, lm_resnet\)"):
         SchemeStage(schemes.get("rk4"), spec, 4, 0, lambda *a, **k: torch.nn.Identity(), prior_states=1)
+
+
+def test_a_stage_holds_exactly_the_submodules_its_family_declares(monkeypatch):
+    spec = NetworkSpec(scheme=schemes.get("leapfrog2"), widths=(4,), steps_per_stage=2)
+    stage = build_network(spec).stages[0]
+    assert stage.state is None and [name for name, _ in stage.named_children()] == ["residuals"]
+    monkeypatch.setattr(registry.FAMILIES["leapfrog2"], "stage_modules", ("residuals", "velocities"))
+    with pytest.raises(TypeError, match=r"the leapfrog2 family's init_stage gave \('residuals',\); its stage_modules "
+                                        r"declare \('residuals', 'velocities'\)"):
+        build_network(spec)

@@ -253,7 +253,7 @@ def _stage(gamma, steps, dtype, h=1.0, learn="fixed", width=16):
 
 def _float_inversion(stage, x):
     """The paper's inverse in floating point: x_n = x_{n+1} − v_{n+1}, v_n = (v_{n+1} − (1−γ) h f(x_n)) / γ."""
-    g, h = stage.gamma, stage.h
+    g, h = stage.state.gamma, stage.h
     with torch.no_grad():
         v = torch.zeros_like(x)
         for f in stage.residuals:

@@ -1,10 +1,12 @@
 """The scheme-family interface: everything the package does with one family of schemes, in one class.
 
-A family is one module of ``nas.families`` with one instance of a :class:`SchemeFamily` subclass, listed in
-the explicit table of :mod:`nas.families.registry`. Consumers never ask what a scheme is; they ask its
+A family is one module of ``nas.families`` with one :class:`SchemeFamily` subclass, listed in the explicit
+table of :mod:`nas.families.registry` (which makes its one instance). Optional abilities are capability
+classes the subclass also inherits (:mod:`nas.families.capabilities`). Consumers never ask what a scheme is; they ask its
 family (``registry.family_of(scheme)``) and call the hook documented below. In the spirit of optuna's
 ``BaseSampler``, each hook's docstring says who calls it and when; the abstract ones must be written, the
-others have defaults that suit a family without the feature.
+others have defaults that suit a family without the feature. A stage's submodules and stepping constants
+are what ``init_stage`` returns (:class:`StageParts`), held by the stage.
 
 Family modules import only light modules at the top (``nas.schemes.coefficients``, ``nas.stepper``):
 ``nas.schemes``, the leaderboard and ``nas schemes`` never import torch. Hooks that need torch, sympy or
@@ -176,6 +178,20 @@ def nearest_solution(M, r, w):
     return w - M.transpose(-1, -2) @ torch.linalg.solve(M @ M.transpose(-1, -2), M @ w - r)
 
 
+@dataclass(frozen=True)
+class StageParts:
+    """What a family's ``init_stage`` gives the stage it builds (the stage holds it; nothing is set on it from
+    outside). ``modules``: the stage's submodules by attribute name, exactly the names the family declares in
+    ``stage_modules`` and in that order (None for an optional one the scheme does without); the stage
+    registers them, so they are the state-dict prefixes that weights files, exports and the leaderboard read
+    (``stages.<i>.residuals.<n>...``, ``stages.<i>.learned_k.<j>``). ``state``: a frozen value of the plain
+    numbers the family's stepping reads (its own dataclass; None when it needs none), ``stage.state``. In the
+    manner of diffrax, whose solver state is an explicit value passed through ``step``."""
+
+    modules: dict[str, Any]
+    state: Any = None
+
+
 class SchemeFamily(abc.ABC):
     """One family of schemes: its value type, named schemes, stepping, network stage, diagnostics, search
     block and result columns. Subclasses set ``name`` and ``scheme_type`` and write the abstract hooks."""
@@ -184,6 +200,9 @@ class SchemeFamily(abc.ABC):
     name: ClassVar[str]
     #: the frozen, self-validating dataclass of the family's scheme values (``to_dict`` / ``from_dict``)
     scheme_type: ClassVar[type]
+
+    #: the attribute names of the submodules its stages hold (``StageParts.modules``), in registration order
+    stage_modules: ClassVar[tuple[str, ...]]
 
     #: options of ``nas diagnose`` that give a scheme by its coefficients (None: the family has none)
     coefficient_options: ClassVar[CoefficientOptions | None] = None
@@ -214,12 +233,13 @@ class SchemeFamily(abc.ABC):
     # --------------------------------------------------------------------------------- network stage
     # Called by nas.networks.SchemeStage, the one nn.Module class of every stage: __init__ calls init_stage,
     # forward calls stage_forward (or the memory-efficient Function), coefficients() calls
-    # stage_coefficients. Hooks import torch inside and set the stage's submodules and parameters with the
-    # names the leaderboard and the reference networks read (residuals, learned_<name>, ...).
+    # stage_coefficients. Hooks import torch inside; the stepping reads the stage's submodules (named in
+    # stage_modules: residuals, learned_<name>, ...) and its ``stage.state``.
     @abc.abstractmethod
-    def init_stage(self, stage, spec, width: int, first_step: int, make_residual: Callable) -> None:
-        """Create the stage's residual functions and coefficients on ``stage`` (``stage.scheme``, ``stage.h``,
-        ``stage.noise`` and ``stage.memory_efficient`` are set). ``make_residual(width=None, *, step, role="f")``
+    def init_stage(self, stage, spec, width: int, first_step: int, make_residual: Callable) -> StageParts:
+        """The stage's residual functions, learned coefficients and stepping constants, as :class:`StageParts`
+        (read from ``stage``: ``scheme``, ``h``, ``noise``, ``memory_efficient``, ``prior_states``; written to
+        it: nothing). ``make_residual(width=None, *, step, role="f")``
         gives the residual function that step ``step`` evaluates in ``role`` (one role per distinct function
         of a step: the Hamiltonian network's ``drift`` and ``kick``); when the spec ties the stage
         (``nas.networks.tying``), every step gets the same weights, so a family only has to ask with the
@@ -413,5 +433,5 @@ def renamed(scheme, name: str | None):
 
 
 __all__ = ["CoefficientOptions", "ConstantBlock", "FreeCoefficientsBlock", "NamedScheme", "ParameterFreeScheme",
-           "Parametrisation", "SchemeFamily", "SchemeParameter", "check_full_rank", "floats", "json_float", "nearest_solution",
-           "negated", "number", "renamed", "report_columns", "rounded"]
+           "Parametrisation", "SchemeFamily", "SchemeParameter", "StageParts", "check_full_rank", "floats", "json_float",
+           "nearest_solution", "negated", "number", "renamed", "report_columns", "rounded"]

@@ -108,11 +108,11 @@ def declared_capabilities(family) -> tuple[type[SchemeFamily], ...]:
 
 def check_family_type(family_type: type) -> None:
     """``TypeError`` naming the family and the hook when ``family_type`` is not a :class:`SchemeFamily` with a
-    ``name`` and a ``scheme_type``, or leaves an abstract hook of the interface or of a capability it
-    declares unwritten. Called by the registry for every family, before it makes the family's instance."""
+    ``name``, a ``scheme_type`` and its ``stage_modules``, or leaves an abstract hook of the interface or of a
+    capability it declares unwritten. Called by the registry for every family, before it makes the family's instance."""
     if not (isinstance(family_type, type) and issubclass(family_type, SchemeFamily)):
         raise TypeError(f"scheme families: expected a SchemeFamily subclass, got {family_type!r}")
-    for attribute in ("name", "scheme_type"):
+    for attribute in ("name", "scheme_type", "stage_modules"):
         if not hasattr(family_type, attribute):
             raise TypeError(f"scheme family {family_type.__qualname__} does not set {attribute}")
     for interface in (SchemeFamily, *declared_capabilities(family_type)):

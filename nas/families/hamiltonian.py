@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
-from .base import NamedScheme, ParameterFreeScheme, negated
+from .base import NamedScheme, ParameterFreeScheme, StageParts, negated
 from .capabilities import ReversibleFamily
 
 NAME = "hamiltonian"
@@ -70,9 +70,17 @@ HAMILTONIAN = Hamiltonian()
 """Chang et al. (AAAI 2018), 'Hamiltonian network'; Verlet. Order 2 for y' = g(z), z' = G(y)."""
 
 
+@dataclass(frozen=True)
+class HamiltonianStageState:
+    """A Hamiltonian stage's split: channels [0, half) are y, [half, width) are z."""
+
+    half: int
+
+
 class HamiltonianFamily(ReversibleFamily):
     name = NAME
     scheme_type = Hamiltonian
+    stage_modules = ("drifts", "kicks")
 
     def named_schemes(self):
         return (NamedScheme.constant(HAMILTONIAN, 2, "Chang et al. (AAAI 2018), 'Hamiltonian network'; Verlet",
@@ -103,14 +111,15 @@ class HamiltonianFamily(ReversibleFamily):
                 f"widths[{first_step // spec.steps_per_stage}] = {width}: the hamiltonian scheme splits the "
                 "channels in two halves; every width must be even"
             )
-        stage.half = width // 2
-        steps = spec.steps_per_stage
-        stage.drifts = nn.ModuleList(make_residual(stage.half, step=n, role="drift") for n in range(steps))
-        stage.kicks = nn.ModuleList(make_residual(stage.half, step=n, role="kick") for n in range(steps))
+        half, steps = width // 2, spec.steps_per_stage
+        drifts = nn.ModuleList(make_residual(half, step=n, role="drift") for n in range(steps))
+        kicks = nn.ModuleList(make_residual(half, step=n, role="kick") for n in range(steps))
+        return StageParts({"drifts": drifts, "kicks": kicks}, HamiltonianStageState(half))
 
     @staticmethod
     def _split(stage, x):
-        return x[:, : stage.half], x[:, stage.half:]
+        half = stage.state.half
+        return x[:, :half], x[:, half:]
 
     def stage_forward(self, stage, x):
         import torch
@@ -178,4 +187,4 @@ class HamiltonianFamily(ReversibleFamily):
         return {"ODE form": "partitioned: y' = g(z), z' = G(y) on two channel halves (Verlet; reversible)"}
 
 
-__all__ = ["HAMILTONIAN", "Hamiltonian", "HamiltonianFamily", "SeparableField"]
+__all__ = ["HAMILTONIAN", "Hamiltonian", "HamiltonianFamily", "HamiltonianStageState", "SeparableField"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from .base import NamedScheme, ParameterFreeScheme, negated
+from .base import NamedScheme, ParameterFreeScheme, StageParts, negated
 from .capabilities import ConvertibleFamily, ReversibleFamily
 
 NAME = "leapfrog2"
@@ -60,6 +60,7 @@ LEAPFROG2 = Leapfrog2()
 class Leapfrog2Family(ReversibleFamily, ConvertibleFamily):
     name = NAME
     scheme_type = Leapfrog2
+    stage_modules = ("residuals",)
 
     def named_schemes(self):
         return (NamedScheme.constant(LEAPFROG2, 2, "Chang et al. (AAAI 2018), 'leapfrog network'; Störmer",
@@ -81,7 +82,7 @@ class Leapfrog2Family(ReversibleFamily, ConvertibleFamily):
     def init_stage(self, stage, spec, width, first_step, make_residual):
         from torch import nn
 
-        stage.residuals = nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))
+        return StageParts({"residuals": nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))})
 
     def _run(self, stage, x):
         h2 = stage.h * stage.h

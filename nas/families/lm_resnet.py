@@ -165,29 +165,28 @@ class LMResNetFamily(MultistepStages):
         return scheme.multistep()
 
     # network stage: coefficients from k_n
-    def _init_coefficients(self, stage, spec, width):
-        from torch import nn
-
+    def _initial_coefficients(self, stage, spec, width, startup_steps):
         scheme = stage.scheme
         if not scheme.learned:
-            super()._init_coefficients(stage, spec, width)
-            return
+            return super()._initial_coefficients(stage, spec, width, startup_steps)
+        from torch import nn
+
         from nas.networks.blocks import coefficient_shape
 
         shape = coefficient_shape(spec.macro, width) if scheme.learn == "channel" else ()
-        owners = max(spec.steps_per_stage - stage.startup_steps, 0)  # the steps that use k_n
-        stage.learned_k = nn.ParameterList(nn.Parameter(_initial_k(scheme, shape)) for _ in range(owners))
+        owners = max(spec.steps_per_stage - startup_steps, 0)  # the steps that use k_n
+        return None, None, nn.ParameterList(nn.Parameter(_initial_k(scheme, shape)) for _ in range(owners))
 
     def _step_coefficients(self, stage, n):
         if stage.learned_k is None:
             return super()._step_coefficients(stage, n)
-        k = stage.learned_k[n - stage.startup_steps]
+        k = stage.learned_k[n - stage.state.startup_steps]
         return (-k, k - 1.0, 1.0), (0.0, 1.0, 0.0)
 
     def _extra_row(self, stage, n):
         if stage.scheme_parameters is not None:
             return {"k": multistep.coefficient_value(stage.scheme_parameters.coefficients(n)["k"])}
-        k = stage.learned_k[n - stage.startup_steps] if stage.learned_k is not None else stage.scheme.k
+        k = stage.learned_k[n - stage.state.startup_steps] if stage.learned_k is not None else stage.scheme.k
         return {"k": multistep.coefficient_value(k)}
 
     def memory_efficient_reason(self, scheme):

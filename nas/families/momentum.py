@@ -48,7 +48,7 @@ from nas.schemes.serialization import check_keys
 from nas.stepper import as_floats, linear_combination, scale
 
 from . import multistep
-from .base import NamedScheme, Parametrisation, SchemeParameter, json_float, rounded
+from .base import NamedScheme, Parametrisation, SchemeParameter, StageParts, json_float, rounded
 from .capabilities import ConvertibleFamily, LearnableFamily, ReversibleFamily
 from .multistep import LinearMultistep
 
@@ -267,9 +267,17 @@ class MomentumBlock:
 
 
 # ------------------------------------------------------------------------------------------ family
+@dataclass(frozen=True)
+class MomentumStageState:
+    """The fixed γ of a momentum stage, as a float (unused when γ is learned)."""
+
+    gamma: float
+
+
 class MomentumFamily(ReversibleFamily, ConvertibleFamily, LearnableFamily):
     name = NAME
     scheme_type = Momentum
+    stage_modules = ("residuals", "learned_gamma")
 
     def named_schemes(self):
         return (NamedScheme(NAME, momentum, 1, "Sander, Ablin, Blondel, Peyré (ICML 2021)",
@@ -290,18 +298,19 @@ class MomentumFamily(ReversibleFamily, ConvertibleFamily, LearnableFamily):
         from torch import nn
 
         scheme = stage.scheme
-        stage.residuals = nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))
-        stage.learned_gamma = None
-        (stage.gamma,) = as_floats([scheme.gamma])
+        residuals = nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))
+        learned_gamma = None
         if scheme.learned:
-            stage.learned_gamma = nn.ParameterList(nn.Parameter(torch.tensor(float(scheme.gamma)))
-                                                   for _ in range(spec.steps_per_stage))
+            learned_gamma = nn.ParameterList(nn.Parameter(torch.tensor(float(scheme.gamma)))
+                                             for _ in range(spec.steps_per_stage))
+        (gamma,) = as_floats([scheme.gamma])
+        return StageParts({"residuals": residuals, "learned_gamma": learned_gamma}, MomentumStageState(gamma))
 
     @staticmethod
     def _gamma(stage, n: int):
         if stage.scheme_parameters is not None:  # learned through NetworkSpec.learn_scheme
             return stage.scheme_parameters.coefficients(n)["gamma"]
-        return stage.gamma if stage.learned_gamma is None else stage.learned_gamma[n]
+        return stage.state.gamma if stage.learned_gamma is None else stage.learned_gamma[n]
 
     # learned coefficients: γ itself
     def parametrisation(self, scheme, order=None):
@@ -511,4 +520,5 @@ def _notes(scheme: Momentum) -> tuple[str, ...]:
     )
 
 
-__all__ = ["LEARN_MODES", "Momentum", "MomentumFamily", "MomentumParametrisation", "divide", "momentum", "momentum_step", "multiply"]
+__all__ = ["LEARN_MODES", "Momentum", "MomentumFamily", "MomentumParametrisation", "MomentumStageState", "divide",
+           "momentum", "momentum_step", "multiply"]

@@ -23,8 +23,8 @@ from nas.stepper import as_floats, multistep_update, runge_kutta_increment, tabl
 from nas.vocabulary import ZERO_STABILITY_TOLERANCE
 
 from . import runge_kutta
-from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, floats, json_float,
-                   nearest_solution, renamed)
+from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, StageParts, floats,
+                   json_float, nearest_solution, renamed)
 from .capabilities import LearnableFamily, PriorStateFamily, ReversibleFamily
 
 NAME = "multistep"
@@ -309,6 +309,20 @@ class MultistepParametrisation(Parametrisation):
 
 
 # ------------------------------------------------------------------------------------------ family
+@dataclass(frozen=True)
+class MultistepStageState:
+    """The numbers a multistep stage steps with: k (``history``); the plain residual steps before its first
+    k-step step (``startup_steps``, k − 1 less the prior states); the method's α, β as floats (None when
+    lm_resnet learns k_n); and, for the memory-efficient mode, (a, c, d) of x_{n+1} = a x_n + c x_{n−1} +
+    d f_n(x_n) (``inverse_coefficients``; None for a method that does not invert)."""
+
+    history: int
+    startup_steps: int
+    alpha: list | None = None
+    beta: list | None = None
+    inverse_coefficients: tuple | None = None
+
+
 class MultistepStages(PriorStateFamily, LearnableFamily):
     """What the families whose networks step as linear multistep methods share (multistep, and lm_resnet at
     its k_n): stepping, stages, converted stages from a prior state, diagnostics and results. Not in the
@@ -316,6 +330,7 @@ class MultistepStages(PriorStateFamily, LearnableFamily):
 
     name = NAME
     scheme_type = LinearMultistep
+    stage_modules = ("residuals", "learned_k")  # learned_k: lm_resnet's learned k_n, None here
     coefficient_options = CoefficientOptions("multistep", (
         ("alpha", "alpha", "multistep α_0 … α_k as a JSON list (α_k = 1)"),
         ("beta", "beta", "multistep β_0 … β_k as a JSON list (β_k = 0)"),
@@ -358,20 +373,22 @@ class MultistepStages(PriorStateFamily, LearnableFamily):
         from torch import nn
 
         scheme = stage.scheme
-        stage.history = scheme.steps
         # k − 1 plain residual steps before the first multistep step; fewer when the stage starts from a
         # prior state (a converted network's transition block)
-        stage.startup_steps = max(scheme.steps - 1 - stage.prior_states, 0)
-        stage.residuals = nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))
-        stage.learned_k = None
-        self._init_coefficients(stage, spec, width)
+        startup_steps = max(scheme.steps - 1 - stage.prior_states, 0)
+        residuals = nn.ModuleList(make_residual(step=n) for n in range(spec.steps_per_stage))
+        alpha, beta, learned_k = self._initial_coefficients(stage, spec, width, startup_steps)
+        inverse = None
         if self.memory_efficient_reason(scheme) is None:  # x_{n+1} = a x_n + c x_{n−1} + d f_n(x_n)
-            alpha, beta = as_floats(scheme.alpha), as_floats(scheme.beta)
-            stage.inverse_coefficients = (-alpha[1], -alpha[0], stage.h * beta[1])
+            a, b = as_floats(scheme.alpha), as_floats(scheme.beta)
+            inverse = (-a[1], -a[0], stage.h * b[1])
+        return StageParts({"residuals": residuals, "learned_k": learned_k},
+                          MultistepStageState(scheme.steps, startup_steps, alpha, beta, inverse))
 
-    def _init_coefficients(self, stage, spec, width) -> None:
+    def _initial_coefficients(self, stage, spec, width, startup_steps: int):
+        """(α, β, learned k_n): the method's coefficients as floats; nothing learned per step."""
         method = self.method(stage.scheme)
-        stage.alpha, stage.beta = as_floats(method.alpha), as_floats(method.beta)
+        return as_floats(method.alpha), as_floats(method.beta), None
 
     def _step_coefficients(self, stage, n: int):
         """(α, β) of step n ≥ k − 1 of the stage: the scheme's floats, or tensors from the learned parameters
@@ -379,7 +396,7 @@ class MultistepStages(PriorStateFamily, LearnableFamily):
         if stage.scheme_parameters is not None:
             values = stage.scheme_parameters.coefficients(n)
             return values["alpha"], values["beta"]
-        return stage.alpha, stage.beta
+        return stage.state.alpha, stage.state.beta
 
     def stage_forward(self, stage, x):
         return self._forward(stage, x, [], [])
@@ -390,7 +407,7 @@ class MultistepStages(PriorStateFamily, LearnableFamily):
         return self._forward(stage, x, [state], [value])
 
     def _forward(self, stage, x, states: list, f_values: list):
-        k = stage.history
+        k = stage.state.history
         for n, f in enumerate(stage.residuals):
             states.append(x)
             f_values.append(f(x))
@@ -409,7 +426,7 @@ class MultistepStages(PriorStateFamily, LearnableFamily):
     def stage_coefficients(self, stage):
         rows = []
         for n in range(len(stage.residuals)):
-            if n < stage.startup_steps:
+            if n < stage.state.startup_steps:
                 rows.append({"step": n, "startup": True, "alpha": [-1.0, 1.0], "beta": [1.0, 0.0], "h": stage.h})
                 continue
             alpha, beta = self._step_coefficients(stage, n)
@@ -478,15 +495,15 @@ class MultistepFamily(MultistepStages, ReversibleFamily):
                 increment = stage.h * f(x) if stage.h != 1 else f(x)
                 previous, x = x, x + increment
             else:
-                state_part, increment = multistep_update([previous, x], [None, f(x)], stage.alpha, stage.beta,
-                                                         stage.h)
+                alpha, beta = stage.state.alpha, stage.state.beta
+                state_part, increment = multistep_update([previous, x], [None, f(x)], alpha, beta, stage.h)
                 previous, x = x, state_part + increment
         return previous, x
 
     def backward_states(self, stage, x, states, grad_output, accumulate):
         from nas.networks.reversible_autograd import two_step_backward
 
-        a, c, d = stage.inverse_coefficients
+        a, c, d = stage.state.inverse_coefficients
         return two_step_backward(stage.residuals, x, *states, grad_output, accumulate, a=a, c=c, d=d, d0=stage.h)
 
     def reconstruct_input(self, stage, states):
@@ -495,7 +512,7 @@ class MultistepFamily(MultistepStages, ReversibleFamily):
 
         from nas.networks.reversible_autograd import frozen_batch_norm_statistics, older_state
 
-        a, c, d = stage.inverse_coefficients
+        a, c, d = stage.state.inverse_coefficients
         x, x_next = states
         with torch.no_grad(), frozen_batch_norm_statistics(stage):
             for f in reversed(stage.residuals[1:]):
@@ -503,6 +520,6 @@ class MultistepFamily(MultistepStages, ReversibleFamily):
         return x
 
 
-__all__ = ["AB2", "AB3", "LEAPFROG", "LinearMultistep", "MultistepFamily", "MultistepParametrisation", "MultistepStages",
-           "REPEATED_UNIT_ROOT_VIOLATION", "ROOT_TOLERANCE", "division_free_inverse", "order_condition_matrix",
-           "rho_violation", "root_condition_violation"]
+__all__ = ["AB2", "AB3", "LEAPFROG", "LinearMultistep", "MultistepFamily", "MultistepParametrisation",
+           "MultistepStageState", "MultistepStages", "REPEATED_UNIT_ROOT_VIOLATION", "ROOT_TOLERANCE",
+           "division_free_inverse", "order_condition_matrix", "rho_violation", "root_condition_violation"]

@@ -18,8 +18,8 @@ from nas.schemes.coefficients import Coefficient, close_to, coefficient_to_json,
 from nas.schemes.serialization import check_keys
 from nas.stepper import runge_kutta_increment, tableau_floats
 
-from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, check_full_rank, floats,
-                   json_float, nearest_solution, renamed)
+from .base import (CoefficientOptions, FreeCoefficientsBlock, NamedScheme, Parametrisation, StageParts, check_full_rank,
+                   floats, json_float, nearest_solution, renamed)
 from .capabilities import ConvertibleFamily, LearnableFamily
 
 NAME = "runge_kutta"
@@ -300,9 +300,20 @@ def tableau_order(scheme: ButcherTableau, limit: int = MAX_LEARNED_ORDER, tolera
 
 
 # ------------------------------------------------------------------------------------------ family
+@dataclass(frozen=True)
+class RungeKuttaStageState:
+    """The numbers a Runge-Kutta stage steps with: the tableau as floats, and whether a step's s stages
+    evaluate one residual function (``shared``) or s of their own."""
+
+    A: list
+    b: list
+    shared: bool
+
+
 class RungeKuttaFamily(ConvertibleFamily, LearnableFamily):
     name = NAME
     scheme_type = ButcherTableau
+    stage_modules = ("residuals",)
     coefficient_options = CoefficientOptions("tableau", (
         ("tableau", "A", "Runge-Kutta matrix A as JSON rows, e.g. '[[0,0],[1,0]]'"),
         ("b", "b", "Runge-Kutta weights b as a JSON list (with --tableau)"),
@@ -336,27 +347,27 @@ class RungeKuttaFamily(ConvertibleFamily, LearnableFamily):
         from torch import nn
 
         scheme = stage.scheme
-        stage.A, stage.b = tableau_floats(scheme)
         # tied networks: one function per stage, so one per step a fortiori
-        stage.shared = spec.share_stage_weights or scheme.stages == 1 or spec.tie == "stage"
-        per_step = 1 if stage.shared else scheme.stages
-        stage.residuals = nn.ModuleList(
+        shared = spec.share_stage_weights or scheme.stages == 1 or spec.tie == "stage"
+        per_step = 1 if shared else scheme.stages
+        residuals = nn.ModuleList(
             nn.ModuleList(make_residual(step=n, role=f"k{i}" if i else "f") for i in range(per_step))
             for n in range(spec.steps_per_stage)
         )
+        return StageParts({"residuals": residuals}, RungeKuttaStageState(*tableau_floats(scheme), shared))
 
     @staticmethod
     def _tableau(stage, n: int):
         """(A, b) of step n: the scheme's floats, or tensors from the learned parameters (``learn_scheme``)."""
         if stage.scheme_parameters is None:
-            return stage.A, stage.b
+            return stage.state.A, stage.state.b
         values = stage.scheme_parameters.coefficients(n)
         return values["A"], values["b"]
 
     def stage_forward(self, stage, x):
         s = stage.scheme.stages
         for n, fs in enumerate(stage.residuals):
-            stage_fns = [fs[0]] * s if stage.shared else list(fs)
+            stage_fns = [fs[0]] * s if stage.state.shared else list(fs)
             A, b = self._tableau(stage, n)
             increment, _ = runge_kutta_increment(stage_fns, x, stage.h, A, b)
             if stage.noise is not None:  # noise perturbs the increment, never the state
@@ -421,5 +432,5 @@ class RungeKuttaFamily(ConvertibleFamily, LearnableFamily):
         return {"stages": str(scheme.stages), "step": "x + h Σ b_i k_i, k_i = f(x + h Σ_j a_ij k_j)"}
 
 
-__all__ = ["ButcherTableau", "EULER", "HEUN", "KUTTA3", "MIDPOINT", "RALSTON", "RK38", "RK4", "SSPRK3",
-           "RungeKuttaParametrisation", "order_condition_rows", "tableau_order"]
+__all__ = ["ButcherTableau", "EULER", "HEUN", "KUTTA3", "MIDPOINT", "RALSTON", "RK38", "RK4",
+           "RungeKuttaParametrisation", "RungeKuttaStageState", "SSPRK3", "order_condition_rows", "tableau_order"]

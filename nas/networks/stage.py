@@ -1,10 +1,11 @@
 """A stage = one scheme applied over ``steps_per_stage`` steps at constant width.
 
 :class:`SchemeStage` is the one ``nn.Module`` of every stage; its behaviour comes from the scheme's family
-(``nas.families``), whose hooks create the residual functions and coefficients on the stage and do its
-stepping (with ``nas.stepper``, the code ``nas.integrate`` uses). Every stage exposes ``coefficients()``
-(one dict per step: the coefficients that step really uses, learned ones included), which diagnostics and
-export cards read, and, for families that invert their steps, the memory-efficient mode
+(``nas.families``), whose ``init_stage`` gives the stage its residual functions, learned coefficients and
+stepping constants (``StageParts``, which the stage holds) and whose hooks do its stepping (with
+``nas.stepper``, the code ``nas.integrate`` uses). Every stage exposes ``coefficients()`` (one dict per step:
+the coefficients that step really uses, learned ones included), which diagnostics and export cards read,
+and, for families that invert their steps (``ReversibleFamily``), the memory-efficient mode
 (``nas.networks.reversible_autograd``).
 
 Noise: a noise layer perturbs the step's *increment* (h Σ b_i k_i for Runge-Kutta, h Σ β_j f_{n+j} for
@@ -13,9 +14,11 @@ multistep, ...), never the state combination; see ``nas.schemes.noise``.
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
 from torch import nn
 
+from ..families.base import StageParts
 from ..families.capabilities import PriorStateFamily, ReversibleFamily
 from ..families.registry import families_with, family_of, names
 from .reversible_autograd import reject_noise, run_memory_efficient, use_memory_efficient_path
@@ -39,7 +42,22 @@ class SchemeStage(nn.Module):
     Converted networks (``nas.convert``) also give ``activation``, a module applied to every new state (the
     ReLU of torchvision's blocks; ``after_step``), and ``prior_states = 1``: the forward pass then receives
     ``prior = (x_prev, f_prev)``, the state before the stage input and its residual value (see the families'
-    ``stage_forward_from``)."""
+    ``stage_forward_from``).
+
+    What the stage holds is declared here and by its family, never set from outside: the attributes below,
+    the submodules the family names in ``stage_modules`` (registered from the :class:`StageParts` its
+    ``init_stage`` returns; their names are the state-dict prefixes) and ``state``, the family's frozen value
+    of stepping constants (e.g. ``RungeKuttaStageState``)."""
+
+    scheme: Any
+    h: float
+    memory_efficient: bool
+    activation: nn.Module | None
+    prior_states: int
+    noise: nn.ModuleList | None
+    scheme_parameters: Any  # nas.networks.learned.LearnedCoefficients or None
+    state: Any  # the family's StageParts.state
+    step_functions: dict
 
     def __init__(self, scheme, spec, width: int, first_step: int, make_residual, *, activation=None,
                  prior_states: int = 0, learned=None):
@@ -65,8 +83,19 @@ class SchemeStage(nn.Module):
         self.noise = noise_layers(spec, first_step, spec.steps_per_stage)
         # learned coefficients (nas.networks.learned.LearnedCoefficients) replace the scheme's when set
         self.scheme_parameters = learned
-        family.init_stage(self, spec, width, first_step, make_residual)
+        self.state = self._hold(family, family.init_stage(self, spec, width, first_step, make_residual))
         self.step_functions = getattr(make_residual, "functions", {})  # plain dict: registered by the family
+
+    def _hold(self, family, parts: StageParts):
+        """Register the family's submodules under the names it declares, in its order (the state-dict order);
+        return its state."""
+        if not isinstance(parts, StageParts) or tuple(parts.modules) != family.stage_modules:
+            given = tuple(parts.modules) if isinstance(parts, StageParts) else parts
+            raise TypeError(f"the {family.name} family's init_stage gave {given!r}; its stage_modules declare "
+                            f"{family.stage_modules!r}")
+        for name, module in parts.modules.items():
+            setattr(self, name, module)
+        return parts.state
 
     @property
     def family(self):
