@@ -74,3 +74,21 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     status, out, err = _run(capsys, *argv)
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize("k,expected", [("0", 1), ("3/10", 1), ("-1/2", 1), ("1", 2), ("-1", 0)])
+def test_lm_resnet_order_is_the_leaderboards(capsys, k, expected):
+    """One order for LM-ResNet (issue 22): ``nas diagnose`` states the order of trials.csv's ``order`` column
+    (what the leaderboard shows): order 1 as a method for (1 + k) u' = f for k != -1 (2 at k = 1, leapfrog)."""
+    from fractions import Fraction
+
+    from nas.schemes import get
+    from nas.search.constraints import scheme_diagnostics
+
+    leaderboard_order = scheme_diagnostics(get("lm_resnet", k=float(Fraction(k))))["order"]
+    status, out, _ = _run(capsys, "lm_resnet", f"--k={k}")
+    stated = [line for line in out.splitlines() if line.startswith("  order: ")]
+    assert status == 0 and leaderboard_order == expected
+    assert len(stated) == 1 and stated[0].split()[1] == str(expected), stated
+    if k not in ("0", "-1"):  # T = 1 + k != 1: the line names the equation and keeps the order for u' = f
+        assert "u' = f, the equation it is consistent with; 0 for u' = f" in stated[0]
