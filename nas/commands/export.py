@@ -37,7 +37,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--rank", type=int, default=None, metavar="R",
                         help="with --evaluated: the architecture of search rank R (default 1)")
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output folder: DIR/index.json and one folder per trial (must not exist)")
+                        help="output folder: DIR/index.json and one folder per model (must not exist)")
     parser.add_argument("--force", action="store_true",
                         help="replace DIR if it is an earlier export (it holds the .nas-export marker and only the "
                              "files an export writes); never a run folder, anything inside one, or anything else")

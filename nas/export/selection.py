@@ -42,7 +42,9 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
                              f"({', '.join(leaderboard.FINISHED_STATUSES)}) have weights to export")
         chosen = rows
     else:
-        chosen = ranked.head(top)
+        # the ranked trials' own rows: at a common rung the ranking compares earlier values, the card reports
+        # those of the weights it exports
+        chosen = frame.set_index("trial_id", drop=False).loc[list(ranked["trial_id"].head(top))]
     records = []
     for _, row in chosen.iterrows():
         folder = leaderboard.trial_folder(row)
