@@ -203,31 +203,13 @@ def run_model(args) -> int:
     return 0
 
 
-def stated_order_text(report) -> str:
-    """The report's text with its ``order`` line giving the order the leaderboard gives
-    (``nas.families.base.scheme_order``); for a scheme consistent with T u' = f, T ≠ 1 (LM-ResNet), the line
-    also names that equation and keeps the classical order for u' = f beside it."""
-    from nas.families.base import scheme_order
-
-    text = str(report)
-    order = scheme_order(report)
-    if order is None or order == report.order:
-        return text
-    scale = report.time_scale
-    scale = f"{scale:.6g}" if isinstance(scale, float) else str(scale)
-    lines = text.split("\n")
-    at = next(i for i, line in enumerate(lines) if line.startswith("  order: "))
-    lines[at] = (f"  order: {order} (as a method for {scale} u' = f, the equation it is consistent with; "
-                 f"{report.order} for u' = f)")
-    return "\n".join(lines)
-
-
 def run(args) -> int:
     if args.model is not None:
         return run_model(args)
     if args.refine is not None or args.scheme is not None:
         raise ValueError("--refine / --scheme: need --model (a trained tied network)")
     from nas.diagnostics import analyze, plot_stability_regions
+    from nas.diagnostics.stated_order import stated_order_text
     from nas.diagnostics.plots import check_plottable, has_stability_region
     from nas.paths import check_output_file
     from nas.schemes.noise import NoiseSchedule
@@ -257,7 +239,7 @@ def run(args) -> int:
         else:
             if i:
                 print()
-            print(stated_order_text(report))
+            print(stated_order_text(report))  # the order line as the leaderboard states it
     if args.plot:
         plot_stability_regions(plottable, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
