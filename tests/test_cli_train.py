@@ -52,6 +52,7 @@ def test_train_euler_on_toy2d_with_the_mlp_macro(capsys):
     (["--epochs", "three"], "invalid int value"),
     (["--data", "toy2d", "--num-samples", "40", "--macro", "sequence"],
      "--macro: 'sequence' does not take samples of shape (2,)"),
+    (["--force"], "--force: only with --out DIR"),
 ])
 def test_bad_input_is_one_line_on_stderr_with_status_2(capsys, argv, message):
     try:
@@ -196,3 +197,15 @@ def test_train_out_keeps_an_export_folder_whose_program_is_the_trained_model(cap
     assert main([*argv[:-1], str(foreign), "--force"]) == 2
     assert "was not written by nas export" in capsys.readouterr().err
     assert [p.name for p in foreign.iterdir()] == ["thesis.tex"]
+
+
+def test_train_out_never_replaces_a_run_folder_or_anything_in_it(capsys, tmp_path):
+    """``--out`` is refused as ``nas export --out`` is (issue 22, defect 1), before any training."""
+    run = tmp_path / "run"
+    (run / "trials").mkdir(parents=True)
+    (run / "search.json").write_text("{}")
+    for target in (run, run / "trials"):
+        assert main(["train", *TINY, "--out", str(target), "--force"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and "--force never replaces anything in a run folder" in captured.err
+    assert sorted(p.name for p in run.iterdir()) == ["search.json", "trials"] and not list((run / "trials").iterdir())
