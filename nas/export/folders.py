@@ -30,6 +30,14 @@ _EXPORT_FILES = frozenset({*MODEL_FILES, *PLOT_FILES, "index.json", EXPORT_MARKE
 _MODEL_FOLDER_FILES = frozenset({*MODEL_FILES, *PLOT_FILES, EXPORT_MARKER})
 RUN_FILE = "search.json"  # every run folder has one (nas search writes it first)
 
+# What ``index.json`` says its ranks are (key ``ranking``).
+TOP_RANKING = ("nas leaderboard RUN: finished trials at equal budget, duplicates left out, one row per architecture "
+               "(its best seed), baselines ranked among the searched trials")
+TRIAL_RANKING = ("one trial chosen by --trial; rank: its place on the leaderboard (nas leaderboard RUN), 1 when the "
+                 "leaderboard does not rank it (its card's rank is then null)")
+EVALUATED_RANKING = ("nas evaluate: the searched architecture of this search rank (baselines not ranked), its seed "
+                     "with the median test accuracy")
+
 
 def export_run(run, out, *, top: int | None = 1, trial: str | None = None, replace: bool = False,
                results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> list[Path]:
@@ -68,14 +76,6 @@ def export_evaluated(run, out, *, rank: int = 1, replace: bool = False,
                                     _trial_writer(record, run_dir, search, data))],
                              replace=replace, header=_run_header(run_dir, EVALUATED_RANKING))
     return folder
-
-
-# What ``index.json`` says its ranks are (key ``ranking``).
-TOP_RANKING = ("nas leaderboard RUN: finished trials at equal budget, duplicates left out, one row per architecture "
-               "(its best seed), baselines ranked among the searched trials")
-TRIAL_RANKING = "one trial chosen by --trial; rank: its place on the leaderboard (nas leaderboard RUN)"
-EVALUATED_RANKING = ("nas evaluate: the searched architecture of this search rank (baselines not ranked), its seed "
-                     "with the median test accuracy")
 
 
 def write_export(out: Path, models, *, replace: bool, header: dict, writer: str = "nas export") -> list[Path]:
