@@ -157,4 +157,23 @@ def rank_architectures(frame: pd.DataFrame, top: int | None = None, *, metric: s
     return ranked.head(top) if top else ranked
 
 
-__all__ = ["equal_budget", "rank_architectures", "run_epochs", "MIN_FULL"]
+def leaderboard_ranking(frame: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """The ranking of ``nas leaderboard RUN`` (its default trials view), best first: duplicates left out,
+    finished trials at equal budget (``equal_budget``), sorted by ``metric``, one row per architecture when some
+    architecture has several seeds (``nas.leaderboard.one_row_per_architecture``: its best seed; in a raced run
+    the fully raced first). Baselines are ranked among the searched trials, as the leaderboard lists them
+    (marked ``[baseline]``). ``nas export --top`` exports its first rows; ``nas evaluate`` retrains the searched
+    architectures of ``rank_architectures`` (the same comparison with the baselines left out of the ranks, and
+    retrained beside them)."""
+    from .leaderboard import METRIC, check_runs_have_finished_trials, one_row_per_architecture, sort_trials
+    from .leaderboard import without_duplicates
+
+    metric = metric or METRIC
+    frame, _ = without_duplicates(frame)
+    check_runs_have_finished_trials(frame)
+    compared, _ = equal_budget(frame)
+    ranked, _ = one_row_per_architecture(sort_trials(compared, metric), metric)
+    return ranked.reset_index(drop=True)
+
+
+__all__ = ["equal_budget", "rank_architectures", "leaderboard_ranking", "run_epochs", "MIN_FULL"]

@@ -319,91 +319,105 @@ def fit(model: nn.Module, data, config: TrainConfig | None = None,
         example, _ = next(iter(val_split.batches(2, device=device)))
         flops = forward_flops(model, example)
 
-    optimizer = make_optimizer(model, config)
-    coefficients = _coefficient_parameters(model)
-    steps_per_epoch = _num_train_batches(len(train_split), config.batch_size)
-    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
-    rng_devices = _rng_devices(device)
-
-    history: list[dict] = []
-    train_time = 0.0
-    start_epoch = 0
-    status, message = "completed", ""
-
-    with torch.random.fork_rng(devices=rng_devices):
+    training = _Training(model, config, train_split, val_split, device)
+    with torch.random.fork_rng(devices=training.rng_devices):
         torch.manual_seed(config.seed)
         if resume is not None:
-            start_epoch, train_time = _restore(resume, config, model, optimizer, scheduler, generator, rng_devices,
-                                               history)
+            training.start_epoch, training.train_time = _restore(
+                resume, config, model, training.optimizer, training.scheduler, training.generator,
+                training.rng_devices, training.history)
+        status, message = training.run(callback)
+    return _result(status, message, training.history, training.train_time, params, flops, device, config)
 
-        def checkpoint() -> dict:
-            return {
-                "format": CHECKPOINT_FORMAT,
-                "config": config.to_dict(),
-                "epoch": len(history),
-                "model": _to_cpu(model.state_dict()),
-                "optimizer": _to_cpu(optimizer.state_dict()),
-                "scheduler": None if scheduler is None else _to_cpu(scheduler.state_dict()),
-                "rng": {"torch": torch.get_rng_state(), "generator": generator.get_state(),
-                        "cuda": [torch.cuda.get_rng_state(d) for d in rng_devices]},
-                "history": [dict(h) for h in history],
-                "train_time": train_time,
-            }
 
-        for epoch in range(start_epoch, config.epochs):
-            lr = optimizer.param_groups[0]["lr"]
-            model.train()
+class _Training:
+    """The state of one ``fit``: optimiser, schedule, shuffling generator, history; ``run`` trains epoch by epoch
+    (prepare in ``__init__``, execute in ``run`` / ``train_epoch``, the result is ``fit``'s)."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, train_split, val_split, device):
+        self.model, self.config, self.device = model, config, device
+        self.train_split, self.val_split = train_split, val_split
+        self.optimizer = make_optimizer(model, config)
+        self.coefficients = _coefficient_parameters(model)
+        steps_per_epoch = _num_train_batches(len(train_split), config.batch_size)
+        self.scheduler = make_scheduler(self.optimizer, config, steps_per_epoch)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
+        self.rng_devices = _rng_devices(device)
+        self.history: list[dict] = []
+        self.train_time = 0.0
+        self.start_epoch = 0
+
+    def checkpoint(self) -> dict:
+        """Everything ``fit(..., resume=...)`` needs to continue exactly (tensors on the CPU)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "epoch": len(self.history),
+            "model": _to_cpu(self.model.state_dict()),
+            "optimizer": _to_cpu(self.optimizer.state_dict()),
+            "scheduler": None if self.scheduler is None else _to_cpu(self.scheduler.state_dict()),
+            "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
+                    "cuda": [torch.cuda.get_rng_state(d) for d in self.rng_devices]},
+            "history": [dict(h) for h in self.history],
+            "train_time": self.train_time,
+        }
+
+    def run(self, callback) -> tuple[str, str]:
+        """Train the remaining epochs; (status, message) when done, diverged or stopped by ``callback``."""
+        for epoch in range(self.start_epoch, self.config.epochs):
+            lr = self.optimizer.param_groups[0]["lr"]
             started = time.perf_counter()
-            loss_sum = 0.0
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            seen = 0
-            for xb, yb in train_split.batches(config.batch_size, shuffle=True, generator=generator,
-                                              augment=config.augment, device=device, drop_singleton=True):
-                with _autocast(device, config.bf16):
-                    logits = model(xb)
-                    loss = criterion(logits, yb)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    status = "diverged"
-                    message = (f"training loss became {loss_value} at epoch {epoch + 1}, "
-                               f"after {seen} samples of that epoch")
-                    break
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                n = yb.shape[0]
-                loss_sum += loss_value * n
-                correct += (logits.argmax(1) == yb).sum()
-                seen += n
-            if status == "diverged":
-                break
+            train, message = self.train_epoch(epoch)
+            if message:
+                return "diverged", message
             train_phase = time.perf_counter() - started
-            val = evaluate(model, val_split, config.eval_batch_size, bf16=config.bf16)
+            val = evaluate(self.model, self.val_split, self.config.eval_batch_size, bf16=self.config.bf16)
             epoch_time = time.perf_counter() - started
-            train_time += epoch_time
+            self.train_time += epoch_time
             if not math.isfinite(val["loss"]):
-                status = "diverged"
-                message = f"validation loss became {val['loss']} at epoch {epoch + 1}"
-                break
+                return "diverged", f"validation loss became {val['loss']} at epoch {epoch + 1}"
+            loss_sum, correct, seen = train
             metrics = {"epoch": epoch + 1, "lr": lr, "train_loss": loss_sum / seen, "train_acc": correct.item() / seen,
                        "val_loss": val["loss"], "val_acc": val["acc"], "epoch_time": epoch_time,
                        "samples_per_s": seen / train_phase if train_phase > 0 else float("inf")}
-            if coefficients:  # learned scheme coefficients: their trajectory over epochs
-                metrics["coefficients"] = {name: p.detach().cpu().tolist() for name, p in coefficients}
-            history.append(metrics)
+            if self.coefficients:  # learned scheme coefficients: their trajectory over epochs
+                metrics["coefficients"] = {name: p.detach().cpu().tolist() for name, p in self.coefficients}
+            self.history.append(metrics)
             if callback is not None:
                 # The callback may use torch's generator (e.g. a reporter): keep the training stream unchanged.
-                with torch.random.fork_rng(devices=rng_devices):
-                    decision = callback(dict(metrics), checkpoint)
+                with torch.random.fork_rng(devices=self.rng_devices):
+                    decision = callback(dict(metrics), self.checkpoint)
                 if _wants_stop(decision):
-                    status, message = "stopped", f"stopped by the callback after epoch {epoch + 1}"
-                    break
+                    return "stopped", f"stopped by the callback after epoch {epoch + 1}"
+        return "completed", ""
 
-    return _result(status, message, history, train_time, params, flops, device, config)
+    def train_epoch(self, epoch: int):
+        """One pass over the training split: ((loss sum, correct, samples), "") or (None, why it diverged)."""
+        model, config = self.model, self.config
+        model.train()
+        loss_sum = 0.0
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen = 0
+        for xb, yb in self.train_split.batches(config.batch_size, shuffle=True, generator=self.generator,
+                                               augment=config.augment, device=self.device, drop_singleton=True):
+            with _autocast(self.device, config.bf16):
+                logits = model(xb)
+                loss = self.criterion(logits, yb)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                return None, (f"training loss became {loss_value} at epoch {epoch + 1}, "
+                              f"after {seen} samples of that epoch")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            n = yb.shape[0]
+            loss_sum += loss_value * n
+            correct += (logits.argmax(1) == yb).sum()
+            seen += n
+        return (loss_sum, correct, seen), ""
 
 
 def _restore(resume: dict, config: TrainConfig, model, optimizer, scheduler, generator, rng_devices, history):

@@ -52,6 +52,7 @@ def test_train_euler_on_toy2d_with_the_mlp_macro(capsys):
     (["--epochs", "three"], "invalid int value"),
     (["--data", "toy2d", "--num-samples", "40", "--macro", "sequence"],
      "--macro: 'sequence' does not take samples of shape (2,)"),
+    (["--force"], "--force: only with --out DIR"),
 ])
 def test_bad_input_is_one_line_on_stderr_with_status_2(capsys, argv, message):
     try:
@@ -151,3 +152,60 @@ def test_train_spec_bad_input_is_one_line_with_status_2(searched_run, tmp_path, 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_train_out_keeps_an_export_folder_whose_program_is_the_trained_model(capsys, tmp_path, monkeypatch):
+    """``nas train --out`` (issue 22): the layout of ``nas export``, and its ``model.pt2``, loaded with plain
+    torch, computes what the network just trained computes; ``--force`` replaces only an export folder."""
+    import torch
+
+    import nas.train
+    from nas.data import load_dataset
+
+    trained = {}
+    real_fit = nas.train.fit
+
+    def keep_model(model, *args, **kwargs):
+        trained["model"] = model
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(nas.train, "fit", keep_model)
+    out = tmp_path / "kept"
+    argv = ["train", "--scheme", "heun", "--num-samples", "100", *TINY, "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out.splitlines()[-1]
+    index = json.loads((out / "index.json").read_text())
+    (model,) = index["models"]
+    folder = out / model["folder"]
+    assert printed == f"kept in {folder}" and model["rank"] == 1 and index["trained_by"] == "nas train"
+    assert {"model.pt2", "weights.safetensors", "spec.json", "card.json", "card.md", ".nas-export"} <= {
+        p.name for p in folder.iterdir()} and (out / ".nas-export").is_file()
+    card = json.loads((folder / "card.json").read_text())
+    assert card["search"]["trained_by"] == "nas train" and card["data"]["options"]["num_samples"] == 100
+
+    program = torch.export.load(str(folder / "model.pt2")).module()
+    inputs = load_dataset("mnist1d", num_samples=100, seed=0).test.x.to(torch.float32)
+    with torch.no_grad():
+        assert torch.allclose(program(inputs), trained["model"].eval()(inputs), atol=1e-5)
+
+    assert main(argv) == 2 and "already exists (pass --force" in capsys.readouterr().err
+    assert main([*argv, "--force"]) == 0  # an earlier export: replaced
+    capsys.readouterr()
+    foreign = tmp_path / "thesis"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("x")
+    assert main([*argv[:-1], str(foreign), "--force"]) == 2
+    assert "was not written by nas export" in capsys.readouterr().err
+    assert [p.name for p in foreign.iterdir()] == ["thesis.tex"]
+
+
+def test_train_out_never_replaces_a_run_folder_or_anything_in_it(capsys, tmp_path):
+    """``--out`` is refused as ``nas export --out`` is (issue 22, defect 1), before any training."""
+    run = tmp_path / "run"
+    (run / "trials").mkdir(parents=True)
+    (run / "search.json").write_text("{}")
+    for target in (run, run / "trials"):
+        assert main(["train", *TINY, "--out", str(target), "--force"]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and "--force never replaces anything in a run folder" in captured.err
+    assert sorted(p.name for p in run.iterdir()) == ["search.json", "trials"] and not list((run / "trials").iterdir())

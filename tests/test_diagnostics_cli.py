@@ -74,3 +74,33 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     status, out, err = _run(capsys, *argv)
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize("k,expected", [("0", 1), ("3/10", 1), ("-1/2", 1), ("1", 2), ("-1", 0)])
+def test_lm_resnet_order_is_the_leaderboards(capsys, k, expected):
+    """One order for LM-ResNet (issue 22): ``nas diagnose`` states the order of trials.csv's ``order`` column
+    (what the leaderboard shows): order 1 as a method for (1 + k) u' = f for k != -1 (2 at k = 1, leapfrog)."""
+    from fractions import Fraction
+
+    from nas.schemes import get
+    from nas.search.constraints import scheme_diagnostics
+
+    leaderboard_order = scheme_diagnostics(get("lm_resnet", k=float(Fraction(k))))["order"]
+    status, out, _ = _run(capsys, "lm_resnet", f"--k={k}")
+    stated = [line for line in out.splitlines() if line.startswith("  order: ")]
+    assert status == 0 and leaderboard_order == expected
+    assert len(stated) == 1 and stated[0].split()[1] == str(expected), stated
+    if k not in ("0", "-1"):  # T = 1 + k != 1: the line names the equation and keeps the order for u' = f
+        assert "u' = f, the equation it is consistent with; 0 for u' = f" in stated[0]
+
+
+def test_an_export_card_states_the_same_lm_resnet_order():
+    """The card's diagnostics text (card.md) states the order nas diagnose and the leaderboard state."""
+    from nas.export.card import card_diagnostics
+    from nas.networks import NetworkSpec, build_network
+    from nas.schemes import get
+
+    spec = NetworkSpec(scheme=get("lm_resnet", k=0.3), macro="sequence", in_channels=1, num_classes=10,
+                       widths=(4, 8), steps_per_stage=2)
+    text = card_diagnostics(spec, build_network(spec))["text"]
+    assert "\n  order: 1 (as a method for 1.3 u' = f" in text and "\n  order: 0\n" not in text

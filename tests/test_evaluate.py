@@ -506,14 +506,17 @@ def test_export_evaluated_takes_the_median_seed_and_its_card_reports_the_evaluat
     run, result, _ = evaluated
     out = tmp_path / "best"
     assert main(["export", str(run), "--evaluated", "--out", str(out)]) == 0
-    card = json.loads((out / "card.json").read_text())
+    # the layout of --top (issue 22): index.json and one model folder, whose path is printed
+    (model,) = json.loads((out / "index.json").read_text())["models"]
+    assert capsys.readouterr().out.strip() == str(out / model["folder"]) and model["rank"] == 1
+    card = json.loads((out / model["folder"] / "card.json").read_text())
     rows = result.rows[result.rows["label"] == "rank1"].sort_values(["test_acc", "seed"])
     median = rows.iloc[(len(rows) - 1) // 2]
     assert card["evaluation"]["seed"] == median["seed"] and card["metrics"]["test_acc"] == pytest.approx(
         median["test_acc"])  # the exported weights are the evaluated model of that seed
     entry = next(e for e in result.summary["architectures"] if e["label"] == "rank1")
     assert card["evaluation"]["test_acc"] == entry["test_acc"] and card["evaluation"]["vs_resnet"] == entry["vs_resnet"]
-    text = (out / "card.md").read_text()
+    text = (out / model["folder"] / "card.md").read_text()
     assert f"Test accuracy {entry['test_acc']['mean']:.4f} ± {entry['test_acc']['std']:.4f}" in text
     assert f"[{entry['vs_resnet']['ci_low']:+.4f}, {entry['vs_resnet']['ci_high']:+.4f}]" in text
     assert "n = 2 seeds" in text
@@ -521,6 +524,28 @@ def test_export_evaluated_takes_the_median_seed_and_its_card_reports_the_evaluat
     assert main(["export", str(run), "--evaluated", "--rank", "2", "--out", str(tmp_path / "x")]) == 2
     assert "no evaluated architecture of rank 2 (evaluated ranks: 1)" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def _layout(out):
+    """The structure of an export folder: its files, each model folder's files, the keys of index.json."""
+    index = json.loads((out / "index.json").read_text())
+    folders = [out / model["folder"] for model in index["models"]]
+    return ({p.name for p in out.iterdir() if p.is_file()}, [{p.name for p in f.iterdir()} for f in folders],
+            sorted(index), [sorted(model) for model in index["models"]][:1])
+
+
+def test_export_evaluated_writes_the_layout_of_top(evaluated, tmp_path, capsys):
+    """``--evaluated`` and ``--top`` write one layout (issue 22): index.json, the marker, one model folder each."""
+    run, _, _ = evaluated
+    assert main(["export", str(run), "--evaluated", "--out", str(tmp_path / "evaluated")]) == 0
+    assert main(["export", str(run), "--top", "1", "--out", str(tmp_path / "top")]) == 0
+    evaluated_layout, top_layout = _layout(tmp_path / "evaluated"), _layout(tmp_path / "top")
+    assert evaluated_layout[0] == top_layout[0] == {"index.json", ".nas-export"}
+    assert evaluated_layout[1] == top_layout[1] and len(top_layout[1]) == 1
+    assert evaluated_layout[2] == top_layout[2] and "ranking" in top_layout[2]
+    assert set(evaluated_layout[3][0]) - {"seed"} == set(top_layout[3][0])
+    printed = capsys.readouterr().out.split()
+    assert [Path(p).parent.name for p in printed] == ["evaluated", "top"]
 
 
 @pytest.mark.slow

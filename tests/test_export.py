@@ -1,6 +1,7 @@
 """nas.export: torch.export programs that run without nas, nas.load round trips, cards, atomic folders."""
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -371,3 +372,31 @@ def test_a_network_with_a_non_finite_output_is_refused_by_name():
 
     with pytest.raises(ValueError, match="output is not finite"):
         export_program(Overflowing().eval(), torch.ones(2, 3), "t1")
+
+
+def test_top_ranks_as_the_leaderboard_baselines_included_stopped_trials_left_out(run, tmp_path, capsys):
+    """``--top`` exports the leaderboard's first rows (issue 22): a stopped trial with the best score on paper
+    is not compared at the full budget, and a baseline that beats the searched trials is rank 1, marked."""
+    import shutil
+
+    import pandas as pd
+
+    from nas.cli import main
+
+    copy = shutil.copytree(run, tmp_path / "results" / "search")
+    set_metric(copy, "search_00001", status="stopped", best_val_acc=0.95)  # heun: stopped by ASHA
+    set_metric(copy, "search_00000", best_val_acc=0.9)  # the ResNet baseline beats lm_resnet (0.75)
+    assert main(["leaderboard", str(copy), "--format", "csv"]) == 0
+    board = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"trial_id": str})
+    assert list(board["trial_id"]) == ["search_00000", "search_00002"]
+
+    folders = export_run(copy, tmp_path / "top", top=2)
+    assert [f.name for f in folders] == list(board["trial_id"])
+    index = json.loads((tmp_path / "top" / "index.json").read_text())
+    assert [(m["rank"], m["trial_id"], m["baseline"]) for m in index["models"]] == [
+        (1, "search_00000", True), (2, "search_00002", False)]
+    assert "baselines ranked among the searched trials" in index["ranking"]
+    # a trial the leaderboard does not rank is exported by --trial, without a rank on its card
+    (stopped,) = export_run(copy, tmp_path / "stopped", trial="search_00001")
+    assert json.loads((stopped / "card.json").read_text())["rank"] is None
+    assert "not ranked by the leaderboard" in (stopped / "card.md").read_text()

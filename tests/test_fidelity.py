@@ -106,3 +106,26 @@ def test_rank_architectures_distinct_no_duplicates_no_baselines(tmp_path):
     with pytest.raises(ValueError, match="top: must be a positive integer"):
         fidelity.rank_architectures(lb.load([folder]), 0)
     assert np.isnan(ranked["best_val_acc_std"].iloc[0])
+
+
+REFERENCE_RUNS = ("reference", "reference_deep", "tied")  # committed under results/reference/
+
+
+@pytest.mark.parametrize("name", REFERENCE_RUNS)
+def test_export_top_evaluate_and_the_leaderboard_rank_alike(name, capsys):
+    """One ranking (issue 22): ``leaderboard_ranking`` (what ``nas export --top`` exports) is the order of
+    ``nas leaderboard RUN``, baselines included; without the baselines it is the order ``nas evaluate``
+    retrains (``rank_architectures``). The committed runs mix stopped trials, baselines and reseeded ones."""
+    from pathlib import Path
+
+    from nas.cli import main
+
+    run = Path(__file__).resolve().parents[1] / "results" / "reference" / name
+    frame = lb.load([run])
+    ranked = fidelity.leaderboard_ranking(frame)
+    assert main(["leaderboard", str(run), "--format", "csv"]) == 0
+    board = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"trial_id": str})
+    assert list(ranked["trial_id"]) == list(board["trial_id"]) and len(ranked) > 10
+    searched = ranked[~ranked["baseline"].astype(bool)]
+    assert list(searched["trial_id"]) == list(fidelity.rank_architectures(frame)["trial_id"])
+    assert len(searched) < len(ranked)  # the baselines are ranked by the leaderboard, not by nas evaluate

@@ -209,6 +209,7 @@ def run(args) -> int:
     if args.refine is not None or args.scheme is not None:
         raise ValueError("--refine / --scheme: need --model (a trained tied network)")
     from nas.diagnostics import analyze, plot_stability_regions
+    from nas.diagnostics.stated_order import stated_order_text
     from nas.diagnostics.plots import check_plottable, has_stability_region
     from nas.paths import check_output_file
     from nas.schemes.noise import NoiseSchedule
@@ -238,7 +239,7 @@ def run(args) -> int:
         else:
             if i:
                 print()
-            print(report)
+            print(stated_order_text(report))  # the order line as the leaderboard states it
     if args.plot:
         plot_stability_regions(plottable, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)

@@ -105,15 +105,8 @@ def run(args) -> int:
         objectives = lb.parse_objectives(args.pareto)
         frame = lb.pareto_front(frame, objectives)
     if args.view == "trials":
-        aggregated = lb.aggregate_seeds(frame)
-        if len(aggregated) < len(frame):
-            notes.append(f"{len(frame)} trials of {len(aggregated)} architectures: one row per architecture, "
-                         "its best seed, with the mean and standard deviation over its seeds")
-            aggregated = lb.raced_order(lb.paired_with_resnet(aggregated, frame))
-            if "fully_raced" in aggregated.columns:
-                notes.append("raced run: architectures trained on every seed of the race's list (fully_raced) "
-                             "rank first, then by the mean over their seeds; vs_resnet_paired is the paired "
-                             "difference against the plain ResNet on the same seeds, with its 95% interval")
+        aggregated, seed_notes = lb.one_row_per_architecture(frame)
+        notes += seed_notes
         columns = _columns(args, aggregated, lb)
         table = aggregated.head(args.top) if args.top else aggregated
         table = lb.display_frame(table, columns) if columns is not None else table.reset_index(drop=True)

@@ -11,6 +11,10 @@ else ``TrainConfig``'s; training flags override them. Flags that define the netw
 coefficient options, ``--macro``, ``--widths``, ``--steps-per-stage``, ``--h``, ``--learn-scheme``) are refused
 with ``--spec``.
 
+``--out DIR`` keeps the trained network as an export folder in ``nas export``'s layout (``DIR/index.json`` and one
+model folder: ``model.pt2``, ``weights.safetensors``, ``spec.json``, ``card.md`` ...), written by ``nas.export``'s
+writer; ``--force`` replaces only an earlier export folder, as for ``nas export``. A diverged network is not kept.
+
 ``--learn-scheme network --learn-order 2`` trains the scheme's coefficients with the weights (docs/learned.md);
 the learned scheme is printed after training and saved under ``"learned"`` in ``--output``.
 
@@ -19,6 +23,9 @@ Exit status 0 when training completes, 1 when it diverged, 2 on bad input.
 from __future__ import annotations
 
 import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 from nas.checks import positive_int
 
@@ -90,6 +97,11 @@ def add_arguments(parser) -> None:
     train.add_argument("--device", default=None, help="auto (default), cpu or cuda")
     train.add_argument("--bf16", action="store_const", const=True, default=None, help="bfloat16 autocast")
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    train.add_argument("--out", default=None, metavar="DIR",
+                       help="keep the trained network as an export folder, as nas export writes it: DIR/index.json and "
+                            "DIR/<scheme>/ with model.pt2, weights.safetensors, spec.json, card.md (must not exist)")
+    train.add_argument("--force", action="store_true",
+                       help="with --out: replace DIR if it is an earlier export folder (as nas export --force)")
     train.add_argument("--output", default=None, metavar="FILE",
                        help="write the network spec, data spec and result as JSON to FILE (its folder must exist; "
                             "checked before training)")
@@ -200,20 +212,38 @@ def _percent(value) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
-def run(args) -> int:
-    from nas.data_info import check_request
+@dataclass(frozen=True)
+class TrainRequest:
+    """What ``nas train`` was asked for, checked before torch is imported (``check_request``)."""
+
+    output: Path | None  # --output FILE
+    out: Path | None  # --out DIR (an export folder)
+    from_spec: tuple | None  # read_spec's (spec, training defaults, recorded data) for --spec
+    data_name: str
+    data_request: dict
+    data_source: str  # where the data arguments come from
+    info: object  # nas.data_info's description of the data set
+    macro: str
+    widths: tuple[int, ...] | None
+
+
+def check_request(args) -> TrainRequest:
+    """Everything validated before any data is generated or loaded, and first what needs no torch (it takes
+    seconds to import), so a typo such as --num-samples 1000000000000 is refused at once: the output paths,
+    the data request against the data budget, the widths against the parameter budget (nas.limits)."""
+    from nas.data_info import check_request as check_data_request
     from nas.limits import check_depth, check_fixed_layers, check_workers
     from nas.paths import check_output_file
 
-    # Everything is validated before any data is generated or loaded. First what needs no torch (it takes
-    # seconds to import), so a typo such as --num-samples 1000000000000 is refused at once: the output path,
-    # the data request against the data budget, the widths against the parameter budget (nas.limits).
     output = None if args.output is None else check_output_file(args.output, "--output")
+    out = None if args.out is None else check_out_folder(args.out, args.force)
+    if args.force and args.out is None:
+        raise ValueError("--force: only with --out DIR (it replaces an earlier export folder)")
     if args.threads is not None:
         check_workers(positive_int(args.threads, "threads"), "--threads")
     from_spec = None if args.spec is None else read_spec(args.spec, network_flags(args))
     data_name, data_request, data_source = data_arguments(args, from_spec)
-    info = check_request(data_name, **data_request)
+    info = check_data_request(data_name, **data_request)
     macro = args.macro or info.macro
     info.check_macro(macro, "--macro")
     widths = None if args.widths is None else parse_widths(args.widths)
@@ -221,48 +251,54 @@ def run(args) -> int:
         check_fixed_layers(macro, info.in_channels, info.num_classes, widths, f"--widths {args.widths}")
         if args.steps_per_stage is not None:
             check_depth(len(widths), args.steps_per_stage, "--steps-per-stage")
+    return TrainRequest(output, out, from_spec, data_name, data_request, data_source, info, macro, widths)
 
-    import torch
 
-    from nas import atomic, schemes
-    from nas.data import load_dataset
-    from nas.networks import NetworkSpec, build_network, estimate
-    from nas.networks.learned import learned_record
-    from nas.train import TrainConfig, evaluate, fit, seeded
+def check_out_folder(out, force: bool) -> Path:
+    """``--out DIR``: refused as ``nas export --out`` refuses it (``nas.export.folders.check_target``: an existing
+    folder only with --force, and only an earlier export folder, never a run folder or anything in one)."""
+    from nas.export.folders import check_target
+
+    return check_target(out, force)
+
+
+def network_and_config(args, request: TrainRequest):
+    """(network spec, TrainConfig): those of ``--spec`` with the training flags over its defaults, or the
+    network the flags describe."""
+    from nas import schemes
+    from nas.networks import NetworkSpec
+    from nas.train import TrainConfig
 
     flags = {field: getattr(args, option) for option, field in TRAIN_OPTIONS.items()
              if getattr(args, option) is not None}
-    if from_spec is not None:
-        spec, defaults, _ = from_spec
-        check_spec_fits(spec, info, data_name)
-        config = TrainConfig.from_dict({**defaults, **flags})
-    else:
-        config = TrainConfig(**flags)
-        scheme_name = args.scheme or "euler"
-        scheme = schemes.get(scheme_name, **scheme_parameters(scheme_name, given_options(args)))
-        network_options = {name: value for name, value in (("widths", widths), ("steps_per_stage",
-                                                                                  args.steps_per_stage),
-                                                           ("h", args.h), ("tie", args.tie), ("norm", args.norm),
-                                                           ("learn_scheme", args.learn_scheme),
-                                                           ("learn_order", args.learn_order))
-                           if value is not None}
-        spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=info.in_channels, num_classes=info.num_classes,
-                           **network_options)
-    estimate.check(spec, input_shape=info.input_shape, batch_size=config.batch_size)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    if request.from_spec is not None:
+        spec, defaults, _ = request.from_spec
+        check_spec_fits(spec, request.info, request.data_name)
+        return spec, TrainConfig.from_dict({**defaults, **flags})
+    scheme_name = args.scheme or "euler"
+    scheme = schemes.get(scheme_name, **scheme_parameters(scheme_name, given_options(args)))
+    network_options = {name: value for name, value in (
+        ("widths", request.widths), ("steps_per_stage", args.steps_per_stage), ("h", args.h), ("tie", args.tie),
+        ("norm", args.norm), ("learn_scheme", args.learn_scheme), ("learn_order", args.learn_order))
+        if value is not None}
+    spec = NetworkSpec(scheme=scheme, macro=request.macro, in_channels=request.info.in_channels,
+                       num_classes=request.info.num_classes, **network_options)
+    return spec, TrainConfig(**flags)
 
-    data = load_dataset(data_name, **data_request)
-    with seeded(config.seed):
-        model = build_network(spec)
+
+def announce(spec, data, config, request: TrainRequest) -> None:
+    """The first lines: what is trained on which data."""
     sizes = data.sizes()
     print(f"nas train: {spec.scheme} on {data.name} ({sizes['train']} train / {sizes['val']} val / "
           f"{sizes['test']} test), {spec.macro} widths {','.join(map(str, spec.widths))} x "
           f"{spec.steps_per_stage} steps, {config.epochs} epochs", flush=True)
-    if from_spec is not None:  # a trial or export folder: say whether its run's data or the flags' is used
+    if request.from_spec is not None:  # a trial or export folder: say whether its run's data or the flags' is used
         print(f"data: {data.name} {json.dumps({k: v for k, v in data.spec.items() if v is not None})} "
-              f"({data_source})", flush=True)
+              f"({request.data_source})", flush=True)
 
+
+def epoch_printer(config):
+    """``fit``'s callback: one line per epoch."""
     width = len(str(config.epochs))
 
     def progress(metrics, _checkpoint):
@@ -271,20 +307,83 @@ def run(args) -> int:
               f"val loss {metrics['val_loss']:.4f} acc {_percent(metrics['val_acc'])}  "
               f"{metrics['epoch_time']:.2f} s", flush=True)
 
-    result = fit(model, data, config, callback=progress)
+    return progress
+
+
+def report(result, test: dict, learned) -> None:
+    """The closing lines: status, accuracies, size and time, and the learned scheme(s)."""
     if result.status == "diverged":
         print(f"diverged: {result.message}")
-    test = evaluate(model, data.test, config.eval_batch_size, bf16=config.bf16)
     best = "" if result.best_epoch is None else f" (best {_percent(result.best_val_acc)} at epoch {result.best_epoch})"
     print(f"final: status {result.status}, {result.epochs_run} epochs, val acc {_percent(result.final_val_acc)}{best}, "
           f"test acc {_percent(test['acc'])} (loss {test['loss']:.4f}); {result.params:,} parameters, "
           f"{result.flops:,} FLOPs/sample, {result.train_time:.1f} s on {result.device}")
-    learned = learned_record(spec, model.state_dict())
     for entry in (learned or {}).get("schemes", []):
         print(f"learned scheme: {json.dumps(entry['scheme'])}")
-    if output is not None:
-        payload = {"network": spec.to_dict(), "data": data.spec, "train": result.to_dict(), "test": test}
-        if learned is not None:
-            payload["learned"] = learned
-        atomic.write_text(output, json.dumps(payload, indent=2) + "\n")  # NaN / inf allowed: a run may hold them
+
+
+def write_output(output: Path, spec, data, result, test: dict, learned) -> None:
+    """``--output FILE``: network spec, data spec, result and test metrics as JSON."""
+    from nas import atomic
+
+    payload = {"network": spec.to_dict(), "data": data.spec, "train": result.to_dict(), "test": test}
+    if learned is not None:
+        payload["learned"] = learned
+    atomic.write_text(output, json.dumps(payload, indent=2) + "\n")  # NaN / inf allowed: a run may hold them
+
+
+def keep_export(out: Path, force: bool, model, spec, data, config, result) -> Path:
+    """``--out DIR``: the trained network as an export folder, in ``nas export``'s layout (``index.json`` and
+    one model folder, written by ``nas.export``'s writer); returns the model folder."""
+    from nas.export.folders import model_folder_name, write_export, write_model_folder
+
+    name = getattr(spec.scheme, "name", None) or spec.scheme.family
+    record = {"trial_id": "trained", "scheme_name": name, "family": spec.scheme.family, "rank": 1,
+              "baseline": False, "trial_path": None, "trial_metrics": None, "eval_batch_size": config.eval_batch_size,
+              "val_acc": result.final_val_acc, "val_loss": result.final_val_loss, "best_val_acc": result.best_val_acc,
+              "epochs_run": result.epochs_run, "wall_time": result.train_time, "status": result.status,
+              "seed": config.seed, "params": result.params, "flops": result.flops}
+    origin = {"title": f"{name} (trained by nas train)",
+              "search": {"run": None, "run_dir": None, "trial_dir": None, "config": None,
+                         "trained_by": "nas train", "train_config": config.to_dict()}}
+    model.to("cpu")  # the program and the weights are saved for the CPU, as nas export saves them
+
+    def write(target):
+        return write_model_folder(target, model, spec, data, record, run_dir=out, search={}, origin=origin)
+
+    (written,) = write_export(out, [(record, model_folder_name(name), write)], replace=force, writer="nas train",
+                              header={"run": None, "trained_by": "nas train",
+                                      "ranking": "one network trained by nas train"})
+    return written
+
+
+def run(args) -> int:
+    request = check_request(args)
+
+    import torch
+
+    from nas.data import load_dataset
+    from nas.networks import build_network, estimate
+    from nas.networks.learned import learned_record
+    from nas.train import evaluate, fit, seeded
+
+    spec, config = network_and_config(args, request)
+    estimate.check(spec, input_shape=request.info.input_shape, batch_size=config.batch_size)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    data = load_dataset(request.data_name, **request.data_request)
+    with seeded(config.seed):
+        model = build_network(spec)
+    announce(spec, data, config, request)
+    result = fit(model, data, config, callback=epoch_printer(config))
+    test = evaluate(model, data.test, config.eval_batch_size, bf16=config.bf16)
+    learned = learned_record(spec, model.state_dict())
+    report(result, test, learned)
+    if request.output is not None:
+        write_output(request.output, spec, data, result, test, learned)
+    if request.out is not None:
+        if result.status == "diverged":  # non-finite weights: no program to export
+            print(f"--out: {request.out} not written: training diverged", file=sys.stderr)
+        else:
+            print(f"kept in {keep_export(request.out, args.force, model, spec, data, config, result)}")
     return 0 if result.status != "diverged" else 1

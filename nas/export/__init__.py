@@ -14,8 +14,10 @@ For every chosen trial (ranked by ``best_val_acc`` among finished trials), from 
                           learned LM-ResNet; none for families without a linear stability region);
 - ``coefficients.png``    learned coefficients against depth (learned LM-ResNet).
 
-Layout: ``export_run`` writes ``OUT/index.json`` (ranked list) and one folder ``OUT/<trial_id>/`` per
-trial; ``export_trial`` writes one model folder. Both build everything in a temporary folder beside the
+Layout: ``export_run`` (``--top``, ``--trial``), ``export_evaluated`` (``--evaluated``) and ``nas train --out``
+write one layout (``write_export``): ``OUT/index.json`` (ranked list, with the ranking rule) and one folder
+``OUT/<trial_id>/`` per model; ``export_trial`` writes one model folder. ``--top`` ranks as ``nas leaderboard``
+does (``nas.fidelity.leaderboard_ranking``: equal budget, one row per architecture, baselines among them). Both build everything in a temporary folder beside the
 target and rename it into place (``nas.atomic``), so an interrupted export leaves no half-written folder.
 Every input is checked before anything is written: ``read_model`` reads a trial or export folder without
 running code (JSON and safetensors only, ``nas.safe_load``), never leaves the folder it was given
@@ -36,10 +38,10 @@ One module per concern:
 from __future__ import annotations
 
 from .card import FORMAT
-from .folders import MODEL_FILES, export_evaluated, export_run, export_trial
+from .folders import MODEL_FILES, export_evaluated, export_run, export_trial, write_export, write_model_folder
 from .loading import load, read_model
 from .program import random_ops
 from .selection import dataset_options, select_evaluated, select_trials
 
-__all__ = ["export_run", "export_trial", "export_evaluated", "select_evaluated", "load", "read_model",
+__all__ = ["export_run", "export_trial", "export_evaluated", "write_export", "write_model_folder", "select_evaluated", "load", "read_model",
            "select_trials", "dataset_options", "random_ops", "FORMAT", "MODEL_FILES"]

@@ -36,6 +36,7 @@ def json_ready(value):
 def card_diagnostics(spec, model) -> dict:
     """The scheme's diagnostics report, the per-step table of the trained network, the noise's SDE terms."""
     from .. import diagnostics
+    from ..diagnostics.stated_order import stated_order_text
     from ..networks.tying import time_invariance_text
 
     out = {"available": True,
@@ -46,7 +47,7 @@ def card_diagnostics(spec, model) -> dict:
     except (TypeError, ValueError) as exc:  # a family the diagnostics do not cover: say so in the card
         return {"available": False, "reason": str(exc), "time_invariance": out["time_invariance"]}
     out["report"] = report.to_dict()
-    out["text"] = str(report)
+    out["text"] = stated_order_text(report)  # the order line as nas diagnose and the leaderboard state it
     out["latex"] = report.to_latex()
     equation = getattr(report, "modified_equation", None)
     if equation is not None:

@@ -30,10 +30,19 @@ _EXPORT_FILES = frozenset({*MODEL_FILES, *PLOT_FILES, "index.json", EXPORT_MARKE
 _MODEL_FOLDER_FILES = frozenset({*MODEL_FILES, *PLOT_FILES, EXPORT_MARKER})
 RUN_FILE = "search.json"  # every run folder has one (nas search writes it first)
 
+# What ``index.json`` says its ranks are (key ``ranking``).
+TOP_RANKING = ("nas leaderboard RUN: finished trials at equal budget, duplicates left out, one row per architecture "
+               "(its best seed), baselines ranked among the searched trials")
+TRIAL_RANKING = ("one trial chosen by --trial; rank: its place on the leaderboard (nas leaderboard RUN), 1 when the "
+                 "leaderboard does not rank it (its card's rank is then null)")
+EVALUATED_RANKING = ("nas evaluate: the searched architecture of this search rank (baselines not ranked), its seed "
+                     "with the median test accuracy")
+
 
 def export_run(run, out, *, top: int | None = 1, trial: str | None = None, replace: bool = False,
                results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> list[Path]:
-    """Export the ``top`` best finished trials of ``run`` (or the one ``trial``) into ``out``.
+    """Export the ``top`` best finished trials of ``run`` (the leaderboard's first rows,
+    ``nas.fidelity.leaderboard_ranking``) or the one ``trial`` into ``out``.
 
     Returns the model folders (``out/<trial_id>``) in rank order; ``out/index.json`` lists them.
     ``data`` (a ``nas.data.DataSplits``) skips rebuilding the run's data set.
@@ -41,23 +50,15 @@ def export_run(run, out, *, top: int | None = 1, trial: str | None = None, repla
     out = check_target(out, replace)
     run_dir, records = select_trials(run, top=top, trial=trial, results_root=results_root)
     search, data = _run_inputs(out, run_dir, data)
-    folders = {_folder_name(r["trial_id"]): r for r in records}
-    with atomic_directory(out, replace=replace, replaceable=check_replaceable) as staging:
-        write_marker(staging, "nas export")
-        index = []
-        for name, record in folders.items():
-            card = _export_into(staging / name, record, run_dir, search, data)
-            index.append({"rank": record["rank"], "trial_id": record["trial_id"], "folder": name,
-                          "scheme_name": record["scheme_name"], "family": record["family"],
-                          "best_val_acc": card["metrics"]["best_val_acc"], "test_acc": card["metrics"]["test_acc"]})
-        write_json(staging / "index.json", {"format": FORMAT, "run": run_dir.name, "run_dir": str(run_dir),
-                                            "models": index})
-    return [out / name for name in folders]
+    ranking = TRIAL_RANKING if trial is not None else TOP_RANKING
+    return write_export(out, [(r, model_folder_name(r["trial_id"]), _trial_writer(r, run_dir, search, data))
+                              for r in records], replace=replace, header=_run_header(run_dir, ranking))
 
 
 def export_trial(run, trial_id: str, out, *, replace: bool = False,
                  results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> Path:
-    """Export one trial of ``run`` as the model folder ``out``."""
+    """Export one trial of ``run`` as the model folder ``out`` (the building block of ``export_run``; the CLI
+    writes the ranked layout, ``nas export --trial``)."""
     out = check_target(out, replace)
     run_dir, (record,) = select_trials(run, trial=trial_id, top=None, results_root=results_root)
     return _export_one(out, record, run_dir, replace, data)
@@ -65,12 +66,43 @@ def export_trial(run, trial_id: str, out, *, replace: bool = False,
 
 def export_evaluated(run, out, *, rank: int = 1, replace: bool = False,
                      results_root=leaderboard.DEFAULT_RESULTS_ROOT, data=None) -> Path:
-    """Export the evaluated architecture of search rank ``rank`` (its median-test-accuracy seed) as the model
-    folder ``out``; its card reports the test mean ± std over the seeds and the interval of the difference
-    against the plain ResNet."""
+    """Export the evaluated architecture of search rank ``rank`` (its median-test-accuracy seed) in the layout of
+    ``export_run``: ``out/index.json`` and one model folder, which is returned; its card reports the test
+    mean ± std over the seeds and the interval of the difference against the plain ResNet."""
     out = check_target(out, replace)
     run_dir, record = select_evaluated(run, rank, results_root=results_root)
-    return _export_one(out, record, run_dir, replace, data)
+    search, data = _run_inputs(out, run_dir, data)
+    (folder,) = write_export(out, [(record, model_folder_name(record["trial_id"]),
+                                    _trial_writer(record, run_dir, search, data))],
+                             replace=replace, header=_run_header(run_dir, EVALUATED_RANKING))
+    return folder
+
+
+def write_export(out: Path, models, *, replace: bool, header: dict, writer: str = "nas export") -> list[Path]:
+    """The one export layout, built in a staging folder renamed into place: ``out/.nas-export``, one model folder
+    per model and ``out/index.json`` listing them in rank order. ``models``: (record, folder name, write) triples
+    in rank order, ``write(folder)`` writing one model folder and returning its card. Returns the model folders."""
+    with atomic_directory(out, replace=replace, replaceable=check_replaceable) as staging:
+        write_marker(staging, writer)
+        index = []
+        for position, (record, name, write) in enumerate(models, 1):
+            card = write(staging / name)
+            rank = record.get("rank")
+            index.append({"rank": rank if isinstance(rank, int) else position, "trial_id": record["trial_id"],
+                          "folder": name, "scheme_name": record["scheme_name"], "family": record["family"],
+                          "baseline": bool(record.get("baseline", False)),
+                          "best_val_acc": card["metrics"]["best_val_acc"], "test_acc": card["metrics"]["test_acc"],
+                          **({"seed": record["seed"]} if record.get("evaluation") else {})})
+        write_json(staging / "index.json", {"format": FORMAT, **header, "models": index})
+    return [out / name for _, name, _ in models]
+
+
+def _run_header(run_dir: Path, ranking: str) -> dict:
+    return {"run": run_dir.name, "run_dir": str(run_dir), "ranking": ranking}
+
+
+def _trial_writer(record: dict, run_dir: Path, search: dict, data):
+    return lambda folder: _export_into(folder, record, run_dir, search, data)
 
 
 def check_target(out, replace: bool) -> Path:
@@ -180,7 +212,8 @@ def refine_on_test(model, test, factors=(1, 2, 4)):
     return refinement_table(model, torch.cat(xs).to(torch.float32), torch.cat(ys), factors)
 
 
-def _folder_name(trial_id) -> str:
+def model_folder_name(trial_id) -> str:
+    """A folder name made of ``trial_id`` (letters, digits, ``_.-``)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(trial_id)).strip("._") or "trial"
 
 
@@ -201,20 +234,30 @@ def written_back(model, spec):
 
 
 def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) -> dict:
-    """Write one model folder (``folder`` is inside a staging folder that is renamed later)."""
-    import torch
-
+    """Write the model folder of a record of a run (``folder`` is inside a staging folder renamed later)."""
     from ..networks import build_network
-    from ..networks.tying import unshared_state
-    from ..train import count_parameters, evaluate, forward_flops
 
     spec = record["spec"]
     _check_data_matches(spec, data, record["trial_id"])
     model = build_network(spec)
     model.load_state_dict(record["weights"])  # names and shapes checked by read_model
+    return write_model_folder(folder, model, spec, data, record, run_dir=run_dir, search=search)
+
+
+def write_model_folder(folder: Path, model, spec, data, record: dict, *, run_dir: Path, search: dict,
+                       origin: dict | None = None) -> dict:
+    """Write one model folder of a trained ``model`` (program, weights, spec, card, figures) and return its card.
+
+    ``record`` holds what the card reports besides the model (``nas.export.selection``'s fields: trial id, scheme
+    name, family, rank, metrics); ``origin`` replaces the card's keys that describe where the model came from
+    (``nas train``: no search run)."""
+    import torch
+
+    from ..networks.tying import unshared_state
+    from ..train import count_parameters, evaluate, forward_flops
+
     model.eval()  # baked into the exported graph (batch-norm statistics, noise expectations)
     model, spec = written_back(model, spec)
-
     example = next(iter(data.test.batches(EXAMPLE_BATCH)))[0].to(torch.float32)
     program = export_program(model, example, record["trial_id"])
     folder.mkdir(parents=True, exist_ok=True)  # export_trial writes into the staging folder itself
@@ -231,6 +274,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     refinement = refine_on_test(model, data.test)
     card = trial_card(record, run_dir, search, data, spec, model, test, params=count_parameters(model), flops=flops,
                       refinement=refinement)
+    card.update(json_ready(origin or {}))
     card["files"] = sorted([*MODEL_FILES, *write_card_plots(spec, model, card["scheme"]["per_step"], folder,
                                                             refinement)])
     write_json(folder / "card.json", card)
@@ -250,5 +294,5 @@ def write_json(path: Path, value) -> None:
     path.write_text(json.dumps(json_ready(value), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
-__all__ = ["export_run", "export_trial", "export_evaluated", "check_target", "check_replaceable", "write_marker",
-           "write_json", "MODEL_FILES", "EXPORT_MARKER"]
+__all__ = ["export_run", "export_trial", "export_evaluated", "write_export", "write_model_folder", "model_folder_name",
+           "check_target", "check_replaceable", "write_marker", "write_json", "MODEL_FILES", "EXPORT_MARKER"]

@@ -76,8 +76,11 @@ def card_markdown(card: dict) -> str:
                  for k, v in arch.items() if k not in ("scheme", "noise")]
     lines += ["## Architecture", "", markdown_table(arch_rows), ""]
     search = card["search"]
-    lines += ["## Provenance", "", f"- search run `{search['run']}` ({search['run_dir']})",
-              f"- trial folder `{search['trial_dir']}`, rank {card['rank']} by best validation accuracy",
+    origin = [f"- search run `{search['run']}` ({search['run_dir']})",
+              f"- trial folder `{search['trial_dir']}`, {_rank_text(card)}"] if search.get("run") is not None else [
+        f"- trained by `{search.get('trained_by')}` (no search run); its training configuration: "
+        f"`{json.dumps(search.get('train_config'))}`"]
+    lines += ["## Provenance", "", *origin,
               f"- exported {card['exported']['at']} with nas {card['exported']['nas']}, torch "
               f"{card['exported']['torch']}", ""]
     return "\n".join(lines)
@@ -133,6 +136,15 @@ def markdown_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _rank_text(card: dict) -> str:
+    """Which ranking the card's ``rank`` is (``nas.export.selection``)."""
+    if card.get("evaluation"):
+        return f"search rank {card['rank']} of the final evaluation (nas evaluate: searched architectures only)"
+    if card["rank"] is None:
+        return "not ranked by the leaderboard (not compared at its budget)"
+    return f"rank {card['rank']} on the leaderboard (best validation accuracy at equal budget, baselines included)"
 
 
 __all__ = ["card_markdown", "markdown_table"]

@@ -1,5 +1,11 @@
 """Which models an export writes, read and checked before anything is written: the best finished trials of a
-run, one trial, or an architecture of the run's final evaluation; and the run's data set."""
+run, one trial, or an architecture of the run's final evaluation; and the run's data set.
+
+``--top K`` exports the first K rows of ``nas leaderboard RUN`` (``nas.fidelity.leaderboard_ranking``): finished
+trials compared at equal budget, duplicates left out, one row per architecture (its best seed), baselines ranked
+among the searched trials; ``rank`` is that leaderboard rank. ``nas evaluate`` orders the searched architectures
+the same way with the baselines left out of the ranks (it retrains them beside), so ``--evaluated --rank R`` is
+the R-th searched architecture."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +14,7 @@ import pandas as pd
 
 from .. import leaderboard
 from ..checks import positive_int
+from ..fidelity import leaderboard_ranking
 from ..limits import MAX_TOP, check_count
 from ..messages import one_line, printable_tree
 from ..paths import contained
@@ -24,8 +31,7 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
         check_count(positive_int(top, "top"), "top", MAX_TOP)  # each is an exported model
     run_dir = leaderboard.resolve_run(run, results_root)
     frame = leaderboard.load([run_dir])
-    leaderboard.check_runs_have_finished_trials(frame)
-    ranked = leaderboard.sort_trials(leaderboard.finished_trials(frame))
+    ranked = leaderboard_ranking(frame)  # the leaderboard's ranks, baselines among them
     if trial is not None:
         rows = frame[frame["trial_id"] == str(trial)]
         if rows.empty:
@@ -36,13 +42,15 @@ def select_trials(run, *, top: int | None = 1, trial: str | None = None,
                              f"({', '.join(leaderboard.FINISHED_STATUSES)}) have weights to export")
         chosen = rows
     else:
-        chosen = ranked.head(top)
+        # the ranked trials' own rows: at a common rung the ranking compares earlier values, the card reports
+        # those of the weights it exports
+        chosen = frame.set_index("trial_id", drop=False).loc[list(ranked["trial_id"].head(top))]
     records = []
     for _, row in chosen.iterrows():
         folder = leaderboard.trial_folder(row)
         what = f"trial {row['trial_id']!r} ({folder})"
         spec, weights = read_model(folder, what)
-        rank = int((ranked["trial_id"] == row["trial_id"]).to_numpy().argmax()) + 1
+        rank = _rank(ranked, row["trial_id"])
         records.append(dict(row, rank=rank, trial_path=str(folder), spec=spec, weights=weights,
                             trial_metrics=_trial_record(folder, what),
                             eval_batch_size=_eval_batch_size(_optional_json(folder, "train_config.json", what))))
@@ -96,6 +104,13 @@ def select_evaluated(run, rank: int = 1, *, results_root=leaderboard.DEFAULT_RES
                              "resnet": document.get("resnet"), "epochs": document.get("epochs"),
                              "complete": document.get("complete")}}
     return run_dir, record
+
+
+def _rank(ranked, trial_id) -> int | None:
+    """The leaderboard rank of a trial; None for a trial the leaderboard does not rank (run for fewer epochs
+    than the compared budget, or a seed of an architecture other than its best)."""
+    where = (ranked["trial_id"] == trial_id).to_numpy().nonzero()[0]
+    return int(where[0]) + 1 if len(where) else None
 
 
 def _trial_record(folder: Path, what: str) -> dict | None:

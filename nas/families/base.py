@@ -90,9 +90,22 @@ def json_float(value):
     return None if value is None else float(Fraction(value) if isinstance(value, str) else value)
 
 
+def scheme_order(report):
+    """The one order nas states for a scheme: ``nas diagnose``'s ``order`` line and the ``order`` column of
+    ``trials.csv``, the leaderboard and the search's ``min_order`` constraint.
+
+    A multistep method consistent with T u' = f for T = ρ'(1)/σ(1) ≠ 1 has classical order 0 (``report.order``,
+    for u' = f) but is a method of order ``effective_order`` for the equation it does discretise; in a network
+    f is learned, so the constant T is absorbed into it and the effective order is the one that describes the
+    scheme. LM-ResNet (T = 1 + k) is order 1 for k ≠ -1 (2 at k = 1, leapfrog; SCIENCE.md). Every other
+    scheme (T = 1, or no time scale) has its classical order."""
+    effective = getattr(report, "effective_order", None)
+    return report.order if effective is None else effective
+
+
 def report_columns(report) -> dict:
     """The diagnostics columns of ``trials.csv`` read off a report (None where it has no such value)."""
-    order = number(report.order)
+    order = number(scheme_order(report))
     zero_stable = getattr(report, "zero_stable", None)
     interval = getattr(report, "real_stability_interval", None)
     return {"order": None if order is None else int(order),
@@ -434,4 +447,4 @@ def renamed(scheme, name: str | None):
 
 __all__ = ["CoefficientOptions", "ConstantBlock", "FreeCoefficientsBlock", "NamedScheme", "ParameterFreeScheme",
            "Parametrisation", "SchemeFamily", "SchemeParameter", "StageParts", "check_full_rank", "floats", "json_float",
-           "nearest_solution", "negated", "number", "renamed", "report_columns", "rounded"]
+           "nearest_solution", "negated", "number", "renamed", "report_columns", "rounded", "scheme_order"]

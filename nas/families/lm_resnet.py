@@ -19,7 +19,7 @@ from nas.schemes.coefficients import Coefficient, coefficient_to_json, parse_coe
 from nas.schemes.serialization import check_keys
 
 from . import multistep
-from .base import NamedScheme, Parametrisation, SchemeParameter, json_float, number, renamed, report_columns, rounded
+from .base import NamedScheme, Parametrisation, SchemeParameter, json_float, renamed, report_columns, rounded
 from .multistep import LinearMultistep, MultistepStages
 
 NAME = "lm_resnet"
@@ -156,7 +156,8 @@ class LMResNetFamily(MultistepStages):
 
     def named_schemes(self):
         return (NamedScheme("lm_resnet", lm_resnet, None, "Lu, Zhong, Li, Dong (ICML 2018)",
-                            "x_{n+1} = (1-k_n) x_n + k_n x_{n-1} + f_n(x_n); order 1 only for k = 0", NAME,
+                            "x_{n+1} = (1-k_n) x_n + k_n x_{n-1} + f_n(x_n); order 1 for (1+k) u' = f (k != -1), "
+                            "for u' = f only at k = 0", NAME,
                             PARAMETERS),)
 
     def method(self, scheme):
@@ -210,10 +211,8 @@ class LMResNetFamily(MultistepStages):
         return LMResNet(k=scheme.k, learn="fixed") if scheme.learned and scheme.k is not None else scheme
 
     def diagnostic_columns(self, scheme):
-        # order as a method for (1 + k) u' = f: the equation LM-ResNet is consistent with
-        report = self.analyze(self._fixed(scheme), 1e-9)
-        order = number(report.effective_order)
-        return {**report_columns(report), "order": None if order is None else int(order)}
+        # order as a method for (1 + k) u' = f, the equation LM-ResNet is consistent with (base.scheme_order)
+        return report_columns(self.analyze(self._fixed(scheme), 1e-9))
 
     def zero_stability_violation(self, scheme):
         if scheme.k is None:  # the paper's initialisation k ∈ (−0.1, 0] is zero-stable

@@ -34,8 +34,8 @@ from __future__ import annotations
 from ..vocabulary import LOWER_IS_BETTER, STATUSES, pareto_mask
 from .analysis import (EVALUATION_FILE, aggregate_seeds, budget_label, check_columns,
                        check_runs_have_finished_trials, descending, evaluation_view, family_summary, filter_family,
-                       finished_trials, paired_with_resnet, pareto_front, parse_objectives, raced_order, sort_trials,
-                       without_duplicates)
+                       finished_trials, one_row_per_architecture, paired_with_resnet, pareto_front, parse_objectives,
+                       raced_order, sort_trials, without_duplicates)
 from .coefficients import (coefficient_bins, coefficient_columns, coefficient_correlations, learned_coefficients,
                            read_learned_coefficients)
 from .loading import (DEFAULT_RESULTS_ROOT, FINISHED_STATUSES, METRIC, NUMERIC_COLUMNS, RESNET_SCHEME, load,
@@ -44,7 +44,7 @@ from .plots import plot_coefficients, plot_learned, plot_pareto, plot_stability,
 from .tables import FORMATS, TABLE_COLUMNS, VIEWS, display_frame, render, write_table
 
 __all__ = ["load", "resolve_run", "read_search_config", "finished_trials", "without_duplicates", "aggregate_seeds",
-           "paired_with_resnet", "raced_order",
+           "paired_with_resnet", "raced_order", "one_row_per_architecture",
            "check_runs_have_finished_trials", "budget_label", "filter_family", "sort_trials", "family_summary",
            "pareto_front", "pareto_mask", "parse_objectives",
            "coefficient_columns", "coefficient_correlations", "coefficient_bins", "learned_coefficients",

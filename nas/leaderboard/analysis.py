@@ -138,6 +138,24 @@ def raced_order(aggregated: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
     return out
 
 
+def one_row_per_architecture(frame: pd.DataFrame, metric: str = METRIC) -> tuple[pd.DataFrame, list[str]]:
+    """(rows, notes) of the leaderboard's trials view of a sorted frame: when some architecture has several
+    seeds, one row per architecture (``aggregate_seeds``: its best seed, the mean and std over its seeds) with the
+    paired difference against the plain ResNet and, in a raced run, the fully raced architectures first
+    (``raced_order``); ``frame`` unchanged otherwise. ``notes`` say what was done (printed on stderr)."""
+    aggregated = aggregate_seeds(frame, metric)
+    if len(aggregated) == len(frame):
+        return frame, []
+    notes = [f"{len(frame)} trials of {len(aggregated)} architectures: one row per architecture, its best seed, "
+             "with the mean and standard deviation over its seeds"]
+    aggregated = raced_order(paired_with_resnet(aggregated, frame, metric), metric)
+    if "fully_raced" in aggregated.columns:
+        notes.append("raced run: architectures trained on every seed of the race's list (fully_raced) rank first, "
+                     "then by the mean over their seeds; vs_resnet_paired is the paired difference against the "
+                     "plain ResNet on the same seeds, with its 95% interval")
+    return aggregated, notes
+
+
 def budget_label(values) -> str:
     """The training budget(s) behind a group of rows (``nas.fidelity``'s ``budget`` column): ``15`` or ``4-15``."""
     values = pd.to_numeric(pd.Series(values), errors="coerce").dropna()

@@ -7,6 +7,11 @@ Ray cluster ...") and Ray Tune, Optuna and Python warnings add lines of their ow
 (``search.log``, appended to on ``--resume``), so the information is kept where it belongs; ``nas evaluate``
 uses it the same way for ``evaluation/evaluation.log``. Our own output
 (the progress lines, the leaderboard, error messages) is printed, not logged, and is unaffected.
+
+Optuna adds its own stderr handler to the ``optuna`` logger the first time it is imported; a search imports it
+lazily, inside ``run_log``, so ``run_log`` imports it first: its handler is then one of those swapped out,
+and Optuna's warnings (GPSampler's "greenlet unavailable", the ``ExperimentalWarning`` of QMCSampler and
+other samplers built by the driver) reach ``search.log`` only, never the terminal.
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ def run_log(run_dir, name: str, keep=lambda: True):
     on the way out it is appended to ``run_dir``/``name`` (a ``nas.storage.Location``: local or object store)
     when ``keep()`` says the run folder exists, and removed otherwise.
     """
+    import optuna  # noqa: F401  (installs Optuna's stderr handler now, so that it is swapped out below)
     import ray  # noqa: F401  (imports Ray's loggers and their handlers, so that they can be redirected)
     import ray.tune  # noqa: F401
 
