@@ -109,7 +109,7 @@ def read_spec(path, refused: list[str]):
     from pathlib import Path
 
     from nas.messages import one_line
-    from nas.networks import spec_from_dict
+    from nas.network_kinds import spec_from_dict
     from nas.safe_load import read_json
     from nas.train import TrainConfig
 
@@ -226,7 +226,8 @@ def run(args) -> int:
 
     from nas import atomic, schemes
     from nas.data import load_dataset
-    from nas.networks import NetworkSpec, build_network, estimate
+    from nas.network_kinds import build_network, check
+    from nas.networks import NetworkSpec
     from nas.networks.learned import learned_record
     from nas.train import TrainConfig, evaluate, fit, seeded
 
@@ -248,7 +249,7 @@ def run(args) -> int:
                            if value is not None}
         spec = NetworkSpec(scheme=scheme, macro=macro, in_channels=info.in_channels, num_classes=info.num_classes,
                            **network_options)
-    estimate.check(spec, input_shape=info.input_shape, batch_size=config.batch_size)
+    check(spec, input_shape=info.input_shape, batch_size=config.batch_size)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 

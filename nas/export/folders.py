@@ -204,7 +204,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     """Write one model folder (``folder`` is inside a staging folder that is renamed later)."""
     import torch
 
-    from ..networks import build_network
+    from ..network_kinds import build_network
     from ..networks.tying import unshared_state
     from ..train import count_parameters, evaluate, forward_flops
 
