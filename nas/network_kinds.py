@@ -36,11 +36,9 @@ SPEC_KINDS = (SpecKind(ConvertedSpec, "torchvision", converted_network),
 def spec_from_dict(data: dict):
     """The spec of a ``spec.json``: a ``NetworkSpec``, or a converted torchvision ResNet's ``ConvertedSpec``
     when the form has the key ``"torchvision"``."""
-    if isinstance(data, dict):
-        for kind in SPEC_KINDS:
-            if kind.marker is not None and kind.marker in data:
-                return kind.spec_type.from_dict(data)
-    return NetworkSpec.from_dict(data)
+    marked = [kind for kind in SPEC_KINDS if kind.marker is not None and isinstance(data, dict) and kind.marker in data]
+    default = next(kind for kind in SPEC_KINDS if kind.marker is None)
+    return (marked[0] if marked else default).spec_type.from_dict(data)
 
 
 def kind_of(spec) -> SpecKind:
