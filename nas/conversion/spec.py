@@ -2,9 +2,10 @@
 
 Like ``NetworkSpec`` it is stored beside the weights as ``spec.json`` (the key ``"torchvision"`` tells the two
 apart: ``nas.network_kinds.spec_from_dict``), and ``nas.network_kinds`` builds its network
-(``nas.conversion.network.converted_network``) after checking it against the budgets. Besides its own fields, ``to_dict`` writes the architecture summary every
-reader of trial folders uses (``macro``, ``in_channels``, ``widths``, ``steps_per_stage``,
-``share_stage_weights``: the ``trials.csv`` columns); they are derived, and ``from_dict`` checks them.
+(``nas.conversion.network.converted_network``) after checking it against the budgets. Besides its own
+fields, ``to_dict`` writes the architecture summary every reader of trial folders uses (``macro``,
+``in_channels``, ``widths``, ``steps_per_stage``, ``share_stage_weights``: the ``trials.csv`` columns); they
+are derived, and ``from_dict`` checks them.
 """
 from __future__ import annotations
 
