@@ -326,8 +326,7 @@ def check_resume_states(folder) -> None:
 def _check_networks(plan: dict, data_options: dict) -> None:
     """Each network against the data set and the budgets (``nas.limits``), on torch's meta device."""
     from nas import data_info
-    from nas.network_kinds import spec_from_dict
-    from nas.network_kinds import check
+    from nas.network_kinds import check, spec_from_dict
 
     info = data_info.check_request(**data_options)
     for candidate in plan["candidates"]:
