@@ -29,7 +29,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import torch  # noqa: E402
 
-from nas.networks import NetworkSpec, build_network  # noqa: E402
+from nas.network_kinds import build_network  # noqa: E402
+from nas.networks import NetworkSpec  # noqa: E402
 from nas.search.space import load_space, widths_from_key  # noqa: E402
 from nas.train import forward_flops  # noqa: E402
 

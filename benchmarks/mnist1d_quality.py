@@ -28,7 +28,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import torch  # noqa: E402
 
 from nas.data import load_dataset  # noqa: E402
-from nas.networks import NetworkSpec, build_network  # noqa: E402
+from nas.network_kinds import build_network  # noqa: E402
+from nas.networks import NetworkSpec  # noqa: E402
 from nas.refinement import refinement_table  # noqa: E402
 from nas.schemes import get  # noqa: E402
 from nas.train import TrainConfig, evaluate, fit, forward_flops, seeded  # noqa: E402

@@ -14,7 +14,8 @@ import time
 import torch
 
 from nas import schemes
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.networks.reference import ReferenceLMResNet, ReferenceResNet, copy_weights
 
 

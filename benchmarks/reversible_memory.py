@@ -69,7 +69,8 @@ def scheme_of(text: str):
 
 def _build(family, depth, mode, width, h=0.2):
     from nas.families.registry import family_of
-    from nas.networks import NetworkSpec, build_network
+    from nas.network_kinds import build_network
+    from nas.networks import NetworkSpec
 
     scheme = scheme_of(family)
     spec = NetworkSpec(scheme=scheme, macro="sequence", in_channels=1, num_classes=10, widths=(width,),

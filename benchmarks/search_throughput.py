@@ -49,7 +49,8 @@ def back_to_back(trials: int, epochs: int, num_samples: int) -> float:
     import torch
 
     from nas.data import load_dataset
-    from nas.networks import NetworkSpec, build_network
+    from nas.network_kinds import build_network
+    from nas.networks import NetworkSpec
     from nas.train import TrainConfig, fit, seeded
 
     torch.set_num_threads(1)

@@ -28,7 +28,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from nas.data import load_dataset  # noqa: E402
-from nas.networks import NetworkSpec, build_network  # noqa: E402
+from nas.network_kinds import build_network  # noqa: E402
+from nas.networks import NetworkSpec  # noqa: E402
 from nas.train import TrainConfig, fit, seeded  # noqa: E402
 
 

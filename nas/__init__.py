@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "integrate": "nas.solver",
     "NetworkSpec": "nas.networks",
-    "build_network": "nas.networks",
+    "build_network": "nas.network_kinds",
     "schemes": "nas.schemes",
     "diagnostics": "nas.diagnostics",
     "data": "nas.data",

@@ -327,20 +327,9 @@ def default_data_root() -> Path:
 
 
 def _cifar_class(name: str, verify_md5: bool):
-    from torchvision.datasets import CIFAR10, CIFAR100
+    from .torchvision_cifar import CIFAR_CLASSES  # torchvision only when CIFAR is loaded
 
-    base = CIFAR10 if name == "cifar10" else CIFAR100
-    if verify_md5:
-        return base
-
-    # torchvision checks the MD5 of every file even with download=False; without verify_md5 only the
-    # files' presence is checked (we did that already), so folders written in the same format load too.
-    class Unverified(base):
-        train_list = [[file, None] for file, _ in base.train_list]
-        test_list = [[file, None] for file, _ in base.test_list]
-        meta = {**base.meta, "md5": None}
-
-    return Unverified
+    return CIFAR_CLASSES[name, verify_md5]
 
 
 def _load_cifar(name, seed, root, num_samples, val_fraction, *, num_workers=None, verify_md5=False) -> DataSplits:

@@ -38,7 +38,8 @@ def refined_network(model, factor: int, scheme=None):
     """``model`` (a tied ``SchemeNetwork``) with ``factor`` × the steps of size h / ``factor`` per stage, run by
     ``scheme`` (default: its own), carrying the trained weights as the module docstring says; in ``model``'s
     mode, on its device and dtype."""
-    from .networks import NetworkSpec, build_network
+    from .network_kinds import build_network
+    from .networks import NetworkSpec
     from .schemes import resolve
 
     spec = getattr(model, "spec", None)

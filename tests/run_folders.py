@@ -13,7 +13,8 @@ import pandas as pd
 from safetensors.torch import save_file
 
 from nas.data import load_dataset
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.networks.tying import unshared_state
 from nas.schemes import ButcherTableau, LinearMultistep, LMResNet, info
 from nas.train import TrainConfig, fit, seeded

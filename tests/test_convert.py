@@ -22,7 +22,7 @@ from nas.conversion import ConvertedSpec, SchemeResNet, convert
 from nas.conversion.folder import write_folder
 from nas.diagnostics import analyze_network
 from nas.families import registry
-from nas.networks import build_network
+from nas.network_kinds import build_network
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # module-scoped, in conftest.py
 

@@ -9,7 +9,8 @@ import torch
 
 from nas.diagnostics import analyze, analyze_network, report_from_dict
 from nas.diagnostics.values import K
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.schemes import LMResNet
 
 

@@ -1,6 +1,7 @@
 """Reports: exact JSON round trips, strict from_dict, renderings, and the analyze() entry point."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from fractions import Fraction
 
@@ -8,7 +9,9 @@ import pytest
 import sympy
 
 from nas import schemes
-from nas.diagnostics import Report, analyze, report_from_dict, values
+from nas.diagnostics import Report, RungeKuttaReport, analyze, report_from_dict, values
+from nas.diagnostics import report as report_module
+from nas.diagnostics.report import CODECS, REPORT_KINDS, report_kinds
 from nas.schemes import ButcherTableau, LMResNet
 
 
@@ -104,3 +107,23 @@ def test_random_schemes_are_analysed_without_crashing():
         report = analyze(scheme)
         assert report.order >= 0 and report.arithmetic == ("exact" if scheme.is_exact else "float")
         assert report_from_dict(json.loads(json.dumps(report.to_dict()))) == report
+
+
+def test_a_repeated_report_kind_is_an_error():
+    @dataclasses.dataclass(frozen=True)
+    class AnotherRungeKuttaReport(RungeKuttaReport):
+        pass  # inherits kind "runge_kutta"
+
+    with pytest.raises(ValueError, match="'runge_kutta': both RungeKuttaReport and AnotherRungeKuttaReport"):
+        report_kinds(RungeKuttaReport, AnotherRungeKuttaReport)
+    # defining the subclass registered nothing: the table is the explicit one
+    assert REPORT_KINDS["runge_kutta"] is RungeKuttaReport
+    assert list(REPORT_KINDS) == ["runge_kutta", "multistep", "reversible", "noise", "network"]
+
+
+def test_every_report_field_names_a_codec_of_the_one_table():
+    for cls in (Report, *REPORT_KINDS.values()):
+        for f in dataclasses.fields(cls):
+            assert f.metadata.get("codec", "math") in CODECS, (cls.__name__, f.name)
+    with pytest.raises(ValueError, match="codec: must be one of"):
+        dataclasses.field(metadata=report_module._codec("fraction"))

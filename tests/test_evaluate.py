@@ -135,7 +135,7 @@ def test_evaluation_json_reports_how_well_the_search_predicted_it(evaluated):
 def test_test_accuracy_is_the_saved_final_model_on_the_test_split(evaluated):
     from nas.data import load_dataset
     from nas.export import read_model
-    from nas.networks import build_network
+    from nas.network_kinds import build_network
     from nas.train import evaluate as score
 
     run, _, _ = evaluated

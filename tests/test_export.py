@@ -18,7 +18,8 @@ from safetensors.torch import load_file
 import nas
 from nas.data import load_dataset
 from nas.export import MODEL_FILES, export_run, export_trial, random_ops
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.schemes.noise import NoiseSchedule
 
 NOISE = NoiseSchedule(kind="stochastic_depth", shape="linear", p_L=0.5)

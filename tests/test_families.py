@@ -19,7 +19,8 @@ from nas.diagnostics import analyze
 from nas.diagnostics.plots import has_stability_region
 from nas.families import registry
 from nas.families.base import SchemeFamily
-from nas.networks import STAGES, NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import STAGES, NetworkSpec
 from nas.search import load_space
 from nas.search.constraints import scheme_diagnostics, zero_stability_violation
 from nas.search.records import coefficient_columns

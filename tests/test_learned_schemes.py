@@ -16,7 +16,7 @@ from nas.diagnostics import analyze, plot_coefficient_trajectory
 from nas.families import registry
 from nas.families.multistep import LinearMultistep, MultistepParametrisation
 from nas.families.runge_kutta import ButcherTableau, order_condition_rows
-from nas.networks.builder import build_network
+from nas.network_kinds import build_network
 from nas.networks.learned import (coefficient_parameters, coefficient_trajectory, concrete_network, concrete_spec,
                                   concrete_state_dict, learned_schemes)
 from nas.networks.spec import NetworkSpec

@@ -10,8 +10,8 @@ import torch
 from nas import limits, schemes
 from nas.data import load_dataset
 from nas.data_info import INFO, check_request
-from nas.networks import NetworkSpec, build_network
-from nas.networks.estimate import check, check_state_dict, estimate
+from nas.network_kinds import build_network, check, check_state_dict, estimate
+from nas.networks import NetworkSpec
 from nas.schemes.noise import NoiseSchedule
 from nas.search.budget import check_space
 from nas.search.space import load_space

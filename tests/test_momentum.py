@@ -25,7 +25,8 @@ from nas.cli import main
 from nas.diagnostics import analyze
 from nas.families import momentum as family
 from nas.families.momentum import Momentum, divide, momentum_step, multiply
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.networks.reference import ReferenceResNet, copy_weights
 from nas.search import load_space
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from nas import schemes
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.networks.reference import ReferenceLMResNet, ReferenceResNet, copy_weights
 
 INPUTS = {

@@ -17,7 +17,8 @@ from safetensors.torch import save_file
 
 import nas
 from nas.cli import main
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.train import TrainConfig, fit, seeded
 
 SPEC = NetworkSpec(scheme="heun", macro="sequence", widths=(4, 8), steps_per_stage=1)

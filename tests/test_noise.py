@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from nas import schemes
-from nas.networks import STAGES, NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import STAGES, NetworkSpec
 from nas.networks.noise import NoNoise, noise_layer
 from nas.schemes.noise import KINDS, SHAPES, NoiseSchedule, depth_profile
 

@@ -9,7 +9,8 @@ import torch
 from torch.nn import functional as F
 
 from nas import schemes
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.networks.residuals import KernelTransposeResidual, SingleLayerResidual
 from nas.schemes import Hamiltonian, Leapfrog2, SeparableField
 from nas.solver import integrate

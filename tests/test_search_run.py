@@ -72,7 +72,7 @@ def test_search_writes_documented_trials_csv_trial_folders_study_and_pareto(ray_
     import optuna
     from safetensors.torch import load_file
 
-    from nas.networks import build_network
+    from nas.network_kinds import build_network
     from nas.search import run
 
     result = run(tiny_space(search={"objectives": ["val_acc", "params"]}), results_dir=tmp_path, progress=False)

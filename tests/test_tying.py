@@ -11,7 +11,8 @@ from torch.nn import functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from nas.families.registry import family_of, scheme_names
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.networks.tying import NORMS, unshared_state
 from nas.refinement import format_table, refined_network, refinement_table
 from nas.schemes import get

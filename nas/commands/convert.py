@@ -75,14 +75,14 @@ def run(args) -> int:
     from nas.conversion.architectures import load_pretrained, pretrained_state
     from nas.conversion.folder import check_target, write_folder
     from nas.conversion.network import check_untied
-    from nas.networks import estimate
+    from nas import network_kinds
     from nas.train import seeded
 
     check_untied(args.tie, "--tie")
     spec = ConvertedSpec(architecture=args.architecture, scheme=scheme, num_classes=args.num_classes, stem=args.stem,
                          h=args.h, relu=args.relu, noise=_noise(args.noise), memory_efficient=args.memory_efficient)
     size = args.image_size or (32 if spec.stem == "cifar" else 224)
-    estimate.check(spec, input_shape=(3, size, size), batch_size=2, where=f"nas convert {spec.architecture}")
+    network_kinds.check(spec, input_shape=(3, size, size), batch_size=2, where=f"nas convert {spec.architecture}")
     out = check_target(args.out, args.force)
     state, path = (None, None) if args.weights is None else pretrained_state(spec.architecture, args.weights)
 

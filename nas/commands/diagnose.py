@@ -126,7 +126,7 @@ def load_model_and_test_data(path):
     from nas.data import load_dataset
     from nas.export import read_model
     from nas.export.selection import load_data
-    from nas.networks import build_network
+    from nas.network_kinds import build_network
     from nas.safe_load import read_json
 
     folder = Path(path)

@@ -121,7 +121,7 @@ def read_spec(path, refused: list[str]):
     from pathlib import Path
 
     from nas.messages import one_line
-    from nas.networks import spec_from_dict
+    from nas.network_kinds import spec_from_dict
     from nas.safe_load import read_json
     from nas.train import TrainConfig
 
@@ -363,17 +363,17 @@ def run(args) -> int:
     import torch
 
     from nas.data import load_dataset
-    from nas.networks import build_network, estimate
+    from nas import network_kinds
     from nas.networks.learned import learned_record
     from nas.train import evaluate, fit, seeded
 
     spec, config = network_and_config(args, request)
-    estimate.check(spec, input_shape=request.info.input_shape, batch_size=config.batch_size)
+    network_kinds.check(spec, input_shape=request.info.input_shape, batch_size=config.batch_size)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     data = load_dataset(request.data_name, **request.data_request)
     with seeded(config.seed):
-        model = build_network(spec)
+        model = network_kinds.build_network(spec)
     announce(spec, data, config, request)
     result = fit(model, data, config, callback=epoch_printer(config))
     test = evaluate(model, data.test, config.eval_batch_size, bf16=config.bf16)

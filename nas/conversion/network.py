@@ -31,7 +31,7 @@ from torch import nn
 
 from ..families.registry import family_of
 from ..networks.stage import SchemeStage
-from .architectures import LAYERS, check_resnet, layout, recognise
+from .architectures import LAYERS, check_resnet, layout, recognise, torchvision_model
 from .blocks import ResidualBranch, Transition
 from .spec import ConvertedSpec
 
@@ -162,6 +162,14 @@ def build_converted(model: nn.Module, spec: ConvertedSpec) -> SchemeResNet:
     return network.train(model.training)
 
 
+def converted_network(spec: ConvertedSpec) -> SchemeResNet:
+    """A fresh network of ``spec`` (random weights): its architecture built by torchvision, converted."""
+    if spec.architecture is None:
+        raise ValueError("spec: no torchvision architecture to build (the network was converted from a "
+                         "ResNet built otherwise)")
+    return build_converted(torchvision_model(spec.architecture, spec.num_classes, spec.stem), spec)
+
+
 def check_untied(tie: str, what: str = "convert: tie") -> None:
     """Converted networks are untied: every torchvision block keeps its own (pretrained) weights."""
     if tie != "none":
@@ -205,4 +213,4 @@ def convert(model: nn.Module, scheme="euler", *, h: float = 1.0, relu: str = "st
     return build_converted(copy.deepcopy(model), spec)
 
 
-__all__ = ["check_untied", "SchemeResNet", "StageSpec", "build_converted", "convert"]
+__all__ = ["check_untied", "SchemeResNet", "StageSpec", "build_converted", "convert", "converted_network"]

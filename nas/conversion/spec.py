@@ -1,10 +1,11 @@
 """``ConvertedSpec``: the value that determines a torchvision ResNet converted into a scheme network.
 
 Like ``NetworkSpec`` it is stored beside the weights as ``spec.json`` (the key ``"torchvision"`` tells the two
-apart: ``nas.networks.spec_from_dict``), rebuilds the network with ``module()`` and is checked against the
-budgets by ``nas.networks.estimate``. Besides its own fields, ``to_dict`` writes the architecture summary every
-reader of trial folders uses (``macro``, ``in_channels``, ``widths``, ``steps_per_stage``,
-``share_stage_weights``: the ``trials.csv`` columns); they are derived, and ``from_dict`` checks them.
+apart: ``nas.network_kinds.spec_from_dict``), and ``nas.network_kinds`` builds its network
+(``nas.conversion.network.converted_network``) after checking it against the budgets. Besides its own
+fields, ``to_dict`` writes the architecture summary every reader of trial folders uses (``macro``,
+``in_channels``, ``widths``, ``steps_per_stage``, ``share_stage_weights``: the ``trials.csv`` columns); they
+are derived, and ``from_dict`` checks them.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, fields
 from ..checks import positive_int, step_size
 from ..schemes import from_dict as scheme_from_dict
 from ..schemes import resolve
+from ..schemes.noise import noise_schedule
 from ..schemes.serialization import check_keys
 from .architectures import architecture_layout, check_architecture, check_stem
 
@@ -67,7 +69,6 @@ class ConvertedSpec:
 
     def __post_init__(self):
         from ..families.registry import family_of
-        from ..networks.spec import _noise_schedule
 
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen dataclass)
         scheme = resolve(self.scheme)
@@ -91,7 +92,7 @@ class ConvertedSpec:
                 raise ValueError("memory_efficient: a ReLU after every step cannot be inverted; use relu 'stage' "
                                  "or 'none'")
         if self.noise is not None:
-            set_("noise", _noise_schedule(self.noise))
+            set_("noise", noise_schedule(self.noise))
         given = {name: None if getattr(self, name) is None else _layers(getattr(self, name), name)
                  for name in ("widths", "stage_steps")}
         if self.architecture is None:
@@ -128,16 +129,6 @@ class ConvertedSpec:
     @property
     def rebuildable(self) -> bool:
         return self.architecture is not None
-
-    def module(self):
-        """A fresh network of this spec (random weights): the architecture built by torchvision, converted."""
-        from .architectures import torchvision_model
-        from .network import build_converted
-
-        if self.architecture is None:
-            raise ValueError("spec: no torchvision architecture to build (the network was converted from a "
-                             "ResNet built otherwise)")
-        return build_converted(torchvision_model(self.architecture, self.num_classes, self.stem), self)
 
     # ------------------------------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:

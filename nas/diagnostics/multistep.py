@@ -56,6 +56,11 @@ class _Arithmetic:
             return sympy.factor(x) if denominator.free_symbols else sympy.expand(x)
         return x
 
+    def finish(self, value):
+        """A value (or a tuple or list of them) in the form the report holds (``values.finish``)."""
+        return values.finish(self.nice(value) if not isinstance(value, (tuple, list)) else
+                             type(value)(self.nice(v) for v in value), self.kind)
+
 
 def error_constants(alpha, beta, count: int, reference: int = 0) -> list:
     """C_0 … C_{count−1} about t_{n+reference} (reference 0 gives the classical C_q)."""
@@ -262,97 +267,23 @@ def analyze_coefficients(alpha, beta, *, name: str, scheme: dict, arithmetic: st
                          tolerance: float = 1e-9, notes=()) -> MultistepReport:
     """The report of the method (α, β), given as sympy values (exact / symbolic) or floats."""
     arith = _Arithmetic(arithmetic, tolerance)
+    finish = arith.finish
     steps = len(alpha) - 1
-    notes = list(notes)
-
-    def finish(value):
-        return values.finish(arith.nice(value) if not isinstance(value, (tuple, list)) else
-                             type(value)(arith.nice(v) for v in value), arithmetic)
+    notes = list(notes)  # each part below appends what it finds, in the report's order
 
     count = 2 * steps + 3  # beyond the highest order an explicit k-step method can reach (2k − 1)
     C = [arith.tidy(c) for c in error_constants(alpha, beta, count)]
     order, error_constant = _order(C, arith)
     sigma_1 = arith.tidy(sum(beta[1:], beta[0]))
-    rho_prime_1 = arith.tidy(sum((j * alpha[j] for j in range(1, len(alpha))), 0 * alpha[0]))
     normalized = None
     if error_constant is not None and not arith.zero(sigma_1):
         normalized = arith.tidy(error_constant / sigma_1)
-
-    order_when = ()
-    if arithmetic == values.SYMBOLIC:
-        consistent = _relational(_condition(C[:2]))
-        found = []
-        solutions = sympy.S.Reals
-        for q in range(count):
-            solutions = solutions.intersect(_condition([C[q]]))
-            if solutions == sympy.S.EmptySet:
-                break
-            if q > order:
-                found.append((q, _relational(solutions)))
-        order_when = tuple(found)
-    else:
-        consistent = arith.zero(C[0]) and arith.zero(C[1])
-    if not arith.zero(C[0]):
-        notes.append("rho(1) != 0: the scheme does not even preserve constants (not preconsistent)")
-
-    # time scale T = ρ'(1)/σ(1): consistent with T u' = f
-    time_scale = effective_order = None
-    if arith.zero(C[0]) and not arith.zero(sigma_1):
-        time_scale = arith.tidy(rho_prime_1 / sigma_1)
-        if not arith.zero(time_scale):
-            scaled_beta = [arith.tidy(b * time_scale) for b in beta]
-            C_scaled = [arith.tidy(c) for c in error_constants(alpha, scaled_beta, count)]
-            effective_order, _ = _order(C_scaled, arith)
-            if not arith.zero(time_scale - 1):
-                notes.append(f"consistent with T u' = f for T = {sympy.sstr(finish(time_scale))}, "
-                             f"not with u' = f; order {effective_order} for that equation")
-
-    # zero-stability
-    if arithmetic == values.SYMBOLIC:
-        rho_poly = sympy.Poly(sum(a * values.ZETA ** j for j, a in enumerate(alpha)), values.ZETA)
-        zero_stable, roots = _symbolic_zero_stability(rho_poly)
-        if zero_stable is None:
-            notes.append("the roots of rho are not available in closed form: zero-stability undetermined")
-    else:
-        zero_stable, roots = _numeric_zero_stability(alpha, arithmetic)
-
-    # absolute stability along the axes, boundary locus
-    if arithmetic == values.SYMBOLIC:
-        real_interval = imaginary_interval = None
-        locus = ()
-    elif zero_stable:
-        r_real = axis_extent(alpha, beta, -1.0)
-        r_imag = axis_extent(alpha, beta, 1j)
-        real_interval = (-r_real if r_real else 0.0, 0.0)
-        imaginary_interval = (-r_imag if r_imag else 0.0, r_imag)
-        locus = stability.boundary_locus(alpha, beta)
-        if r_real == 0 and r_imag > 0:
-            notes.append(f"stable only for imaginary h*lambda, |h*lambda| < {r_imag:.6g}: the Jacobian needs an "
-                         "imaginary spectrum, e.g. an antisymmetric operator K - K^T (Chang et al. 2018), "
-                         f"and h * rho(J) < {r_imag:.6g}")
-    else:
-        real_interval = imaginary_interval = (0.0, 0.0)
-        locus = stability.boundary_locus(alpha, beta)
-
-    # modified equation about the latest step where f is evaluated
-    reference = max(j for j, b in enumerate(beta) if not arith.zero(b)) if any(
-        not arith.zero(b) for b in beta) else steps - 1
-    P = max(order, 1)
-    c = [arith.tidy(v) for v in _taylor(alpha, P + 2, reference)]
-    d = [arith.tidy(v) for v in _taylor(beta, P + 1, reference)]
-    lhs = []
-    for q, cq in enumerate(c):
-        if not arith.zero(cq):
-            text, latex = _derivative_factor(q)
-            lhs.append(Term(finish(cq), q - 1, text, latex))
-    rhs = []
-    for m, dm in enumerate(d):
-        if not arith.zero(dm):
-            text, latex = _time_derivative_factor(m)
-            rhs.append(Term(finish(dm), m, text, latex))
-    modified = ModifiedEquation(tuple(lhs), tuple(rhs), P + 1)
-
-    linear = _linear_modified_equation(alpha, beta, P, arith, finish)
+    consistent, order_when = _consistency(C, order, arith, notes)
+    time_scale, effective_order = _time_scale(alpha, beta, C, sigma_1, arith, notes)
+    zero_stable, roots = _zero_stability(alpha, arith, notes)
+    real_interval, imaginary_interval, locus = _absolute_stability(alpha, beta, zero_stable, arith, notes)
+    reference, modified = _modified_equation(alpha, beta, order, arith)
+    linear = _linear_modified_equation(alpha, beta, max(order, 1), arith, finish)
 
     return MultistepReport(
         name=name, scheme=scheme, arithmetic=arithmetic, order=order, notes=tuple(notes), steps=steps,
@@ -364,6 +295,94 @@ def analyze_coefficients(alpha, beta, *, name: str, scheme: dict, arithmetic: st
         imaginary_stability_interval=imaginary_interval, boundary_locus=tuple(tuple(p) for p in locus),
         reference_step=reference, modified_equation=modified, linear_modified_equation=linear,
     )
+
+
+def _consistency(C: list, order: int, arith: _Arithmetic, notes: list) -> tuple:
+    """(consistent, order_when) from the error constants C_0 … : with a symbolic k, consistency is a condition
+    on k and ``order_when`` lists (q, the condition for order ≥ q) beyond the generic ``order``."""
+    order_when = ()
+    if arith.kind == values.SYMBOLIC:
+        consistent = _relational(_condition(C[:2]))
+        found = []
+        solutions = sympy.S.Reals
+        for q in range(len(C)):
+            solutions = solutions.intersect(_condition([C[q]]))
+            if solutions == sympy.S.EmptySet:
+                break
+            if q > order:
+                found.append((q, _relational(solutions)))
+        order_when = tuple(found)
+    else:
+        consistent = arith.zero(C[0]) and arith.zero(C[1])
+    if not arith.zero(C[0]):
+        notes.append("rho(1) != 0: the scheme does not even preserve constants (not preconsistent)")
+    return consistent, order_when
+
+
+def _time_scale(alpha, beta, C: list, sigma_1, arith: _Arithmetic, notes: list) -> tuple:
+    """(T, effective order): the time scale T = ρ'(1)/σ(1), so that the scheme is consistent with T u' = f,
+    and its order for that equation; (None, None) when T is undefined or zero."""
+    if not arith.zero(C[0]) or arith.zero(sigma_1):
+        return None, None
+    rho_prime_1 = arith.tidy(sum((j * alpha[j] for j in range(1, len(alpha))), 0 * alpha[0]))
+    time_scale = arith.tidy(rho_prime_1 / sigma_1)
+    if arith.zero(time_scale):
+        return time_scale, None
+    scaled_beta = [arith.tidy(b * time_scale) for b in beta]
+    effective_order, _ = _order([arith.tidy(c) for c in error_constants(alpha, scaled_beta, len(C))], arith)
+    if not arith.zero(time_scale - 1):
+        notes.append(f"consistent with T u' = f for T = {sympy.sstr(arith.finish(time_scale))}, "
+                     f"not with u' = f; order {effective_order} for that equation")
+    return time_scale, effective_order
+
+
+def _zero_stability(alpha, arith: _Arithmetic, notes: list) -> tuple:
+    """(zero_stable, the roots of ρ): a boolean, or with a symbolic k a condition on k (None: undetermined)."""
+    if arith.kind != values.SYMBOLIC:
+        return _numeric_zero_stability(alpha, arith.kind)
+    rho_poly = sympy.Poly(sum(a * values.ZETA ** j for j, a in enumerate(alpha)), values.ZETA)
+    zero_stable, roots = _symbolic_zero_stability(rho_poly)
+    if zero_stable is None:
+        notes.append("the roots of rho are not available in closed form: zero-stability undetermined")
+    return zero_stable, roots
+
+
+def _absolute_stability(alpha, beta, zero_stable, arith: _Arithmetic, notes: list) -> tuple:
+    """(real interval, imaginary interval, boundary locus) of absolute stability along the axes (numbers
+    only: nothing with a symbolic k; empty intervals for a scheme that is not zero-stable)."""
+    if arith.kind == values.SYMBOLIC:
+        return None, None, ()
+    locus = stability.boundary_locus(alpha, beta)
+    if not zero_stable:
+        return (0.0, 0.0), (0.0, 0.0), locus
+    r_real = axis_extent(alpha, beta, -1.0)
+    r_imag = axis_extent(alpha, beta, 1j)
+    if r_real == 0 and r_imag > 0:
+        notes.append(f"stable only for imaginary h*lambda, |h*lambda| < {r_imag:.6g}: the Jacobian needs an "
+                     "imaginary spectrum, e.g. an antisymmetric operator K - K^T (Chang et al. 2018), "
+                     f"and h * rho(J) < {r_imag:.6g}")
+    return (-r_real if r_real else 0.0, 0.0), (-r_imag if r_imag else 0.0, r_imag), locus
+
+
+def _modified_equation(alpha, beta, order: int, arith: _Arithmetic) -> tuple:
+    """(r, the modified equation about t_{n+r}): r is the latest step where f is evaluated (k − 1 for a k-step
+    scheme that evaluates f nowhere)."""
+    evaluated = [j for j, b in enumerate(beta) if not arith.zero(b)]
+    reference = max(evaluated) if evaluated else len(alpha) - 2
+    P = max(order, 1)
+    c = [arith.tidy(v) for v in _taylor(alpha, P + 2, reference)]
+    d = [arith.tidy(v) for v in _taylor(beta, P + 1, reference)]
+    lhs = []
+    for q, cq in enumerate(c):
+        if not arith.zero(cq):
+            text, latex = _derivative_factor(q)
+            lhs.append(Term(arith.finish(cq), q - 1, text, latex))
+    rhs = []
+    for m, dm in enumerate(d):
+        if not arith.zero(dm):
+            text, latex = _time_derivative_factor(m)
+            rhs.append(Term(arith.finish(dm), m, text, latex))
+    return reference, ModifiedEquation(tuple(lhs), tuple(rhs), P + 1)
 
 
 def _taylor(coefficients, count: int, reference: int) -> list:

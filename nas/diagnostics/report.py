@@ -2,13 +2,14 @@
 
 :class:`Report` is the common base; each family has its own subclass (fields documented there). Numbers
 inside are exact (sympy), symbolic (sympy in k) or floats, see :mod:`nas.diagnostics.values`.
-``to_dict`` writes a ``"kind"`` key; :func:`report_from_dict` dispatches on it.
+``to_dict`` writes a ``"kind"`` key; :func:`report_from_dict` dispatches on it through ``REPORT_KINDS``, the
+one table of report kinds. Each field names its codec (``CODECS``: JSON form and renderings, in one place).
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import sympy
 
@@ -149,140 +150,8 @@ def _side_text(terms, latex: bool) -> str:
 
 
 # --- field codecs ----------------------------------------------------------------------------------------
-
-def _codec(kind: str):
-    return {"codec": kind}
-
-
-def _encode_field(kind: str, value):
-    if kind == "json":
-        return value
-    if kind == "strings":
-        return list(value)
-    if kind == "tuple":
-        return _lists(value)
-    if kind == "equation":
-        return None if value is None else value.to_dict()
-    if kind == "terms":
-        return [t.to_dict() for t in value]
-    return values.encode(value)
-
-
-def _decode_field(kind: str, value, where: str):
-    if kind == "json":
-        return value
-    if kind == "strings":
-        return tuple(value)
-    if kind == "tuple":
-        return _tuples(value)
-    if kind == "equation":
-        return None if value is None else ModifiedEquation.from_dict(value)
-    if kind == "terms":
-        return tuple(Term.from_dict(t) for t in value)
-    return values.decode(value, where)
-
-
-def _lists(value):
-    return [_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
-
-
-def _tuples(value):
-    return tuple(_tuples(v) for v in value) if isinstance(value, (tuple, list)) else value
-
-
-# --- reports ---------------------------------------------------------------------------------------------
-
-_KINDS: dict[str, type] = {}
-
-
-@dataclass(frozen=True)
-class Report:
-    """Common fields: the scheme's name and JSON form, the arithmetic used, the order, and notes.
-
-    ``order`` is the classical order of consistency with u' = f (0 for an inconsistent scheme, None when it
-    does not apply).
-    """
-
-    kind: ClassVar[str] = "report"
-    name: str = field(metadata=_codec("json"))
-    scheme: dict = field(metadata=_codec("json"))
-    arithmetic: str = field(metadata=_codec("json"))
-    order: Any = field(metadata=_codec("math"))
-    notes: tuple = field(default=(), metadata=_codec("strings"))
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        _KINDS[cls.kind] = cls
-
-    def __post_init__(self):
-        if self.arithmetic not in values.ARITHMETICS:
-            raise ValueError(f"arithmetic: must be one of {', '.join(values.ARITHMETICS)}, got {self.arithmetic!r}")
-
-    def to_dict(self) -> dict:
-        out = {"kind": self.kind}
-        for f in dataclasses.fields(self):
-            out[f.name] = _encode_field(f.metadata.get("codec", "math"), getattr(self, f.name))
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Report":
-        if cls is Report:
-            return report_from_dict(data)
-        names = {f.name for f in dataclasses.fields(cls)}
-        required = {f.name for f in dataclasses.fields(cls)
-                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
-        check_keys(data, required=required | {"kind"}, optional=names - required, where=f"{cls.kind} report")
-        if data["kind"] != cls.kind:
-            raise ValueError(f"kind: expected {cls.kind!r}, got {data['kind']!r}")
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            if f.name in data:
-                kwargs[f.name] = _decode_field(f.metadata.get("codec", "math"), data[f.name], f"{cls.kind}.{f.name}")
-        return cls(**kwargs)
-
-    # --- renderings ---
-    # fields rendered as a table by the subclass rather than as one row each
-    _table_fields: ClassVar[tuple] = ()
-
-    def _rows(self):
-        for f in dataclasses.fields(self):
-            if f.name in ("name", "scheme", "notes") or f.name in self._table_fields:
-                continue
-            yield f.name, getattr(self, f.name), f.metadata.get("codec", "math")
-
-    def __str__(self) -> str:
-        lines = [f"{self.name} ({self.kind}, {self.arithmetic} arithmetic)"]
-        for name, value, codec in self._rows():
-            if name == "arithmetic":
-                continue
-            if codec == "terms":
-                lines.append(f"  {name}:")
-                lines.extend(f"    {_term_text(t.coefficient, t.power, t.factor, False)}"
-                             + (f"   [{t.tree}]" if t.tree else "") for t in value)
-            elif codec == "equation":
-                lines.append(f"  {name}: {value.text() if value is not None else '-'}")
-            else:
-                lines.append(f"  {name}: {_value_text(value)}")
-        lines.extend(f"  note: {n}" for n in self.notes)
-        return "\n".join(lines)
-
-    def to_latex(self) -> str:
-        """A LaTeX ``tabular`` (two columns: quantity, value)."""
-        lines = ["\\begin{tabular}{ll}", f"\\multicolumn{{2}}{{l}}{{\\textbf{{{_latex_escape(self.name)}}} "
-                 f"({_latex_escape(self.kind)})}} \\\\", "\\hline"]
-        for name, value, codec in self._rows():
-            label = _latex_escape(name.replace("_", " "))
-            if codec == "terms":
-                body = ", ".join(f"${_term_text(t.coefficient, t.power, t.latex, True)}$" for t in value) or "--"
-            elif codec == "equation":
-                body = f"${value.latex()}$" if value is not None else "--"
-            else:
-                body = _value_latex(value)
-            lines.append(f"{label} & {body} \\\\")
-        lines.extend(f"\\multicolumn{{2}}{{l}}{{{_latex_escape(n)}}} \\\\" for n in self.notes)
-        lines.append("\\end{tabular}")
-        return "\n".join(lines)
-
+# A report field names its codec in its metadata (``field(metadata=_codec("json"))``; no codec: "math").
+# The codec says, in one place, how the field is written to JSON, read back, and rendered.
 
 def _value_text(value) -> str:
     if value is None:
@@ -330,15 +199,138 @@ def _latex_escape(text: str) -> str:
     return text
 
 
-def report_from_dict(data: dict) -> Report:
-    """Any report from its JSON form (dispatch on ``"kind"``)."""
-    if not isinstance(data, dict):
-        raise ValueError(f"report: expected a mapping, got {type(data).__name__}")
-    kind = data.get("kind")
-    if kind not in _KINDS or kind == "report":
-        known = ", ".join(k for k in _KINDS if k != "report")
-        raise ValueError(f"report.kind: unknown kind {kind!r}; known kinds: {known}")
-    return _KINDS[kind].from_dict(data)
+@dataclass(frozen=True)
+class FieldCodec:
+    """How one kind of report field is written to JSON (``encode``), read back (``decode(value, where)``)
+    and rendered: ``text`` is what follows ``"  name:"`` in ``str(report)``, ``latex`` the table cell."""
+
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any, str], Any]
+    text: Callable[[Any], str]
+    latex: Callable[[Any], str]
+
+
+def _lists(value):
+    return [_lists(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, (tuple, list)) else value
+
+
+def _terms_text(terms) -> str:
+    # one term per line below the field's name
+    return "".join(f"\n    {_term_text(t.coefficient, t.power, t.factor, False)}" + (f"   [{t.tree}]" if t.tree else "")
+                   for t in terms)
+
+
+def _terms_latex(terms) -> str:
+    return ", ".join(f"${_term_text(t.coefficient, t.power, t.latex, True)}$" for t in terms) or "--"
+
+
+def _plain_text(value) -> str:
+    return " " + _value_text(value)
+
+
+CODECS: dict[str, FieldCodec] = {
+    # JSON values as they are (names, strings, integers)
+    "json": FieldCodec(lambda v: v, lambda v, where: v, _plain_text, _value_latex),
+    "strings": FieldCodec(list, lambda v, where: tuple(v), _plain_text, _value_latex),
+    # nested tuples (rows of a table) as nested lists
+    "tuple": FieldCodec(_lists, lambda v, where: _tuples(v), _plain_text, _value_latex),
+    "equation": FieldCodec(lambda v: None if v is None else v.to_dict(),
+                           lambda v, where: None if v is None else ModifiedEquation.from_dict(v),
+                           lambda v: f" {v.text() if v is not None else '-'}",
+                           lambda v: f"${v.latex()}$" if v is not None else "--"),
+    "terms": FieldCodec(lambda v: [t.to_dict() for t in v], lambda v, where: tuple(Term.from_dict(t) for t in v),
+                        _terms_text, _terms_latex),
+    # exact, symbolic or float numbers (nas.diagnostics.values)
+    "math": FieldCodec(values.encode, values.decode, _plain_text, _value_latex),
+}
+
+
+def _codec(name: str) -> dict:
+    """The metadata of a report field with codec ``name``."""
+    if name not in CODECS:
+        raise ValueError(f"codec: must be one of {', '.join(CODECS)}, got {name!r}")
+    return {"codec": name}
+
+
+def _codec_of(f: dataclasses.Field) -> FieldCodec:
+    return CODECS[f.metadata.get("codec", "math")]
+
+
+# --- reports ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """Common fields: the scheme's name and JSON form, the arithmetic used, the order, and notes.
+
+    ``order`` is the classical order of consistency with u' = f (0 for an inconsistent scheme, None when it
+    does not apply).
+    """
+
+    kind: ClassVar[str] = "report"
+    name: str = field(metadata=_codec("json"))
+    scheme: dict = field(metadata=_codec("json"))
+    arithmetic: str = field(metadata=_codec("json"))
+    order: Any = field(metadata=_codec("math"))
+    notes: tuple = field(default=(), metadata=_codec("strings"))
+
+    def __post_init__(self):
+        if self.arithmetic not in values.ARITHMETICS:
+            raise ValueError(f"arithmetic: must be one of {', '.join(values.ARITHMETICS)}, got {self.arithmetic!r}")
+
+    def to_dict(self) -> dict:
+        out = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            out[f.name] = _codec_of(f).encode(getattr(self, f.name))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Report":
+        if cls is Report:
+            return report_from_dict(data)
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        check_keys(data, required=required | {"kind"}, optional=names - required, where=f"{cls.kind} report")
+        if data["kind"] != cls.kind:
+            raise ValueError(f"kind: expected {cls.kind!r}, got {data['kind']!r}")
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name in data:
+                kwargs[f.name] = _codec_of(f).decode(data[f.name], f"{cls.kind}.{f.name}")
+        return cls(**kwargs)
+
+    # --- renderings ---
+    # fields rendered as a table by the subclass rather than as one row each
+    _table_fields: ClassVar[tuple] = ()
+
+    def _rows(self):
+        for f in dataclasses.fields(self):
+            if f.name in ("name", "scheme", "notes") or f.name in self._table_fields:
+                continue
+            yield f.name, getattr(self, f.name), _codec_of(f)
+
+    def __str__(self) -> str:
+        lines = [f"{self.name} ({self.kind}, {self.arithmetic} arithmetic)"]
+        for name, value, codec in self._rows():
+            if name != "arithmetic":  # in the heading
+                lines.append(f"  {name}:{codec.text(value)}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def to_latex(self) -> str:
+        """A LaTeX ``tabular`` (two columns: quantity, value)."""
+        lines = ["\\begin{tabular}{ll}", f"\\multicolumn{{2}}{{l}}{{\\textbf{{{_latex_escape(self.name)}}} "
+                 f"({_latex_escape(self.kind)})}} \\\\", "\\hline"]
+        for name, value, codec in self._rows():
+            lines.append(f"{_latex_escape(name.replace('_', ' '))} & {codec.latex(value)} \\\\")
+        lines.extend(f"\\multicolumn{{2}}{{l}}{{{_latex_escape(n)}}} \\\\" for n in self.notes)
+        lines.append("\\end{tabular}")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -534,4 +526,30 @@ class NetworkReport(Report):
         return super().to_latex() + "\n" + "\n".join(table)
 
 
-__all__ = ["ModifiedEquation", "MultistepReport", "NetworkReport", "NoiseReport", "ReversibleReport", "Report", "RungeKuttaReport", "Term", "report_from_dict"]
+def report_kinds(*classes: type) -> dict[str, type]:
+    """{kind: report class} for ``classes``; a ``ValueError`` when two share a kind (one would be unreadable)."""
+    table: dict[str, type] = {}
+    for cls in classes:
+        if cls.kind in table:
+            raise ValueError(f"report kind {cls.kind!r}: both {table[cls.kind].__name__} and {cls.__name__}")
+        table[cls.kind] = cls
+    return table
+
+
+# The one table of report kinds: ``report_from_dict`` reads exactly these.
+REPORT_KINDS = report_kinds(RungeKuttaReport, MultistepReport, ReversibleReport, NoiseReport, NetworkReport)
+
+
+def report_from_dict(data: dict) -> Report:
+    """Any report from its JSON form (dispatch on ``"kind"``)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"report: expected a mapping, got {type(data).__name__}")
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in REPORT_KINDS:
+        raise ValueError(f"report.kind: unknown kind {kind!r}; known kinds: {', '.join(REPORT_KINDS)}")
+    return REPORT_KINDS[kind].from_dict(data)
+
+
+
+__all__ = ["CODECS", "FieldCodec", "ModifiedEquation", "MultistepReport", "NetworkReport", "NoiseReport", "REPORT_KINDS",
+           "Report", "ReversibleReport", "RungeKuttaReport", "Term", "report_from_dict", "report_kinds"]

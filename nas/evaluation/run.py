@@ -283,7 +283,7 @@ def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, resul
 def read_plan(folder, run_name: str) -> dict:
     """``evaluation/plan.json`` of an evaluation to resume (``folder``: the evaluation folder, a path or a
     ``nas.storage.Location``), refused unless ``nas evaluate`` wrote it."""
-    from nas.networks import spec_from_dict
+    from nas.network_kinds import spec_from_dict
     from nas.train import TrainConfig
 
     folder = Location.from_uri(folder)
@@ -326,8 +326,7 @@ def check_resume_states(folder) -> None:
 def _check_networks(plan: dict, data_options: dict) -> None:
     """Each network against the data set and the budgets (``nas.limits``), on torch's meta device."""
     from nas import data_info
-    from nas.networks import spec_from_dict
-    from nas.networks.estimate import check
+    from nas.network_kinds import check, spec_from_dict
 
     info = data_info.check_request(**data_options)
     for candidate in plan["candidates"]:

@@ -74,7 +74,7 @@ def _text(value) -> str:
 
 def _trial_files(run_dir: Path, row) -> tuple[dict, dict]:
     """spec.json and train_config.json of a trial, read as JSON only, from inside the run folder."""
-    from nas.networks import spec_from_dict
+    from nas.network_kinds import spec_from_dict
     from nas.train import TrainConfig
 
     what = f"trial {row['trial_id']!r}"
@@ -175,7 +175,7 @@ def select(run_dir, top: int) -> tuple[list[Candidate], dict]:
 
 def resnet_reference(winner: Candidate) -> Candidate:
     """A plain ResNet (``euler``, no noise) with the network shape and training configuration of ``winner``."""
-    from nas.networks import spec_from_dict
+    from nas.network_kinds import spec_from_dict
     from nas.schemes import get
 
     spec = {**winner.spec, "scheme": get(RESNET_SCHEME).to_dict(), "noise": None, "share_stage_weights": False,

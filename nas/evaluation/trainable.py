@@ -62,7 +62,7 @@ def train_pair(config: dict, data=None, setup: EvaluationSetup | None = None) ->
     import torch
     from ray import tune
 
-    from nas.networks import build_network, spec_from_dict
+    from nas.network_kinds import build_network, spec_from_dict
     from nas.train import TrainConfig, count_parameters, evaluate, fit, seeded
 
     torch.set_num_threads(setup.threads)

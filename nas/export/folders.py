@@ -235,7 +235,7 @@ def written_back(model, spec):
 
 def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) -> dict:
     """Write the model folder of a record of a run (``folder`` is inside a staging folder renamed later)."""
-    from ..networks import build_network
+    from ..network_kinds import build_network
 
     spec = record["spec"]
     _check_data_matches(spec, data, record["trial_id"])

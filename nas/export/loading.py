@@ -17,8 +17,7 @@ def read_model(folder, what: str, *, device="cpu"):
     on the meta device, so nothing is allocated for a bad folder. Every problem is a ``ValueError`` naming
     ``what`` (this is the reader ``nas.load`` and ``nas export`` share).
     """
-    from ..networks import spec_from_dict
-    from ..networks.estimate import check_state_dict
+    from ..network_kinds import check_state_dict, spec_from_dict
 
     folder = Path(folder)
     spec_path = contained(folder, "spec.json", f"{what}: spec.json")
@@ -55,7 +54,7 @@ def load(path, *, device="cpu"):
             if not copy.is_dir():
                 raise ValueError(f"load: {path} is not an export (nothing there)")
             return load(copy, device=device)
-    from ..networks import build_network
+    from ..network_kinds import build_network
 
     folder = Path(path)
     if not folder.is_dir():

@@ -1,13 +1,15 @@
-"""``build_network(spec)``: the one way search, export and tests create networks."""
+"""``SchemeNetwork``: the network a ``NetworkSpec`` determines.
+
+Build it with ``nas.network_kinds.build_network``, which reads a spec of any kind and checks the budgets first.
+"""
 from __future__ import annotations
 
 from torch import nn
 
-from . import estimate
 from .learned import make_learned
 from .blocks import Head, Stem, Transition
 from .residuals import RESIDUAL_FORMS
-from .spec import NetworkSpec, spec_from_dict
+from .spec import NetworkSpec
 from .stage import SchemeStage
 from .tying import ResidualFactory
 
@@ -44,14 +46,4 @@ class SchemeNetwork(nn.Module):
         return [dict(row, stage=i) for i, stage in enumerate(self.stages) for row in stage.coefficients()]
 
 
-def build_network(spec: NetworkSpec | dict) -> SchemeNetwork:
-    """The network of ``spec`` (a ``NetworkSpec``, a converted torchvision ResNet's ``ConvertedSpec``, or the
-    dict of either); a ``ValueError`` when it exceeds the parameter budget (``nas.limits``), found on the meta
-    device before anything is allocated."""
-    if isinstance(spec, dict):
-        spec = spec_from_dict(spec)
-    if not callable(getattr(spec, "module", None)):
-        raise TypeError(f"build_network: expected a NetworkSpec, a ConvertedSpec or the dict of either, got "
-                        f"{type(spec).__name__}")
-    estimate.check(spec)
-    return spec.module()
+__all__ = ["SchemeNetwork"]

@@ -1,11 +1,12 @@
 """How big a network would be, found before it exists: parameters and activation memory on torch's meta device.
 
 A module built under ``torch.device("meta")`` has tensors with shapes but no storage, so a network with
-10¹² parameters costs nothing to describe. ``estimate`` counts its parameters and, given a sample shape,
-runs one sample through it and adds up the outputs of every layer: roughly what autograd keeps for the
-backward pass, per sample (float32). ``check`` compares them with ``nas.limits``' budgets; ``build_network``
-calls it (parameters only) so a spec — from the API, a CLI flag, a search space or a ``spec.json`` — can never
-allocate beyond the budget.
+10¹² parameters costs nothing to describe. ``measure`` counts the parameters of such a module and, given a
+sample shape, runs one sample through it and adds up the outputs of every layer: roughly what autograd keeps
+for the backward pass, per sample (float32); with ``enforce`` it compares them with ``nas.limits``' budgets.
+This module works on any network-building function; ``nas.network_kinds`` applies it to every kind of spec
+(its ``estimate``, ``check`` and ``check_state_dict``), and its ``build_network`` checks the parameters first,
+so a spec — from the API, a CLI flag, a search space or a ``spec.json`` — can never allocate beyond the budget.
 """
 from __future__ import annotations
 
@@ -31,12 +32,14 @@ def describe(spec) -> str:
     return f"network {spec.scheme} with widths {widths} and {spec.steps_per_stage} step(s) per stage"
 
 
-def _meta_network(spec, where: str):
+def meta_network(spec, network, where: str) -> nn.Module:
+    """``network(spec)`` built on the meta device (nothing allocated), after the checks on the spec's fields
+    that keep even the meta build small (``nas.limits``)."""
     limits.check_depth(len(spec.widths), spec.steps_per_stage, where)
     limits.check_fixed_layers(spec.macro, spec.in_channels, spec.num_classes, spec.widths, where)
     try:
         with torch.device("meta"):
-            return spec.module()
+            return network(spec)
     except (RuntimeError, OverflowError) as exc:  # a size past int64: far beyond any budget
         raise ValueError(f"{where}: tensors too large to describe ({exc}); {limits.PARAMS.describe()}") from None
 
@@ -64,23 +67,9 @@ def _activation_bytes(model: nn.Module, input_shape) -> int:
     return total[0] * FLOAT_BYTES
 
 
-def estimate(spec, input_shape=None) -> NetworkEstimate:
-    """Parameters of ``spec``'s network and, with ``input_shape`` (one sample), its activation bytes."""
-    return _measure(spec, describe(spec), input_shape, batch_size=None, enforce=False)
-
-
-def check(spec, *, input_shape=None, batch_size: int | None = None, where: str | None = None) -> NetworkEstimate:
-    """``estimate`` checked against the budgets (activations only with ``input_shape`` and ``batch_size``).
-
-    Parameters are checked before the sample runs through, so an absurd network never reaches the forward.
-    """
-    return _measure(spec, where or describe(spec), input_shape, batch_size, enforce=True)
-
-
-def check_state_dict(spec, state: dict, where: str) -> None:
-    """``state`` (weights read from a file) has exactly the names and shapes of ``spec``'s network, which is
-    checked against the parameter budget first; nothing is allocated (meta device)."""
-    model = _meta_network(spec, where)
+def check_weights(model: nn.Module, state: dict, where: str) -> None:
+    """``state`` (weights read from a file) has exactly the names and shapes of ``model`` (a meta network),
+    whose parameters are checked against the budget first."""
     limits.check_params(sum(p.numel() for p in model.parameters()), where)
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
     given = {name: tuple(getattr(tensor, "shape", ())) for name, tensor in state.items()}
@@ -95,8 +84,11 @@ def check_state_dict(spec, state: dict, where: str) -> None:
                              f"the network needs {list(shape)})")
 
 
-def _measure(spec, where: str, input_shape, batch_size, enforce: bool) -> NetworkEstimate:
-    model = _meta_network(spec, where)
+def measure(model: nn.Module, where: str, input_shape=None, batch_size: int | None = None,
+            enforce: bool = False) -> NetworkEstimate:
+    """Parameters of ``model`` (a meta network) and, with ``input_shape`` (one sample), its activation bytes;
+    with ``enforce``, checked against the budgets (activations only with ``batch_size`` too). Parameters are
+    checked before the sample runs through, so an absurd network never reaches the forward."""
     params = sum(p.numel() for p in model.parameters())
     if enforce:
         limits.check_params(params, where)
@@ -108,4 +100,4 @@ def _measure(spec, where: str, input_shape, batch_size, enforce: bool) -> Networ
     return NetworkEstimate(params, per_sample)
 
 
-__all__ = ["NetworkEstimate", "estimate", "check", "check_state_dict", "describe", "FLOAT_BYTES"]
+__all__ = ["NetworkEstimate", "check_weights", "describe", "measure", "meta_network", "FLOAT_BYTES"]

@@ -164,9 +164,9 @@ def concrete_state_dict(model) -> dict:
 
 def concrete_network(model):
     """The network of :func:`concrete_spec` with the trained weights: equal to ``model`` bit for bit."""
-    from .builder import build_network
-
-    network = build_network(concrete_spec(model))
+    # model's own class builds it (this module sits below the builder); dropping the learned coefficients
+    # only removes parameters, so the trained network's budget check covers this one
+    network = type(model)(concrete_spec(model))
     network.load_state_dict(concrete_state_dict(model))
     return network.train(model.training)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 from ..checks import flag, positive_int, step_size
 from ..schemes import from_dict as scheme_from_dict
 from ..schemes import resolve
+from ..schemes.noise import noise_schedule
 from ..schemes.serialization import check_keys
 from .blocks import MACROS
 from .residuals import RESIDUAL_FORMS
@@ -90,7 +91,7 @@ class NetworkSpec:
         if self.residual not in RESIDUAL_FORMS:
             raise ValueError(f"residual: must be one of {', '.join(RESIDUAL_FORMS)}, got {self.residual!r}")
         if self.noise is not None:
-            set_("noise", _noise_schedule(self.noise))
+            set_("noise", noise_schedule(self.noise))
         if self.tie not in TIES:
             raise ValueError(f"tie: must be one of {', '.join(TIES)}, got {self.tie!r}")
         if self.norm not in NORMS:
@@ -135,12 +136,6 @@ class NetworkSpec:
     def replace(self, **changes) -> "NetworkSpec":
         return replace(self, **changes)
 
-    def module(self):
-        """A fresh network of this spec; ``build_network`` checks the budgets first (every spec kind has this)."""
-        from .builder import SchemeNetwork
-
-        return SchemeNetwork(self)
-
     def to_dict(self) -> dict:
         out = {}
         for f in fields(self):
@@ -168,25 +163,4 @@ class NetworkSpec:
 _WRITTEN_WHEN_SET = ("tie", "norm", "learn_scheme", "learn_order")
 
 
-def spec_from_dict(data: dict):
-    """The spec of a ``spec.json``: a ``NetworkSpec``, or a converted torchvision ResNet's spec (``nas.convert``)
-    when the form names one with the key ``"torchvision"``."""
-    if isinstance(data, dict) and "torchvision" in data:
-        from ..conversion.spec import ConvertedSpec  # torchvision networks are a kind of spec, built elsewhere
-
-        return ConvertedSpec.from_dict(data)
-    return NetworkSpec.from_dict(data)
-
-
-def _noise_schedule(value):
-    """A NoiseSchedule from a schedule or its JSON dict; anything else is a ValueError."""
-    from ..schemes.noise import NoiseSchedule  # noise schedules are optional in a spec
-
-    if isinstance(value, dict):
-        return NoiseSchedule.from_dict(value)
-    if not isinstance(value, NoiseSchedule):
-        raise ValueError(f"noise: expected a noise schedule, its dict or None, got {value!r}")
-    return value
-
-
-__all__ = ["NetworkSpec", "DEFAULT_IN_CHANNELS", "spec_from_dict"]
+__all__ = ["NetworkSpec", "DEFAULT_IN_CHANNELS"]

@@ -236,4 +236,14 @@ class NoiseSchedule:
         return f"{self.kind}({self.shape}, {own}={getattr(self, own):g})"
 
 
-__all__ = ["NoiseSchedule", "KINDS", "SHAPES", "PARAMETER", "depth_profile"]
+def noise_schedule(value) -> NoiseSchedule:
+    """A NoiseSchedule from a schedule or its JSON dict (the ``noise`` field of every network spec); anything
+    else is a ValueError."""
+    if isinstance(value, dict):
+        return NoiseSchedule.from_dict(value)
+    if not isinstance(value, NoiseSchedule):
+        raise ValueError(f"noise: expected a noise schedule, its dict or None, got {value!r}")
+    return value
+
+
+__all__ = ["NoiseSchedule", "KINDS", "SHAPES", "PARAMETER", "depth_profile", "noise_schedule"]

@@ -72,7 +72,7 @@ def extreme_configs(space: SearchSpace):
 def check_space(space: SearchSpace, info) -> int:
     """Check every extreme network of ``space`` for the data set ``info`` (``nas.data.DatasetInfo``);
     returns how many distinct networks were estimated. A ``ValueError`` names the first one over budget."""
-    from nas.networks.estimate import check
+    from nas.network_kinds import check
 
     seen = set()
     for config in extreme_configs(space):

@@ -84,7 +84,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     import torch
     from ray import tune
 
-    from nas.networks import build_network
+    from nas.network_kinds import build_network
     from nas.networks.learned import learned_record
     from nas.train import TrainConfig, count_parameters, fit, seeded
 
