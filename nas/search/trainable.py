@@ -31,8 +31,9 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from nas.resumable import (MARKER_FILE, RESUME_FILE, ResumableTraining, diverged_final, epoch_final,  # noqa: F401
-                           exit_if_orphaned, read_resume_state, report_with_marker)
+# read_resume_state and exit_if_orphaned: also importable from here, where they were first defined
+from nas.resumable import (RESUME_FILE, ResumableTraining, diverged_final, epoch_final, exit_if_orphaned,  # noqa: F401
+                           read_resume_state, report_with_marker)
 from nas.vocabulary import DUPLICATE_STATUS
 from nas.storage import Location
 
