@@ -17,15 +17,16 @@ in the manner of optuna's ``_optimize`` -> ``_run_trial``:
 Modules:
 
 - ``request``  ``TuneRequest`` (a frozen value: what the user asked) and ``PreparedRun`` (what prepare resolved);
-- ``command``  ``TuneCommand``: the interface a command implements, each method saying when it is called;
+- ``command``  ``TuneCommand``: the interface a command implements, each method saying when it is called
+               (with ``TuneSettings`` and ``TrialFunction``, the values it returns);
 - ``phases``   ``drive``: the three phases;
 - ``signals``  ``tune_signal_handling``: the first signal becomes Tune's graceful stop.
 """
 from __future__ import annotations
 
-from .command import TuneCommand, TuneSettings
+from .command import TrialFunction, TuneCommand, TuneSettings
 from .phases import drive
 from .request import PreparedRun, TuneRequest
 from .signals import tune_signal_handling
 
-__all__ = ["drive", "TuneCommand", "TuneSettings", "TuneRequest", "PreparedRun", "tune_signal_handling"]
+__all__ = ["drive", "TuneCommand", "TuneSettings", "TrialFunction", "TuneRequest", "PreparedRun", "tune_signal_handling"]

@@ -50,8 +50,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from nas.driver import PreparedRun, TuneCommand, TuneRequest, TuneSettings, drive
-from nas.driver.command import TrialFunction
+from nas.driver import PreparedRun, TrialFunction, TuneCommand, TuneRequest, TuneSettings, drive
 from nas.driver_lock import DriverLock
 from nas.limits import MAX_EPOCHS, MAX_SEEDS, MAX_TOP, MAX_TRIALS, check_count
 from nas.safe_load import read_json_at

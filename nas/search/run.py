@@ -48,8 +48,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nas import data_info
-from nas.driver import PreparedRun, TuneCommand, TuneRequest, TuneSettings, drive
-from nas.driver.command import TrialFunction
+from nas.driver import PreparedRun, TrialFunction, TuneCommand, TuneRequest, TuneSettings, drive
 from nas.driver_lock import DriverLock, is_lock_entry
 from nas.messages import one_line
 from nas.paths import check_output_folder
