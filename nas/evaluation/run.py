@@ -10,9 +10,9 @@ In this order:
    plain tensors (``weights_only``);
 2. write ``<run>/evaluation/plan.json`` (the candidates with their specs, the seeds and the rule that chose
    them: a resumed evaluation retrains exactly this plan, whatever the run's trials say by then);
-3. run one Ray Tune trial per (architecture, seed) pair (``nas.evaluation.trainable``), in parallel, with the
-   cluster, resources and signal handling of ``nas search`` (``nas.search.cluster``,
-   ``nas.search.run.tune_signal_handling``);
+3. run one Ray Tune trial per (architecture, seed) pair (``nas.evaluation.trainable``), in parallel, in the
+   Tune driver of ``nas search`` (``nas.driver``: ``EvaluationCommand`` is the evaluation's own parts; the
+   cluster, resources, resume checks and signal handling are the driver's);
 4. write ``<run>/evaluation.csv`` and ``evaluation.json`` (``nas.evaluation.summary``).
 
 Storage: the run is a local folder, a run name under ``storage`` (``results/`` by default; ``--results-root``
@@ -45,22 +45,20 @@ gracefully: unfinished pairs are recorded ``interrupted`` and ``Interrupted`` na
 from __future__ import annotations
 
 import datetime
-import os
 import shlex
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nas.driver import PreparedRun, TrialFunction, TuneCommand, TuneRequest, TuneSettings, drive
 from nas.driver_lock import DriverLock
-from nas.interrupt import Interrupted, catch_signals
 from nas.limits import MAX_EPOCHS, MAX_SEEDS, MAX_TOP, MAX_TRIALS, check_count
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
 
 from . import seeds as seed_rules
 from . import selection, summary
-from .trainable import TRIALS_FOLDER, EvaluationSetup, job_folder, job_key, train_pair
+from .trainable import EvaluationSetup, job_folder, job_key, train_pair
 
 FORMAT = "nas.evaluation.plan/1"
 EVALUATION_FOLDER = "evaluation"
@@ -122,23 +120,184 @@ def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: i
     (``nas.search.signatures``)."""
     if storage is not None and str(results_root) != "results":
         raise ValueError("--storage: give either --storage or --results-root, not both")
-    option = "--results-root" if storage is None else "--storage"
-    root = results_root if storage is None else storage
     if isinstance(seed_list, str):
         seed_list = seed_rules.parse_seed_list(seed_list)
     elif seed_list is not None and not isinstance(seed_list, (list, tuple)):
         raise ValueError(f"--seed-list: expected a list of integers, got {seed_list!r}")
     flags = {"top": top, "seeds": seeds, "epochs": epochs, "first_seed": first_seed,
              "seed_list": None if seed_list is None else list(seed_list)}
-    resolved = {}
-    with catch_signals() as signals:
-        try:
-            return _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, root, option, progress,
-                             signals, resolved, trust=trust_run_folder)
-        except Interrupted as exc:
-            if "run_dir" not in resolved:
-                raise
-            raise exc.with_hint(f"resume with: {resume_command(run, root, flags, address, option)}") from None
+    request = EvaluationRequest(run=run, flags=flags, resume=resume, address=address,
+                                cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+                                storage=results_root if storage is None else storage,
+                                storage_option="--results-root" if storage is None else "--storage",
+                                progress=progress, trust_run_folder=trust_run_folder)
+    return drive(EvaluationCommand(), request)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationRequest(TuneRequest):
+    """``evaluate(...)`` / ``nas evaluate`` as asked (``flags``: top, seeds, epochs, first_seed, seed_list)."""
+
+    run: object  # a run folder, a storage URI or a run name under ``storage``
+    cpus_per_trial: float | None = None
+    gpus_per_trial: object = None
+
+
+@dataclass(frozen=True)
+class EvaluatedRun:
+    """The run an evaluation reads (``EvaluationCommand.locate``)."""
+
+    location: Location  # the run's own storage: the evaluation is written there
+    local_run: Path  # a local folder with the run's records (a temporary copy for a run in an object store)
+    search: dict  # the run's search.json
+    cpus: float
+    gpus: object
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedEvaluation(PreparedRun):
+    """An evaluation once checked: its plan (the saved one on resume) and its (architecture, seed) pairs."""
+
+    location: Location  # the run: evaluation.csv and evaluation.json go beside its trials
+    plan: dict
+    jobs: dict  # job key -> {"candidate": ..., "seed": ...}
+
+
+class EvaluationCommand(TuneCommand):
+    """``nas evaluate`` in the Tune driver (``nas.driver``): one trial per (architecture, seed) pair."""
+
+    name = "nas evaluate"
+    log_file = LOG_FILE
+
+    def locate(self, request: EvaluationRequest) -> EvaluatedRun:
+        from nas import leaderboard
+
+        for name, minimum, maximum in (("top", 1, MAX_TOP), ("seeds", MIN_SEEDS, MAX_SEEDS),
+                                       ("epochs", 1, MAX_EPOCHS)):
+            if request.flags[name] is not None:
+                _positive_int(request.flags[name], f"--{name}", minimum, maximum)
+        cpus, gpus = _resources_flags(request.cpus_per_trial, request.gpus_per_trial)
+        location = run_location(request.run, request.storage, request.storage_option)
+        # The run's records are read from a local folder (a temporary copy for a run in an object store); the
+        # evaluation is written to the run's own storage (``location``).
+        local_run = leaderboard.resolve_run(location.uri if location is not None else request.run, request.storage)
+        if location is None:
+            location = Location.from_uri(local_run)
+        return EvaluatedRun(location=location, local_run=local_run, search=leaderboard.read_search_config(local_run),
+                            cpus=cpus, gpus=gpus)
+
+    def lock(self, run: EvaluatedRun) -> DriverLock:
+        # the run's lock: a search or another evaluation of this run is refused, naming it
+        return super().lock(run.location)
+
+    def prepare(self, request: EvaluationRequest, run: EvaluatedRun) -> PreparedEvaluation:
+        from nas.export import dataset_options
+
+        folder = run.location / EVALUATION_FOLDER
+        restoring = request.resume and folder.is_file(PLAN_FILE)
+        plan = (_resumed_plan(folder, run.location.name, request.flags) if restoring
+                else _new_plan(folder, run, request.flags))
+        data_options = dataset_options(run.search)
+        _check_networks(plan, data_options)
+        jobs = {job_key(c["architecture_id"], seed): {"candidate": c, "seed": seed}
+                for c in plan["candidates"] for seed in plan["seeds"]}
+        return PreparedEvaluation(name=run.location.name, folder=folder, start_file=PLAN_FILE, restoring=restoring,
+                                  cpus_per_trial=run.cpus, gpus_per_trial=run.gpus, data_request=data_options,
+                                  location=run.location, plan=plan, jobs=jobs)
+
+    def begin(self, prepared: PreparedEvaluation, resources: dict) -> None:
+        if not prepared.restoring:
+            prepared.folder.write_json(PLAN_FILE, {**prepared.plan, "resources": resources,
+                                                   "data": prepared.data.spec,
+                                                   "created": datetime.datetime.now(datetime.timezone.utc)
+                                                   .isoformat(timespec="seconds")})
+
+    def trial_function(self, prepared: PreparedEvaluation, resources: dict) -> TrialFunction:
+        from nas.search.trainable import threads_for
+
+        # The folder travels as its URI: each worker rebuilds the storage and writes there, on any node.
+        setup = EvaluationSetup(run=prepared.name, evaluation_dir=prepared.folder.uri, jobs=prepared.jobs,
+                                epochs=prepared.plan["epochs"], threads=threads_for(resources["cpu"]))
+        return TrialFunction(train_pair, setup, resources)
+
+    def tune_settings(self, prepared: PreparedEvaluation, resources: dict, progress: bool) -> TuneSettings:
+        from ray import tune
+
+        from nas.search.cluster import trials_that_fit
+        from nas.search.progress import JobNames, ProgressView
+
+        jobs = prepared.jobs
+        return TuneSettings(
+            param_space={"job": tune.grid_search(list(jobs))},
+            tune_config=dict(num_samples=1, max_concurrent_trials=min(trials_that_fit(resources), len(jobs)),
+                             trial_dirname_creator=_job_dirname),
+            max_failures=MAX_FAILURES,
+            # one line per finished (architecture, seed) pair, with the time
+            callbacks=(ProgressView(len(jobs), "val_acc", "max", name=JobNames(jobs)),) if progress else ())
+
+    def describe(self, prepared: PreparedEvaluation, per_trial: str) -> str:
+        plan = prepared.plan
+        return (f"{len(plan['candidates'])} architectures x {len(plan['seeds'])} seeds, {plan['epochs']} epochs "
+                f"each ({per_trial} per trial)")
+
+    def record(self, prepared: PreparedEvaluation, grid, interrupted_by: str | None) -> EvaluationResult:
+        folder, jobs, plan, location = prepared.folder, prepared.jobs, prepared.plan, prepared.location
+        if interrupted_by:
+            _mark_interrupted(folder, jobs, interrupted_by)
+        rows = summary.collect_rows(folder, jobs, unfinished_status="interrupted" if interrupted_by else "error")
+        frame = summary.write_csv(location, rows)
+        complete = bool((frame["status"] == "completed").all())
+        document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=prepared.name,
+                                     seeds=plan["seeds"], epochs=plan["epochs"], complete=complete,
+                                     wall_time=time.time() - prepared.started,
+                                     seed_rule=plan.get("seed_rule") or seed_rules.legacy_rule())
+        summary.write_json(location, document)
+        return EvaluationResult(location.local_path or location, frame, document)
+
+    def show(self, request: EvaluationRequest, prepared: PreparedEvaluation, result: EvaluationResult) -> None:
+        print(summary.format_summary(result.summary), flush=True)
+
+    def resume_command(self, request: EvaluationRequest, run: EvaluatedRun) -> str:
+        return resume_command(request.run, request.storage, dict(request.flags), request.address,
+                              request.storage_option)
+
+
+def _resumed_plan(folder: Location, run_name: str, flags) -> dict:
+    """The plan a resumed evaluation recorded; flags given again must agree with it."""
+    plan = read_plan(folder, run_name)
+    rule = plan.get("seed_rule") or seed_rules.legacy_rule()
+    wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"],
+              "first_seed": rule.get("first_seed"), "seed_list": plan["seeds"]}
+    changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
+    if changed:  # a resumed evaluation keeps the seeds recorded at its start, whatever the run holds now
+        raise ValueError(f"--resume: the evaluation was started with "
+                         f"{', '.join(_flag_text(k, wanted[k]) for k in changed)}; a resumed evaluation "
+                         "keeps its settings")
+    return plan
+
+
+def _new_plan(folder: Location, run: EvaluatedRun, flags) -> dict:
+    """A new evaluation's plan: the candidates, fresh seeds and the rule that chose them, the epochs."""
+    run_name = run.location.name
+    if folder.list():
+        raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
+                         "--resume, or move it away to start again")
+    top = DEFAULT_TOP if flags["top"] is None else flags["top"]
+    chosen, rule = seed_rules.choose(flags["seeds"], flags["seed_list"], flags["first_seed"],
+                                     seed_rules.search_seeds(run.local_run), default_count=DEFAULT_SEEDS,
+                                     minimum=MIN_SEEDS)
+    candidates, note = selection.select(run.local_run, top)
+    epochs = selection.run_epochs(run.search) if flags["epochs"] is None else flags["epochs"]
+    if len(candidates) * len(chosen) > MAX_TRIALS:
+        raise ValueError(f"--seeds: {len(candidates)} architectures x {len(chosen):,} seeds are "
+                         f"{len(candidates) * len(chosen):,} training runs, more than the limit of "
+                         f"{MAX_TRIALS:,}")
+    return {"format": FORMAT, "run": run_name, "top": top, "seeds": chosen, "seed_rule": rule,
+            "epochs": epochs, "resnet": note, "candidates": [c.to_dict() for c in candidates]}
+
+
+def _job_dirname(trial) -> str:
+    return f"job_{trial.config['job']}"
 
 
 def resume_command(run, results_root, flags: dict, address: str | None, option: str = "--results-root") -> str:
@@ -177,109 +336,6 @@ def run_location(run, results_root, option: str = "--results-root") -> Location 
     return None
 
 
-def _evaluate(run, flags, resume, address, cpus_per_trial, gpus_per_trial, results_root, option, progress, signals,
-              resolved, trust=False):
-    from nas import leaderboard
-    from nas.export import dataset_options
-
-    for name, minimum, maximum in (("top", 1, MAX_TOP), ("seeds", MIN_SEEDS, MAX_SEEDS), ("epochs", 1, MAX_EPOCHS)):
-        if flags[name] is not None:
-            _positive_int(flags[name], f"--{name}", minimum, maximum)
-    cpus, gpus = _resources_flags(cpus_per_trial, gpus_per_trial)
-    location = run_location(run, results_root, option)
-    # The run's records are read from a local folder (a temporary copy for a run in an object store); the
-    # evaluation is written to the run's own storage (``location``).
-    local_run = leaderboard.resolve_run(location.uri if location is not None else run, results_root)
-    if location is None:
-        location = Location.from_uri(local_run)
-    run_name = location.name
-    folder = location / EVALUATION_FOLDER
-    search = leaderboard.read_search_config(local_run)
-    data_options = dataset_options(search)
-
-    # One driver per run (nas.driver_lock): a search or another evaluation of this run is refused, naming it.
-    with DriverLock(location, "nas evaluate"):
-        restoring = resume and folder.is_file(PLAN_FILE)
-        if restoring:
-            plan = read_plan(folder, run_name)
-            rule = plan.get("seed_rule") or seed_rules.legacy_rule()
-            wanted = {"top": plan["top"], "seeds": len(plan["seeds"]), "epochs": plan["epochs"],
-                      "first_seed": rule.get("first_seed"), "seed_list": plan["seeds"]}
-            changed = [k for k, v in flags.items() if v is not None and v != wanted[k]]
-            if changed:  # a resumed evaluation keeps the seeds recorded at its start, whatever the run holds now
-                raise ValueError(f"--resume: the evaluation was started with "
-                                 f"{', '.join(_flag_text(k, wanted[k]) for k in changed)}; a resumed evaluation "
-                                 "keeps its settings")
-            check_resume_states(folder)
-            from nas.search.cluster import check_experiment_signatures
-
-            check_experiment_signatures(folder, trust)  # before Ray starts; Tune's restore unpickles these files
-        else:
-            if folder.list():
-                raise ValueError(f"{folder} already holds an evaluation of run {run_name}; continue it with "
-                                 "--resume, or move it away to start again")
-            top = DEFAULT_TOP if flags["top"] is None else flags["top"]
-            chosen, rule = seed_rules.choose(flags["seeds"], flags["seed_list"], flags["first_seed"],
-                                             seed_rules.search_seeds(local_run), default_count=DEFAULT_SEEDS,
-                                             minimum=MIN_SEEDS)
-            candidates, note = selection.select(local_run, top)
-            epochs = selection.run_epochs(search) if flags["epochs"] is None else flags["epochs"]
-            if len(candidates) * len(chosen) > MAX_TRIALS:
-                raise ValueError(f"--seeds: {len(candidates)} architectures x {len(chosen):,} seeds are "
-                                 f"{len(candidates) * len(chosen):,} training runs, more than the limit of "
-                                 f"{MAX_TRIALS:,}")
-            plan = {"format": FORMAT, "run": run_name, "top": top, "seeds": chosen, "seed_rule": rule,
-                    "epochs": epochs, "resnet": note, "candidates": [c.to_dict() for c in candidates]}
-        _check_networks(plan, data_options)
-        if not address:
-            from nas.search.cluster import check_local_resources
-
-            check_local_resources(cpus, gpus)
-        resolved["run_dir"] = location
-
-        from nas.data import load_dataset
-        from nas.search.cluster import start_ray, trial_resources
-        from nas.search.logs import quiet_libraries, run_log
-        from nas.search.shared_storage import check_shared_storage
-
-        data = load_dataset(**data_options)
-        jobs = {job_key(c["architecture_id"], seed): {"candidate": c, "seed": seed}
-                for c in plan["candidates"] for seed in plan["seeds"]}
-        started = time.time()
-        quiet_libraries()
-        # Library chatter (Ray's token-authentication banner, Tune's logs) goes to evaluation/evaluation.log.
-        with run_log(folder, LOG_FILE, keep=lambda: folder.is_file(PLAN_FILE)):
-            started_ray = start_ray(address)
-            signals.reinstall()
-            try:
-                check_shared_storage(folder, address)  # on a multi-node cluster, a local folder every node sees
-                resources = trial_resources(cpus, gpus)
-                if not restoring:
-                    folder.write_json(PLAN_FILE, {**plan, "resources": resources, "data": data.spec,
-                                                  "created": datetime.datetime.now(datetime.timezone.utc)
-                                                  .isoformat(timespec="seconds")})
-                _run_tuner(run_name, folder, plan, jobs, data, resources, restoring, progress, signals, trust)
-            finally:
-                if started_ray:
-                    import ray
-
-                    ray.shutdown()
-        interrupted = signals.received is not None
-        if interrupted:
-            _mark_interrupted(folder, jobs, signal.Signals(signals.received).name)
-        rows = summary.collect_rows(folder, jobs, unfinished_status="interrupted" if interrupted else "error")
-        frame = summary.write_csv(location, rows)
-        complete = bool((frame["status"] == "completed").all())
-        document = summary.summarise(frame, plan["candidates"], plan["resnet"], run=run_name, seeds=plan["seeds"],
-                                     epochs=plan["epochs"], complete=complete, wall_time=time.time() - started,
-                                     seed_rule=plan.get("seed_rule") or seed_rules.legacy_rule())
-        summary.write_json(location, document)
-        signals.check()
-        if progress:
-            print(summary.format_summary(document), flush=True)
-        return EvaluationResult(location.local_path or location, frame, document)
-
-
 def read_plan(folder, run_name: str) -> dict:
     """``evaluation/plan.json`` of an evaluation to resume (``folder``: the evaluation folder, a path or a
     ``nas.storage.Location``), refused unless ``nas evaluate`` wrote it."""
@@ -309,20 +365,6 @@ def read_plan(folder, run_name: str) -> dict:
     return plan
 
 
-def check_resume_states(folder) -> None:
-    """Every saved training state loads as plain tensors and data, before Ray starts (a planted pickle
-    refuses the whole resume, naming the file, and runs nothing). ``folder``: the evaluation folder."""
-    from nas.search.trainable import RESUME_FILE, read_resume_state
-
-    trials = Location.from_uri(folder) / TRIALS_FOLDER
-    for name in trials.list():
-        if (trials / name).is_file(RESUME_FILE):
-            try:
-                read_resume_state(trials / name)
-            except ValueError as exc:
-                raise ValueError(f"--resume: {exc}") from None
-
-
 def _check_networks(plan: dict, data_options: dict) -> None:
     """Each network against the data set and the budgets (``nas.limits``), on torch's meta device."""
     from nas import data_info
@@ -348,42 +390,6 @@ def _mark_interrupted(folder: Location, jobs: dict, signal_name: str) -> None:
             trial.update_metrics({**metrics, "status": "interrupted", "message": note})
 
 
-def _run_tuner(run_name, folder: Location, plan, jobs, data, resources, restoring, progress, signals, trust=False):
-    from ray import tune
-
-    from nas.search.cluster import trials_that_fit, tune_experiment
-    from nas.search.progress import JobNames, ProgressView
-    from nas.search.run import tune_signal_handling
-    from nas.search.trainable import threads_for
-
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter prints nothing at verbose=0
-    # The folder travels as its URI: each worker rebuilds the storage and writes there, on any node.
-    setup = EvaluationSetup(run=run_name, evaluation_dir=folder.uri, jobs=jobs, epochs=plan["epochs"],
-                            threads=threads_for(resources["cpu"]))
-    trainable = tune.with_resources(tune.with_parameters(train_pair, data=data, setup=setup), resources)
-    tuner, tune_storage = tune_experiment(folder, trainable, restoring, trust)
-    if tuner is None:
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"job": tune.grid_search(list(jobs))},
-            tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=min(trials_that_fit(resources),
-                                                                                 len(jobs)),
-                                        trial_dirname_creator=lambda trial: f"job_{trial.config['job']}",
-                                        reuse_actors=True),
-            run_config=tune.RunConfig(**tune_storage, verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-                                      checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-                                      # one line per finished (architecture, seed) pair, with the time
-                                      callbacks=[ProgressView(len(jobs), "val_acc", "max", name=JobNames(jobs))]
-                                      if progress else []))
-    if progress:
-        per_trial = f"{resources['cpu']:g} CPU" + (f" + {resources['gpu']:g} GPU" if resources["gpu"] else "")
-        print(f"nas evaluate: run {run_name!r}: {len(plan['candidates'])} architectures x "
-              f"{len(plan['seeds'])} seeds, {plan['epochs']} epochs each ({per_trial} per trial) -> {folder}",
-              flush=True)
-    with tune_signal_handling(signals):
-        return tuner.fit()
-
-
-__all__ = ["evaluate", "EvaluationResult", "resume_command", "read_plan", "check_resume_states", "DEFAULT_TOP",
+__all__ = ["evaluate", "EvaluationResult", "EvaluationRequest", "EvaluationCommand", "resume_command", "read_plan",
+           "DEFAULT_TOP",
            "DEFAULT_SEEDS", "MIN_SEEDS", "EVALUATION_FOLDER", "PLAN_FILE", "LOG_FILE", "run_location"]

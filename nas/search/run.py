@@ -1,6 +1,8 @@
 """The search driver: Ray Tune runs the trials, Optuna's sampler proposes them, ASHA stops bad ones early.
 
-``run(space, ...)`` (and ``nas search``) does, in this order:
+``run(space, ...)`` (and ``nas search``) builds a ``SearchRequest`` (a frozen value) and runs ``SearchCommand``,
+the search's own parts, in the Tune driver shared with ``nas evaluate`` (``nas.driver``: prepare, execute,
+finish). In this order:
 
 1. read and validate everything before writing anything: the space (``nas.safe_yaml``), the flags and their
    cross-field rules, the run name (``nas.paths``), the data request and every network the space can produce
@@ -39,35 +41,29 @@ experiment state and stops the trials; the trials it had not finished are record
 """
 from __future__ import annotations
 
-import contextlib
 import datetime
-import logging
 import os
 import shlex
-import signal
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nas import data_info
+from nas.driver import PreparedRun, TrialFunction, TuneCommand, TuneRequest, TuneSettings, drive
 from nas.driver_lock import DriverLock, is_lock_entry
-from nas.interrupt import Interrupted, catch_signals
 from nas.messages import one_line
 from nas.paths import check_output_folder
+from nas.resumable import check_resume_states as check_states
 from nas.safe_load import read_json_at
 from nas.storage import Location, is_uri
 from nas.vocabulary import DUPLICATE_STATUS, NOT_STARTED_STATUS
 
 from .budget import check_space
-from .cluster import (check_experiment_signatures, check_local_resources, start_ray, trial_resources, trials_that_fit,
-                      tune_experiment)
+from .cluster import trials_that_fit
 from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, parse_record, read_trial,
                       write_pareto_csv, write_trials_csv)
 from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
                     check_setting, check_settings, load_space)
-from .logs import quiet_libraries, run_log
-from .shared_storage import check_shared_storage
-from .trainable import RESUME_FILE, TrialSetup, read_resume_state, threads_for, train_trial
+from .trainable import TrialSetup, threads_for, train_trial
 
 FORMAT = "nas.search/1"
 CONFIG_FILE = "search.json"
@@ -246,21 +242,14 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
     """
     flags = dict(trials=trials, sampler=sampler, scheduler=scheduler, objectives=objectives,
                  cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial, time_budget=time_budget, seed=seed)
-    resolved = {}
     if storage is not None and str(results_dir) != "results":
         raise ValueError("--storage: give either --storage or --results-dir, not both")
-    where = results_dir if storage is None else storage
-    study_storage = check_study_storage(study_storage)
-    with catch_signals() as signals:
-        try:
-            option = "--results-dir" if storage is None else "--storage"
-            return _run(space, name, flags, address, resume, where, option, study_storage, progress, leaderboard,
-                        signals, resolved, trust=trust_run_folder)
-        except Interrupted as exc:
-            if "name" not in resolved:
-                raise
-            command = resume_command(space, resolved["name"], where, flags, address, study_storage)
-            raise exc.with_hint(f"resume with: {command}") from None
+    request = SearchRequest(space=space, name=name, flags=flags, address=address, resume=resume,
+                            storage=results_dir if storage is None else storage,
+                            storage_option="--results-dir" if storage is None else "--storage",
+                            study_storage=check_study_storage(study_storage), progress=progress,
+                            leaderboard=leaderboard, trust_run_folder=trust_run_folder)
+    return drive(SearchCommand(), request)
 
 
 def resume_command(space, name: str, results_dir, flags: dict, address: str | None,
@@ -283,125 +272,6 @@ def resume_command(space, name: str, results_dir, flags: dict, address: str | No
     if address:
         parts += ["--address", address]
     return shlex.join([*parts, "--resume"])
-
-
-def _run(space, name, flags, address, resume, results_dir, option, study_storage, progress, leaderboard, signals,
-         resolved, trust=False):
-    loaded = load_space(space)
-    name = check_run_name(loaded.name if name is None else name)
-    resolved["name"] = name
-    if not is_uri(str(results_dir)):
-        if str(results_dir).startswith("file://"):
-            results_dir = Location.from_uri(results_dir, option).path
-        check_output_folder(results_dir, option)
-    try:
-        run_dir = Location.from_uri(results_dir, option) / name
-        run_dir.check_bucket(option)
-        if run_dir.exists() and not run_dir.is_dir():
-            raise ValueError(f"--name: {run_dir} exists and is not a folder")
-        lock = DriverLock(run_dir, "nas search")
-        lock.acquire()  # before the run's state is read: a second driver is refused, naming the first
-    except OSError as exc:
-        raise ValueError(f"{option}: cannot reach {results_dir}: {exc}") from None
-    try:
-        return _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage, progress, leaderboard,
-                         signals, option, results_dir, trust=trust)
-    finally:
-        lock.release()
-
-
-def _run_held(lock, loaded, name, run_dir, flags, address, resume, study_storage, progress, leaderboard, signals,
-              option, results_dir, trust=False):
-    """The search once this driver holds the run's lock (``nas.driver_lock``)."""
-    try:
-        restoring = resume and run_dir.is_file(CONFIG_FILE)
-        occupied = any(not is_lock_entry(entry) for entry in run_dir.list())
-    except OSError as exc:
-        raise ValueError(f"{option}: cannot reach {results_dir}: {exc}") from None
-    if restoring:
-        saved = read_run_record(run_dir, name)
-        recorded_study = saved.get("study_storage")
-        if recorded_study and study_storage is None:
-            raise ValueError(f"--resume: run {name!r} keeps its Optuna study in {recorded_study}; give "
-                             "--study-storage again")
-        space_obj = SearchSpace.from_dict(saved["space"], source=saved["source"])
-        settings = _settings(space_obj, **{k: saved["settings"].get(k) for k in SearchSettings.__dataclass_fields__})
-        given = {k: v for k, v in flags.items() if v is not None}
-        if given:
-            _check_resume_flags(settings, _settings(space_obj, **{**settings.to_dict(), **given}))
-        check_resume_states(run_dir)
-        check_experiment_signatures(run_dir, trust)  # before Ray starts; Tune's restore unpickles these files
-    else:
-        if occupied:
-            if resume:
-                raise ValueError(f"--resume: {run_dir} has no {CONFIG_FILE}, so it is not a run folder nas search "
-                                 "wrote; choose another --name")
-            raise ValueError(f"--name: {run_dir} already holds a run; continue it with --resume or choose "
-                             "another --name")
-        space_obj = loaded
-        settings = _settings(space_obj, **flags)
-
-    # Data and networks are checked from what the data set is, before a sample exists (nas.limits).
-    data_args = dict(space_obj.data)
-    try:
-        info = data_info.check_request(**data_args)
-        if space_obj.network.macro is not None:
-            info.check_macro(space_obj.network.macro, "network.macro")
-    except ValueError as exc:
-        raise ValueError(f"{space_obj.source}: {exc}") from None
-    check_space(space_obj, info)
-    if not address:
-        check_local_resources(settings.cpus_per_trial, settings.gpus_per_trial)
-
-    from nas.data import load_dataset
-
-    data = load_dataset(data_args.pop("name"), **data_args)
-    study_url = study_storage_url(run_dir, study_storage)
-    if restoring and not run_dir.is_local and study_storage is None:
-        fetch_study_copy(run_dir)
-    # Library chatter (Ray's token-authentication banner, Tune and Optuna logs) goes to the run's log.
-    with run_log(run_dir, LOG_FILE, keep=lambda: run_dir.is_file(CONFIG_FILE)):
-        try:
-            started_ray = start_ray(address)
-            signals.reinstall()
-            try:
-                check_shared_storage(run_dir, address)
-                resources = trial_resources(settings.cpus_per_trial, settings.gpus_per_trial)
-                grid = _run_tuner(space_obj, settings, name, run_dir, data, resources, restoring, progress,
-                                  address, signals, study_url, study_storage, trust=trust)
-            finally:
-                if started_ray:
-                    import ray
-
-                    ray.shutdown()
-        except BaseException:
-            if not restoring:  # a new run that failed before its first trial leaves nothing behind
-                lock.stop()  # no heartbeat may write the lock back into the removed folder
-                discard_unstarted(run_dir, name, study_url, study_storage)
-            raise
-        # Written once every worker is gone (an embedded Ray is shut down): no trial rewrites its folder after this.
-        interrupted = signals.received is not None
-        told = told_trials(study_url, name)
-        result = write_outputs(run_dir, grid, name, settings.objectives,
-                               unfinished=unfinished_trials(grid, told) if interrupted else (),
-                               signal_name=signal.Signals(signals.received).name if interrupted else None,
-                               told=told)
-        if not run_dir.is_local and study_storage is None:  # a copy of the driver-side study beside the run
-            run_dir.upload(driver_folder(run_dir) / STUDY_FILE, STUDY_FILE)
-    signals.check()
-    if progress and leaderboard:
-        from .progress import print_leaderboard
-
-        if run_dir.is_local:
-            print_leaderboard(run_dir.local_path)
-        else:  # the table needs trials.csv only: a local copy of it, not of the whole run
-            import tempfile
-
-            with tempfile.TemporaryDirectory(prefix="nas-leaderboard-") as local:
-                (Path(local) / name).mkdir()
-                (Path(local) / name / "trials.csv").write_bytes(run_dir.read_bytes("trials.csv"))
-                print_leaderboard(Path(local) / name)
-    return result
 
 
 def discard_unstarted(run_dir: Location, name: str, study_url: str, study_storage: str | None) -> bool:
@@ -447,145 +317,251 @@ def read_run_record(run_dir, name: str) -> dict:
 
 
 def check_resume_states(run_dir) -> None:
-    """Every trial's saved training state loads as plain tensors and data (``weights_only``), before Ray
-    starts: a planted pickle refuses the whole resume, with the file named, instead of failing a trial."""
-    run_dir = Location.from_uri(run_dir)
-    for trial in run_dir.list(TRIALS_FOLDER):
-        folder = run_dir / TRIALS_FOLDER / trial
-        if not folder.is_file(RESUME_FILE):
-            continue
+    """Every trial's saved training state of the run folder ``run_dir`` loads as plain tensors and data
+    (``nas.resumable.check_resume_states``; the driver runs it before Ray starts on every resume)."""
+    check_states(Location.from_uri(run_dir) / TRIALS_FOLDER)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchRequest(TuneRequest):
+    """``run(...)`` / ``nas search`` as asked (``flags``: the ``SETTING_FLAGS`` given on the command line)."""
+
+    space: object = None  # a YAML path, a mapping or a SearchSpace; None: the embedded quick.yaml
+    name: str | None = None  # the run's name; None: the space's
+    study_storage: str | None = None  # an RDB URL for the Optuna study (checked: check_study_storage)
+    leaderboard: bool = True  # print the leaderboard after a search with progress
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    """Where a search's run is (``SearchCommand.locate``): the run folder and the space the request loaded."""
+
+    run_dir: Location
+    name: str
+    space: SearchSpace  # the requested space (a resumed run uses the one its search.json recorded)
+    root: object  # the storage folder as checked, for messages
+    option: str  # the option that named it
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedSearch(PreparedRun):
+    """A search once checked: its space and settings (recorded ones on resume) and its Optuna study."""
+
+    space: SearchSpace
+    settings: SearchSettings
+    study_url: str  # study_storage_url
+    study_storage: str | None  # --study-storage as given (None: the driver-side SQLite study)
+    address: str | None  # recorded in search.json
+
+
+class SearchCommand(TuneCommand):
+    """``nas search`` in the Tune driver (``nas.driver``): Optuna proposes the trials, ASHA stops bad ones."""
+
+    name = "nas search"
+    log_file = LOG_FILE
+
+    def locate(self, request: SearchRequest) -> SearchRun:
+        loaded = load_space(request.space)
+        name = check_run_name(loaded.name if request.name is None else request.name)
+        root, option = request.storage, request.storage_option
+        if not is_uri(str(root)):
+            if str(root).startswith("file://"):
+                root = Location.from_uri(root, option).path
+            check_output_folder(root, option)
         try:
-            read_resume_state(folder)
-        except ValueError as exc:
-            raise ValueError(f"--resume: {exc}") from None
+            run_dir = Location.from_uri(root, option) / name
+            run_dir.check_bucket(option)
+            if run_dir.exists() and not run_dir.is_dir():
+                raise ValueError(f"--name: {run_dir} exists and is not a folder")
+        except OSError as exc:
+            raise ValueError(f"{option}: cannot reach {root}: {exc}") from None
+        return SearchRun(run_dir=run_dir, name=name, space=loaded, root=root, option=option)
+
+    def lock(self, run: SearchRun) -> DriverLock:
+        try:
+            return DriverLock(run.run_dir, self.name).acquire()
+        except OSError as exc:
+            raise ValueError(f"{run.option}: cannot reach {run.root}: {exc}") from None
+
+    def prepare(self, request: SearchRequest, run: SearchRun) -> PreparedSearch:
+        run_dir, name = run.run_dir, run.name
+        try:
+            restoring = request.resume and run_dir.is_file(CONFIG_FILE)
+            occupied = any(not is_lock_entry(entry) for entry in run_dir.list())
+        except OSError as exc:
+            raise ValueError(f"{run.option}: cannot reach {run.root}: {exc}") from None
+        if restoring:
+            space, settings = _resumed_search(request, run_dir, name)
+        else:
+            if occupied:
+                if request.resume:
+                    raise ValueError(f"--resume: {run_dir} has no {CONFIG_FILE}, so it is not a run folder nas "
+                                     "search wrote; choose another --name")
+                raise ValueError(f"--name: {run_dir} already holds a run; continue it with --resume or choose "
+                                 "another --name")
+            space, settings = run.space, _settings(run.space, **request.flags)
+        return PreparedSearch(name=name, folder=run_dir, start_file=CONFIG_FILE, restoring=restoring,
+                              cpus_per_trial=settings.cpus_per_trial, gpus_per_trial=settings.gpus_per_trial,
+                              data_request=_checked_data(space), space=space, settings=settings,
+                              study_url=study_storage_url(run_dir, request.study_storage),
+                              study_storage=request.study_storage, address=request.address)
+
+    def begin(self, prepared: PreparedSearch, resources: dict) -> None:
+        import optuna
+        import ray
+
+        run_dir, settings, space, data = prepared.folder, prepared.settings, prepared.space, prepared.data
+        if run_dir.is_local:
+            run_dir.local_path.mkdir(parents=True, exist_ok=True)
+        else:
+            driver_folder(run_dir).mkdir(parents=True, exist_ok=True)
+        if prepared.restoring:
+            if not run_dir.is_local and prepared.study_storage is None:
+                fetch_study_copy(run_dir)
+            return
+        run_dir.write_json(CONFIG_FILE, {
+            "format": FORMAT, "run": prepared.name, "source": space.source, "space": space.to_dict(),
+            "settings": settings.to_dict(), "data": data.spec, "data_sizes": data.sizes(), "train": space.train,
+            "objectives": {o: OBJECTIVES[o] for o in settings.objectives}, "resources": resources,
+            "address": prepared.address, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "versions": {"ray": ray.__version__, "optuna": optuna.__version__},
+            **({"study_storage": _masked(prepared.study_storage)} if prepared.study_storage else {}),
+        })
+
+    def trial_function(self, prepared: PreparedSearch, resources: dict) -> TrialFunction:
+        from .scheduler import TrialResources
+
+        setup = TrialSetup(run=prepared.name, run_dir=prepared.folder.uri, space=prepared.space,
+                           train=prepared.space.train, seed=prepared.settings.seed,
+                           threads=threads_for(resources["cpu"]), resumed=prepared.restoring)
+        # A duplicate reports a recorded result: it asks for a sliver of a CPU, so it never waits for a free one.
+        return TrialFunction(train_trial, setup, TrialResources(cpu=resources["cpu"], gpu=resources["gpu"]))
+
+    def tune_settings(self, prepared: PreparedSearch, resources: dict, progress: bool) -> TuneSettings:
+        return TuneSettings(
+            tune_config=dict(search_alg=_searcher(prepared), scheduler=_scheduler(prepared.space, prepared.settings),
+                             num_samples=prepared.settings.trials,
+                             max_concurrent_trials=_concurrency(prepared.settings, resources),
+                             time_budget_s=prepared.settings.time_budget, trial_dirname_creator=_trial_dirname),
+            max_failures=prepared.settings.max_failures,
+            callbacks=(_progress_view(prepared.settings),) if progress else ())
+
+    def describe(self, prepared: PreparedSearch, per_trial: str) -> str:
+        settings = prepared.settings
+        return (f"{settings.trials} trials of {prepared.space.source} ({settings.sampler} sampler, scheduler "
+                f"{settings.scheduler}, objectives {','.join(settings.objectives)}, {per_trial} per trial)")
+
+    def discard(self, prepared: PreparedSearch, lock: DriverLock) -> None:
+        # a new run that failed before its first trial leaves nothing behind
+        lock.stop()  # no heartbeat may write the lock back into the removed folder
+        discard_unstarted(prepared.folder, prepared.name, prepared.study_url, prepared.study_storage)
+
+    def record(self, prepared: PreparedSearch, grid, interrupted_by: str | None) -> SearchResult:
+        run_dir, name = prepared.folder, prepared.name
+        told = told_trials(prepared.study_url, name)
+        result = write_outputs(run_dir, grid, name, prepared.settings.objectives,
+                               unfinished=unfinished_trials(grid, told) if interrupted_by else (),
+                               signal_name=interrupted_by, told=told)
+        if not run_dir.is_local and prepared.study_storage is None:  # a copy of the driver-side study beside the run
+            run_dir.upload(driver_folder(run_dir) / STUDY_FILE, STUDY_FILE)
+        return result
+
+    def show(self, request: SearchRequest, prepared: PreparedSearch, result: SearchResult) -> None:
+        if request.leaderboard:
+            _print_leaderboard(prepared.folder, prepared.name)
+
+    def resume_command(self, request: SearchRequest, run: SearchRun) -> str:
+        return resume_command(request.space, run.name, request.storage, dict(request.flags), request.address,
+                              request.study_storage)
 
 
-def _run_tuner(space: SearchSpace, settings: SearchSettings, name: str, run_dir: Location, data, resources: dict,
-               restoring: bool, progress: bool, address, signals, study_url: str, study_storage: str | None,
-               trust: bool = False):
-    """Build (or restore) the Tuner and run it; returns Tune's ``ResultGrid``."""
-    quiet_libraries()
+def _resumed_search(request: SearchRequest, run_dir: Location, name: str) -> tuple[SearchSpace, SearchSettings]:
+    """The space and settings a resumed run recorded; flags given again must agree with them."""
+    saved = read_run_record(run_dir, name)
+    recorded_study = saved.get("study_storage")
+    if recorded_study and request.study_storage is None:
+        raise ValueError(f"--resume: run {name!r} keeps its Optuna study in {recorded_study}; give "
+                         "--study-storage again")
+    space = SearchSpace.from_dict(saved["space"], source=saved["source"])
+    settings = _settings(space, **{k: saved["settings"].get(k) for k in SearchSettings.__dataclass_fields__})
+    given = {k: v for k, v in request.flags.items() if v is not None}
+    if given:
+        _check_resume_flags(settings, _settings(space, **{**settings.to_dict(), **given}))
+    return space, settings
+
+
+def _checked_data(space: SearchSpace) -> dict:
+    """The data request of ``space`` (``nas.data.load_dataset``'s arguments) once the data set and every network
+    the space can produce are checked against the budgets, from what the data set is (``nas.limits``)."""
+    data_args = dict(space.data)
+    try:
+        info = data_info.check_request(**data_args)
+        if space.network.macro is not None:
+            info.check_macro(space.network.macro, "network.macro")
+    except ValueError as exc:
+        raise ValueError(f"{space.source}: {exc}") from None
+    check_space(space, info)
+    return data_args
+
+
+def _searcher(prepared: PreparedSearch):
+    """A new run's searcher: Optuna (its study in ``study_url``) with the space's constraints, baselines,
+    duplicate index and race."""
     import optuna
-    import ray
-    from ray import tune
-    from ray.tune.schedulers import FIFOScheduler
 
     from .duplicates import TrainingIndex
-    from .progress import ProgressView
-    from .scheduler import ReferenceExemptASHA, TrialResources
     from .racing import Race
     from .searcher import ConstrainedOptunaSearch
 
+    space, settings, data = prepared.space, prepared.settings, prepared.data
     objectives = settings.objectives
     metric, mode = _primary(objectives)
+    index = TrainingIndex(space=space, macro=data.macro, in_channels=data.in_channels, num_classes=data.num_classes,
+                          train=space.train, seed=settings.seed, mode=settings.duplicates)
+    return ConstrainedOptunaSearch(
+        space=space.sampler_function(),
+        metric=list(objectives) if len(objectives) > 1 else metric,
+        mode=[OBJECTIVES[o] for o in objectives] if len(objectives) > 1 else mode,
+        sampler=make_sampler(settings.sampler, settings.seed),
+        study_name=prepared.name, storage=optuna.storages.RDBStorage(prepared.study_url),
+        constraint_names=space.constraints.names, baselines=space.baseline_labels(),
+        index=index, total=settings.trials,
+        race=None if settings.race is None else Race.of(settings.race, settings.seed),
+    )
+
+
+def _scheduler(space: SearchSpace, settings: SearchSettings):
+    """ASHA on the primary objective (baselines exempt), or FIFO."""
+    from ray.tune.schedulers import FIFOScheduler
+
+    from .scheduler import ReferenceExemptASHA
+
+    if settings.scheduler != "asha":
+        return FIFOScheduler()
+    metric, mode = _primary(settings.objectives)
+    return ReferenceExemptASHA(time_attr="epoch", metric=metric, mode=mode, max_t=space.train["epochs"],
+                               grace_period=settings.grace_period, reduction_factor=settings.reduction_factor)
+
+
+def _progress_view(settings: SearchSettings):
+    from .progress import ProgressView
+
+    return ProgressView(settings.trials, *_primary(settings.objectives))
+
+
+def _print_leaderboard(run_dir: Location, name: str) -> None:
+    from .progress import print_leaderboard
+
     if run_dir.is_local:
-        run_dir.local_path.mkdir(parents=True, exist_ok=True)
-    else:
-        driver_folder(run_dir).mkdir(parents=True, exist_ok=True)
-    if not restoring:
-        run_dir.write_json(CONFIG_FILE, {
-            "format": FORMAT, "run": name, "source": space.source, "space": space.to_dict(),
-            "settings": settings.to_dict(), "data": data.spec, "data_sizes": data.sizes(), "train": space.train,
-            "objectives": {o: OBJECTIVES[o] for o in objectives}, "resources": resources,
-            "address": address, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "versions": {"ray": ray.__version__, "optuna": optuna.__version__},
-            **({"study_storage": _masked(study_storage)} if study_storage else {}),
-        })
-
-    setup = TrialSetup(run=name, run_dir=run_dir.uri, space=space, train=space.train, seed=settings.seed,
-                       threads=threads_for(resources["cpu"]), resumed=restoring)
-    # A duplicate reports a recorded result: it asks for a sliver of a CPU, so it never waits for a free one.
-    trainable = tune.with_resources(tune.with_parameters(train_trial, data=data, setup=setup),
-                                    TrialResources(cpu=resources["cpu"], gpu=resources["gpu"]))
-    tuner, tune_storage = tune_experiment(run_dir, trainable, restoring, trust)
-    if tuner is None:
-        storage = optuna.storages.RDBStorage(study_url)
-        index = TrainingIndex(space=space, macro=data.macro, in_channels=data.in_channels,
-                              num_classes=data.num_classes, train=space.train, seed=settings.seed,
-                              mode=settings.duplicates)
-        searcher = ConstrainedOptunaSearch(
-            space=space.sampler_function(),
-            metric=list(objectives) if len(objectives) > 1 else metric,
-            mode=[OBJECTIVES[o] for o in objectives] if len(objectives) > 1 else mode,
-            sampler=make_sampler(settings.sampler, settings.seed),
-            study_name=name, storage=storage,
-            constraint_names=space.constraints.names, baselines=space.baseline_labels(),
-            index=index, total=settings.trials,
-            race=None if settings.race is None else Race.of(settings.race, settings.seed),
-        )
-        if settings.scheduler == "asha":
-            trial_scheduler = ReferenceExemptASHA(time_attr="epoch", metric=metric, mode=mode,
-                                                  max_t=space.train["epochs"], grace_period=settings.grace_period,
-                                                  reduction_factor=settings.reduction_factor)
-        else:
-            trial_scheduler = FIFOScheduler()
-        callbacks = [ProgressView(settings.trials, metric, mode)] if progress else []
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=trial_scheduler,
-                                        num_samples=settings.trials,
-                                        max_concurrent_trials=_concurrency(settings, resources),
-                                        time_budget_s=settings.time_budget,
-                                        trial_dirname_creator=_trial_dirname,
-                                        # a worker keeps torch, sympy and its warmed-up kernels between
-                                        # trials: seconds per trial on a small machine
-                                        reuse_actors=True),
-            run_config=tune.RunConfig(
-                **tune_storage, verbose=0,
-                callbacks=callbacks,
-                failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-                # markers only (see nas.search.trainable): keep them all, Tune never deletes one it needs
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-            ),
-        )
-    if progress:
-        per_trial = f"{resources['cpu']:g} CPU" + (f" + {resources['gpu']:g} GPU" if resources["gpu"] else "")
-        print(f"nas search: run {name!r}: {settings.trials} trials of {space.source} ({settings.sampler} sampler, "
-              f"scheduler {settings.scheduler}, objectives {','.join(objectives)}, {per_trial} per trial) "
-              f"-> {run_dir}", flush=True)
-    with tune_signal_handling(signals):
-        return tuner.fit()
-
-
-@contextlib.contextmanager
-def tune_signal_handling(signals):
-    """Around ``tuner.fit()`` of any command that runs Ray Tune (a future ``nas evaluate`` too): route the
-    first SIGINT / SIGTERM caught by ``signals`` (``nas.interrupt``) into Ray Tune's graceful stop, which
-    saves the experiment state with the unfinished trials still marked running (so ``Tuner.restore``
-    continues them) and stops the trials.
-
-    Tune installs that stop as its SIGINT handler and, always, as its SIGUSR1 handler; with
-    ``TUNE_DISABLE_SIGINT_HANDLER=1`` SIGINT stays with ``nas.interrupt`` (which also knows SIGTERM and which
-    signal came), and our handler calls the SIGUSR1 one Tune installed for this run. Tune's messages about the
-    interruption (they suggest ``Tuner.restore``) are dropped: ``nas`` prints its own resume command.
-    """
-    if not hasattr(signal, "SIGUSR1") or threading.current_thread() is not threading.main_thread():
-        yield
+        print_leaderboard(run_dir.local_path)
         return
-    previous_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # never call an earlier run's stale handler
-    tune_logger = logging.getLogger("ray.tune.tune")
-    quiet = lambda record: signals.received is None  # noqa: E731
-    tune_logger.addFilter(quiet)
+    import tempfile
 
-    def stop_tune() -> bool:
-        handler = signal.getsignal(signal.SIGUSR1)
-        if not callable(handler):  # Tune's loop has not started (or has ended): stop at once instead
-            return False
-        handler(signal.SIGUSR1, None)
-        return True
-
-    try:
-        with signals.graceful(stop_tune):
-            yield
-    finally:
-        tune_logger.removeFilter(quiet)
-        signal.signal(signal.SIGUSR1, previous_usr1)
-        if previous_env is None:
-            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
-        else:
-            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
+    # the table needs trials.csv only: a local copy of it, not of the whole run
+    with tempfile.TemporaryDirectory(prefix="nas-leaderboard-") as local:
+        (Path(local) / name).mkdir()
+        (Path(local) / name / "trials.csv").write_bytes(run_dir.read_bytes("trials.csv"))
+        print_leaderboard(Path(local) / name)
 
 
 def told_trials(study_url, name: str) -> set[str]:
@@ -687,6 +663,6 @@ def _error_text(error) -> str:
     return text[-1] if text else type(error).__name__
 
 
-__all__ = ["run", "SearchResult", "make_sampler", "write_outputs", "resume_command",
-           "read_run_record", "check_resume_states", "told_trials", "unfinished_trials", "tune_signal_handling",
+__all__ = ["run", "SearchResult", "SearchRequest", "SearchCommand", "make_sampler", "write_outputs",
+           "resume_command", "read_run_record", "check_resume_states", "told_trials", "unfinished_trials",
            "driver_folder", "study_storage_url", "discard_unstarted", "LOG_FILE", "SAMPLERS", "SCHEDULERS"]

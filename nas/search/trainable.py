@@ -1,24 +1,17 @@
 """The Ray Tune function trainable: one trial = build the trial's network, ``fit`` it, report every epoch.
 
-Per epoch the trial (1) writes its resumable state and then its trial folder's record (``records``:
-``TrialFolder.publish``, the state first, in the folder's first atomic publication too) with the status it
-would have if Tune stopped it right there (``stopped``, or ``completed`` after the last epoch), then (2)
-calls ``ray.tune.report(metrics, checkpoint=...)``. Tune may end the trial inside that call
-(ASHA, time budget), so everything worth keeping is written before it.
-
-Resumable state: ``fit``'s checkpoint plus the best weights and the wall time, in ``.resume_state.pt``
-inside the trial folder, replaced atomically every epoch and read back with ``torch.load(weights_only=True)``
-(``nas.safe_load``): tensors and plain data only, so a planted pickle cannot run code; a state that is
-refused ends the trial with status ``error`` and says why. The Ray checkpoint of each report is a small
-marker (the epoch) that tells Tune the trial can be restored; Tune keeps all markers. Tune's own
-checkpoint retention (``num_to_keep``) can delete the checkpoint its last experiment snapshot points to
-when the driver is killed at the wrong moment, and then the trial cannot be restored at all; a single
-atomically replaced state file cannot go missing. A trial whose worker dies is retried by Tune
-(``FailureConfig.max_failures``) and continues from that file, as does an unfinished trial of a resumed run;
-a trial that had already completed or diverged reports its recorded result instead of training again. In a
-resumed run a trial also looks for another folder that completed its ``training_id`` (a trial Tune forgot
-after a SIGKILL, proposed again by the searcher's older snapshot) and is recorded as its duplicate: no
-(network, training configuration, seed) is trained twice.
+Per epoch the trial (1) writes its trial folder's record (``records``: ``TrialFolder.publish``) with the
+status it would have if Tune stopped it right there (``stopped``, or ``completed`` after the last epoch), its
+resumable state written with it and before it, then (2) reports to Tune with a marker checkpoint. Tune may end
+the trial inside that report (ASHA, time budget), so everything worth keeping is written before it. The state,
+the rule that keeps it consistent with the record, the marker checkpoints and the guard against orphaned
+workers are ``nas.resumable`` (shared with ``nas evaluate``). A refused state ends the trial with status
+``error`` and says why. A trial whose worker dies is retried by Tune (``FailureConfig.max_failures``) and
+continues from its state, as does an unfinished trial of a resumed run; a trial that had already completed or
+diverged reports its recorded result instead of training again. In a resumed run a trial also looks for
+another folder that completed its ``training_id`` (a trial Tune forgot after a SIGKILL, proposed again by the
+searcher's older snapshot) and is recorded as its duplicate: no (network, training configuration, seed) is
+trained twice.
 
 Every file goes through ``nas.storage`` at the run's location (``TrialSetup.run_dir``: a local or shared
 folder, or an object-store URI), so a trial on any node of a cluster writes where the driver and a retry
@@ -26,30 +19,22 @@ on another node read. ``metrics.json`` also records the GPU ids Ray assigned, th
 a note when the trial fell back to the CPU; ``device_record``) and the attempt's ``started_at`` /
 ``ended_at`` times.
 
-A worker outlives its cluster when the driver is killed with the local Ray it started (Ray 2.60 gives each
-worker its own process group, so ``kill -9`` of the driver's group spares it, and it keeps training for a
-while). Such an orphan must not write: a resumed run owns the trial folder by then, and the orphan would
-finish an interrupted trial from its own first attempt (or train it alongside the resumed one). So every
-write first checks that the raylet that started the worker (its parent process) is still there
-(``exit_if_orphaned``), and the worker ends itself otherwise.
-
 A diverged trial (non-finite loss; ``fit`` stops it) reports val_acc 0 and val_loss inf, so the sampler
 learns to avoid it; its folder keeps the last finite metrics as ``best``. A trial whose config cannot be
 built (e.g. a degenerate sampled scheme) is recorded with status ``error`` and reported once.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
-import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
+# read_resume_state and exit_if_orphaned: also importable from here, where they were first defined
+from nas.resumable import (RESUME_FILE, ResumableTraining, diverged_final, epoch_final, exit_if_orphaned,  # noqa: F401
+                           read_resume_state, report_with_marker)
 from nas.vocabulary import DUPLICATE_STATUS
-from nas.safe_load import read_state
 from nas.storage import Location
 
 from .constraints import constraint_values, feasible, scheme_diagnostics
@@ -58,8 +43,6 @@ from .identity import architecture_id, training_id
 from .records import FINAL_STATUSES, LEARNED_FILE, TRIALS_FOLDER, TrialFolder, read_record
 from .trial_record import TrialRecord
 
-RESUME_FILE = ".resume_state.pt"
-MARKER_FILE = "epoch.json"
 
 
 @dataclass(frozen=True)
@@ -84,19 +67,16 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     import torch
     from ray import tune
 
-    from nas.network_kinds import build_network
-    from nas.networks.learned import learned_record
-    from nas.train import TrainConfig, count_parameters, fit, seeded
+    from nas.train import TrainConfig
 
     torch.set_num_threads(setup.threads)
-    started, cpu_started = time.time(), time.process_time()
     trial_id = tune.get_context().get_trial_id()
     folder = TrialFolder(Location.from_uri(setup.run_dir) / TRIALS_FOLDER / trial_id)
+    training = ResumableTraining.start(folder)  # this attempt's clocks and the raylet that started the worker
     train_config = TrainConfig.from_dict({**setup.train, "seed": trial_seed(config, setup.seed)})
     base = {"trial_id": trial_id, "run": setup.run, "node_id": ray.get_runtime_context().get_node_id(),
             "pid": os.getpid(), "config": {k: v for k, v in config.items()},
-            **device_record(train_config.device), "started_at": started}
-    raylet = os.getppid()  # the raylet that started this worker: see exit_if_orphaned
+            **device_record(train_config.device), "started_at": training.started}
 
     finished = _finished_record(folder)
     if finished is not None:
@@ -104,16 +84,28 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         # recorded result instead of training (part of) it again.
         tune.report(finished)
         return
+    trial = _prepare_trial(config, data, setup, training, train_config, base)
+    if trial is not None:
+        trial.train(data)
 
+
+def _prepare_trial(config: dict, data, setup: TrialSetup, training: ResumableTraining, train_config,
+                   base: dict) -> "SearchTrial | None":
+    """Build the trial's network, analyse its scheme and load its resumable state; None when the trial ended
+    here (recorded as an error, or reported as the duplicate of an earlier folder)."""
+    from nas.network_kinds import build_network
+    from nas.train import count_parameters, seeded
+
+    folder = training.folder
     try:
         plan = setup.space.plan(config, macro=data.macro, in_channels=data.in_channels,
                                 num_classes=data.num_classes)
         with seeded(train_config.seed):
             model = build_network(plan.spec)
     except ValueError as exc:  # deterministic: retrying cannot help
-        _end_with_error(folder, {"error": str(exc), "config": base["config"]}, train_config, base, started,
-                        f"cannot build the trial: {exc}")
-        return
+        _end_with_error(folder, {"error": str(exc), "config": base["config"]}, train_config, base,
+                        training.started, f"cannot build the trial: {exc}")
+        return None
 
     params = count_parameters(model)
     spec_dict = plan.spec.to_dict()
@@ -122,8 +114,8 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
         diagnostics = scheme_diagnostics(plan.scheme)
         constraints = constraint_values(setup.space.constraints, plan.scheme, params, diagnostics)
     except (RuntimeError, ValueError) as exc:  # deterministic: a failed analysis names itself in the record
-        _end_with_error(folder, spec_dict, train_config, base, started, f"cannot analyse the scheme: {exc}")
-        return
+        _end_with_error(folder, spec_dict, train_config, base, training.started, f"cannot analyse the scheme: {exc}")
+        return None
     is_feasible = feasible(constraints)
     flops = trial_flops(model, data)  # once per trial: fit, the records and the reports reuse it
     base.update(diagnostics=diagnostics, constraints=constraints, feasible=is_feasible)
@@ -134,97 +126,103 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     # training was cut short there continues from that folder's state.
     state_folder = folder.location
     if setup.resumed and not folder.location.is_file(RESUME_FILE):
-        earlier = earlier_training(Location.from_uri(setup.run_dir) / TRIALS_FOLDER, trial_id, base["training_id"])
+        earlier = earlier_training(Location.from_uri(setup.run_dir) / TRIALS_FOLDER, base["trial_id"],
+                                   base["training_id"])
         if earlier is not None and earlier[1] is not None:
             report_duplicate({**config, DUPLICATE_OF: earlier[0].name, DUPLICATE_RESULT: earlier[1]}, data, setup)
-            return
+            return None
         if earlier is not None:
             state_folder = earlier[0]
+    try:
+        training.resume(state_folder)
+    except ValueError as exc:  # deterministic: a retry would read the same file
+        _end_with_error(folder, spec_dict, train_config, base, training.started, f"cannot resume: {exc}")
+        return None
+    base["resumed_from_epoch"] = training.resumed_from_epoch  # this attempt's starting point
+    return SearchTrial(training=training, model=model, spec=plan.spec, train_config=train_config, base=base,
+                       params=params, flops=flops, constraints=constraints, feasible=is_feasible)
 
-    # State carried across retries: fit's checkpoint, the best epoch's weights, the wall time so far.
-    resume, best, previous_time = None, {"epoch": None, "val_acc": None, "val_loss": None}, 0.0
-    previous_cpu = 0.0
-    best_weights = None
-    if state_folder.is_file(RESUME_FILE):
-        try:
-            saved = read_resume_state(state_folder)
-        except ValueError as exc:  # deterministic: a retry would read the same file
-            _end_with_error(folder, spec_dict, train_config, base, started, f"cannot resume: {exc}")
-            return
-        resume, best, best_weights = saved["train"], saved["best"], saved["best_weights"]
-        previous_time, previous_cpu = saved["wall_time"], saved.get("cpu_time", 0.0)
-    base["resumed_from_epoch"] = 0 if resume is None else resume["epoch"]  # this attempt's starting point
 
+@dataclass
+class SearchTrial:
+    """A search trial ready to train: what its records and reports repeat after every epoch."""
+
+    training: ResumableTraining
+    model: object  # the built torch module
+    spec: object  # nas.networks.NetworkSpec
+    train_config: object  # nas.train.TrainConfig
+    base: dict  # the record's fields fixed for this attempt
+    params: int
+    flops: int
+    constraints: dict
+    feasible: bool
     # Validation metrics of every epoch trained (fit's history, resumed runs included): the leaderboard
     # compares trials stopped at different epochs at a budget they all reached (nas.fidelity).
-    history: list = []
+    history: list = field(default_factory=list)
 
-    def record(status: str, final: dict | None, epochs_run: int, message: str = "", weights=None,
-               fit_state=None) -> None:
-        exit_if_orphaned(raylet)
-        metrics = TrialRecord(**base, status=status, message=message, final=final, best=dict(best),
-                              epochs_run=epochs_run, flops=flops, history=list(history),
-                              wall_time=previous_time + time.time() - started,
-                              cpu_time=previous_cpu + time.process_time() - cpu_started, ended_at=time.time(),
-                              null_keys=frozenset({"final"}))  # fit raised: "final": null
-        # The resumable state is written with the record, before it: an interrupted trial resumes after its
-        # last recorded epoch, whenever the process was killed.
-        extra = None if fit_state is None else {RESUME_FILE: state_bytes(fit_state)}
-        learned = None if weights is None else learned_record(plan.spec, weights)
-        if learned is not None:  # the scheme the saved weights step with (learned coefficients)
-            extra = {**(extra or {}), LEARNED_FILE: (json.dumps(learned, indent=2) + "\n").encode("utf-8")}
-        folder.publish(spec_dict, train_config.to_dict(), metrics.to_dict(), weights, extra)
+    def train(self, data) -> None:
+        """``fit`` with a record and a report after every epoch; an unexpected error is recorded, then raised
+        for Tune to retry the trial (``max_failures``), which continues from its state."""
+        from nas.train import fit
 
-    def state_bytes(fit_state) -> bytes:
-        buffer = io.BytesIO()  # one atomic write of the whole state, on any storage
-        torch.save({"train": fit_state, "best": best, "best_weights": best_weights,
-                    "wall_time": previous_time + time.time() - started,
-                    "cpu_time": previous_cpu + time.process_time() - cpu_started}, buffer)
-        return buffer.getvalue()
+        training = self.training
+        try:
+            result = fit(self.model, data, self.train_config, callback=self.on_epoch, resume=training.fit_state,
+                         flops=self.flops)
+        except Exception as exc:
+            self.record("error", None, training.best["epoch"] or 0, message=f"{type(exc).__name__}: {exc}")
+            raise
+        if result.status == "diverged":
+            final = diverged_final(result.epochs_run)
+            self.record("diverged", final, result.epochs_run, message=result.message)
+            training.finish()
+            self.report({"epoch": final["epoch"], "val_acc": 0.0, "val_loss": math.inf}, "diverged")
 
-    def report(metrics: dict, status: str, marker: bool = False) -> None:
-        values = {"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "val_loss": metrics["val_loss"],
-                  "train_loss": metrics.get("train_loss", math.nan), "best_val_acc": best["val_acc"] or 0.0,
-                  "params": params, "flops": flops, "status": status,
-                  "feasible": is_feasible, **constraints}
-        if not marker:
-            tune.report(values)
-            return
-        with tempfile.TemporaryDirectory(prefix="nas-marker-") as directory:
-            (Path(directory) / MARKER_FILE).write_text(json.dumps({"epoch": metrics["epoch"]}))
-            tune.report(values, checkpoint=tune.Checkpoint.from_directory(directory))
-
-    def on_epoch(metrics: dict, checkpoint_fn) -> bool:
-        nonlocal best_weights
+    def on_epoch(self, metrics: dict, checkpoint_fn) -> bool:
+        """``fit``'s callback: record the epoch (with the state to resume from), then report it to Tune, which
+        may end the trial inside that call (ASHA, time budget)."""
         state = checkpoint_fn()
-        history[:] = [{key: entry.get(key) for key in ("epoch", "val_acc", "val_loss")}
-                      for entry in state.get("history", [])]
-        improved = best["val_acc"] is None or metrics["val_acc"] > best["val_acc"]
-        if improved:
-            best.update(epoch=metrics["epoch"], val_acc=metrics["val_acc"], val_loss=metrics["val_loss"])
-            best_weights = state["model"]
-        status = "completed" if metrics["epoch"] >= train_config.epochs else "stopped"
-        final = {k: metrics[k] for k in ("epoch", "val_acc", "val_loss", "train_loss", "train_acc")}
+        self.history[:] = [{key: entry.get(key) for key in ("epoch", "val_acc", "val_loss")}
+                           for entry in state.get("history", [])]
+        improved = self.training.observe(metrics, state)
+        status = "completed" if metrics["epoch"] >= self.train_config.epochs else "stopped"
         # A completed trial needs no state: restarted, it reports its record.
-        record(status, final, metrics["epoch"], weights=best_weights if improved else None,
-               fit_state=None if status == "completed" else state)
+        self.record(status, epoch_final(metrics), metrics["epoch"],
+                    weights=self.training.best_weights if improved else None,
+                    fit_state=None if status == "completed" else state)
         if status == "completed":
-            folder.location.delete(RESUME_FILE)
-        report(metrics, status, marker=True)
+            self.training.finish()
+        self.report(metrics, status, marker=True)
         return True
 
-    try:
-        result = fit(model, data, train_config, callback=on_epoch, resume=resume, flops=flops)
-    except Exception as exc:
-        # Unexpected: record it, then let Tune retry the trial (max_failures); it continues from its state.
-        record("error", None, best["epoch"] or 0, message=f"{type(exc).__name__}: {exc}")
-        raise
+    def record(self, status: str, final: dict | None, epochs_run: int, message: str = "", weights=None,
+               fit_state=None) -> None:
+        """Publish the trial's record (``TrialRecord``) with ``status``; see ``ResumableTraining.publish``."""
+        from nas.networks.learned import learned_record
 
-    if result.status == "diverged":
-        final = {"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": None}
-        record("diverged", final, result.epochs_run, message=result.message)
-        folder.location.delete(RESUME_FILE)
-        report({"epoch": result.epochs_run + 1, "val_acc": 0.0, "val_loss": math.inf}, "diverged")
+        wall, cpu = self.training.elapsed()
+        metrics = TrialRecord(**self.base, status=status, message=message, final=final, best=dict(self.training.best),
+                              epochs_run=epochs_run, flops=self.flops, history=list(self.history),
+                              wall_time=wall, cpu_time=cpu, ended_at=time.time(),
+                              null_keys=frozenset({"final"}))  # fit raised: "final": null
+        learned = None if weights is None else learned_record(self.spec, weights)
+        # the scheme the saved weights step with (learned coefficients)
+        extra = None if learned is None else {LEARNED_FILE: (json.dumps(learned, indent=2) + "\n").encode("utf-8")}
+        self.training.publish(self.spec.to_dict(), self.train_config.to_dict(), metrics.to_dict(), weights,
+                              fit_state=fit_state, extra=extra)
+
+    def report(self, metrics: dict, status: str, marker: bool = False) -> None:
+        """Report an epoch to Tune (with a marker checkpoint after a trained epoch)."""
+        from ray import tune
+
+        values = {"epoch": metrics["epoch"], "val_acc": metrics["val_acc"], "val_loss": metrics["val_loss"],
+                  "train_loss": metrics.get("train_loss", math.nan),
+                  "best_val_acc": self.training.best["val_acc"] or 0.0, "params": self.params, "flops": self.flops,
+                  "status": status, "feasible": self.feasible, **self.constraints}
+        if marker:
+            report_with_marker(values)
+        else:
+            tune.report(values)
 
 
 # What a duplicate's record copies from its original's.
@@ -260,36 +258,6 @@ def report_duplicate(config: dict, data, setup: TrialSetup) -> None:
         null_keys=frozenset({*DUPLICATE_COPIES, "original_epochs_run"}))  # written even when the original lacks them
     folder.publish(spec, train_config, metrics.to_dict())
     tune.report({**result, "status": DUPLICATE_STATUS})  # the original's values; the progress view says duplicate
-
-
-def exit_if_orphaned(raylet: int) -> None:
-    """End this worker process at once when the raylet that started it (``raylet``, its parent at the start
-    of the trial) is gone: the cluster died under it (e.g. its driver was killed with the local Ray it had
-    started), and a resumed run owns the trial's folder now (see the module docstring). ``os._exit``, not an
-    exception: the trial runs in a thread of the worker, and nothing of it may be written any more."""
-    if os.getppid() != raylet:
-        os._exit(1)
-
-
-RESUME_KEYS = ("train", "best", "best_weights", "wall_time")
-
-
-def read_resume_state(path) -> dict:
-    """A trial's ``.resume_state.pt``, loaded without running code (``nas.safe_load.read_state``).
-
-    ``path``: the file, or the trial folder's ``nas.storage.Location`` (any storage)."""
-    if isinstance(path, Location):
-        label = f"{path.name}/{RESUME_FILE}"
-        try:
-            source = io.BytesIO(path.read_bytes(RESUME_FILE))
-        except OSError as exc:
-            raise ValueError(f"{label}: cannot read ({exc})") from None
-    else:
-        label, source = f"{Path(path).parent.name}/{RESUME_FILE}", path
-    saved = read_state(source, label)
-    if not isinstance(saved, dict) or any(key not in saved for key in RESUME_KEYS):
-        raise ValueError(f"{label}: not a nas trial state (expected the keys {', '.join(RESUME_KEYS)})")
-    return saved
 
 
 def _end_with_error(folder: TrialFolder, spec: dict, train_config, base: dict, started: float, message: str) -> None:
