@@ -301,11 +301,11 @@ class Location:
     def tune_storage(self) -> tuple[str, object]:
         """``(storage_path, storage_filesystem)`` for ``ray.tune.RunConfig`` / ``Tuner.restore``.
 
-        Local: the atomic local file system (``nas.search.storage``), so a killed driver never leaves a
+        Local: the atomic local file system (``nas.tune_filesystem``), so a killed driver never leaves a
         half-copied experiment state. Object store: the store's own file system (a PUT is atomic).
         """
         if self.is_local:
-            from nas.search.storage import atomic_local_filesystem
+            from nas.tune_filesystem import atomic_local_filesystem
 
             return self.path, atomic_local_filesystem()
         return self.path, self.filesystem

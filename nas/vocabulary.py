@@ -143,6 +143,9 @@ def pareto_front(frame, objectives):
 ZERO_STABILITY_TOLERANCE = 1e-6
 
 
-__all__ = ["TRAIN_STATUSES", "STATUSES", "DUPLICATE_STATUS", "NOT_STARTED_STATUS", "SCORED_STATUSES", "FINAL_STATUSES", "LOWER_IS_BETTER",
+# The folder of a run (and of its evaluation, evaluation/trials) that holds one folder per trial.
+TRIALS_FOLDER = "trials"
+
+__all__ = ["TRIALS_FOLDER", "TRAIN_STATUSES", "STATUSES", "DUPLICATE_STATUS", "NOT_STARTED_STATUS", "SCORED_STATUSES", "FINAL_STATUSES", "LOWER_IS_BETTER",
            "SEARCH_OBJECTIVES", "OBJECTIVES", "Objective", "maximised", "direction", "parse_objectives",
            "pareto_mask", "pareto_front", "ZERO_STABILITY_TOLERANCE"]

@@ -10,7 +10,7 @@ import pytest
 
 # mnist1d imports matplotlib.pyplot: never open a display in tests.
 os.environ.setdefault("MPLBACKEND", "Agg")
-# The resume signing key (nas.search.signatures) of the test session, never the user's own; inherited by the
+# The resume signing key (nas.driver.signatures) of the test session, never the user's own; inherited by the
 # drivers the tests start as subprocesses.
 os.environ.setdefault("NAS_STATE_DIR", tempfile.mkdtemp(prefix="nas-test-state-"))
 

@@ -1,7 +1,7 @@
 """Optuna's warnings during a search reach ``search.log``, never the terminal (issue 22, "what users expect").
 
 Optuna installs a stderr handler on the ``optuna`` logger when it is first imported, and a search imports
-it lazily, inside ``nas.search.logs.run_log``; the sampler is built there by the driver. A fresh interpreter
+it lazily, inside ``nas.driver.logs.run_log``; the sampler is built there by the driver. A fresh interpreter
 (nothing imported yet) reproduces what ``nas search`` does, without the minute a real search costs.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIVER = textwrap.dedent("""
     import sys
     assert "optuna" not in sys.modules  # as in a search that imports Optuna only once it runs
-    from nas.search.logs import quiet_libraries, run_log
+    from nas.driver.logs import quiet_libraries, run_log
     from nas.storage import Location
 
     with run_log(Location.from_uri(sys.argv[1]), "search.log"):

@@ -9,8 +9,8 @@ import stat
 import pytest
 from hostile import plant_raw_pickle
 
-from nas.search.cluster import EXPERIMENT_FOLDER, check_experiment_signatures
-from nas.search.signatures import SIGNATURE_FILE, signing_filesystem, verify_experiment
+from nas.driver.cluster import EXPERIMENT_FOLDER, check_experiment_signatures
+from nas.driver.signatures import SIGNATURE_FILE, signing_filesystem, verify_experiment
 from nas.storage import Location
 
 
@@ -140,7 +140,7 @@ def test_the_cli_offers_trust_run_folder_on_both_resuming_commands(argv):
 def test_drivers_starting_at_once_agree_on_one_key(state):
     from concurrent.futures import ThreadPoolExecutor
 
-    from nas.search.signatures import secret_key
+    from nas.driver.signatures import secret_key
 
     with ThreadPoolExecutor(8) as pool:
         keys = set(pool.map(lambda _: secret_key(), range(32)))

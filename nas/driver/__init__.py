@@ -6,7 +6,7 @@ in the manner of optuna's ``_optimize`` -> ``_run_trial``:
 
 - **prepare**: resolve and check everything, nothing written: the request's names and storage, the run's
   lock (``nas.driver_lock``), the command's own checks, every saved training state and Tune experiment file
-  of a resumed run (``nas.resumable``, ``nas.search.signatures``), this machine's resources; then the data
+  of a resumed run (``nas.resumable``, ``nas.driver.signatures``), this machine's resources; then the data
   set is loaded once;
 - **execute**: an embedded Ray started (or a cluster joined), the run's start file written, the Tuner built or
   restored and run, SIGINT / SIGTERM routed into Tune's graceful stop (``signals``); library chatter goes to

@@ -42,7 +42,7 @@ class TuneCommand(abc.ABC):
     """A command that runs Ray Tune trials; the driver calls its methods in the order they are listed."""
 
     name: str = ""  # "nas search": the run lock's holder, the banner
-    log_file: str = ""  # the run's log in the prepared folder (library chatter; nas.search.logs.run_log)
+    log_file: str = ""  # the run's log in the prepared folder (library chatter; nas.driver.logs.run_log)
 
     # ---------------------------------------------------------------------------------------- prepare
     @abc.abstractmethod

@@ -45,8 +45,8 @@ def _prepare(command: TuneCommand, request: TuneRequest, run) -> PreparedRun:
     """Resolve and check everything (the run's lock is held); nothing is written. Then load the data set."""
     from nas.data import load_dataset
     from nas.resumable import check_resume_states
-    from nas.search.cluster import check_experiment_signatures, check_local_resources
-    from nas.search.records import TRIALS_FOLDER
+    from nas.driver.cluster import check_experiment_signatures, check_local_resources
+    from nas.vocabulary import TRIALS_FOLDER
 
     prepared = command.prepare(request, run)
     if prepared.restoring:
@@ -62,7 +62,7 @@ def _prepare(command: TuneCommand, request: TuneRequest, run) -> PreparedRun:
 def _execute(command: TuneCommand, request: TuneRequest, prepared: PreparedRun, lock, signals):
     """Run Tune, then let the command record the outcome; returns the command's result. Library chatter (Ray's
     token-authentication banner, Tune and Optuna logs, warnings) goes to the run's log throughout."""
-    from nas.search.logs import quiet_libraries, run_log
+    from nas.driver.logs import quiet_libraries, run_log
 
     quiet_libraries()
     folder = prepared.folder
@@ -83,8 +83,8 @@ def _tune(command: TuneCommand, request: TuneRequest, prepared: PreparedRun, sig
     ``ResultGrid``."""
     import ray
 
-    from nas.search.cluster import start_ray, trial_resources
-    from nas.search.shared_storage import check_shared_storage
+    from nas.driver.cluster import start_ray, trial_resources
+    from nas.driver.shared_storage import check_shared_storage
 
     started_ray = start_ray(request.address)
     signals.reinstall()  # Ray's start replaced our handlers
@@ -105,11 +105,11 @@ def _tune(command: TuneCommand, request: TuneRequest, prepared: PreparedRun, sig
 
 
 def _tuner(command: TuneCommand, request: TuneRequest, prepared: PreparedRun, resources: dict):
-    """The run's Tuner: restored from its experiment (signed files only, ``nas.search.cluster.tune_experiment``)
+    """The run's Tuner: restored from its experiment (signed files only, ``nas.driver.cluster.tune_experiment``)
     or new, with the command's settings."""
     from ray import tune
 
-    from nas.search.cluster import tune_experiment
+    from nas.driver.cluster import tune_experiment
 
     trial = command.trial_function(prepared, resources)
     trainable = tune.with_resources(tune.with_parameters(trial.function, data=prepared.data, setup=trial.setup),

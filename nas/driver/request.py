@@ -37,7 +37,7 @@ class PreparedRun:
     start_file: str  # written in ``folder`` when a new run starts (``begin``); the run's log is kept once it exists
     restoring: bool  # continuing a run that started before (Tune's experiment and the saved states are read)
     cpus_per_trial: float
-    gpus_per_trial: object  # a number or "auto" (nas.search.cluster.trial_resources)
+    gpus_per_trial: object  # a number or "auto" (nas.driver.cluster.trial_resources)
     data_request: Mapping[str, object]  # nas.data.load_dataset's arguments
     data: object = None  # the data set: loaded by the driver once every check passed
     started: float | None = None  # time.time() when the data set was ready

@@ -23,7 +23,7 @@ folder per pair with its resumable state, Tune's experiment through ``Location.t
 ``evaluation.csv`` / ``evaluation.json`` -- goes through ``nas.storage`` to the run's own storage, so a trial
 on any node of a cluster writes there and a resume from another machine finds it. Library chatter (Ray's
 token-authentication banner, Tune's logs, warnings) goes to ``evaluation/evaluation.log``
-(``nas.search.logs.run_log``), not to the terminal.
+(``nas.driver.logs.run_log``), not to the terminal.
 
 A run has one driver (``nas.driver_lock``): the evaluation holds the run's ``driver.lock`` while it runs, so
 it is refused while the run's search (or another evaluation of it) runs, and vice versa.
@@ -38,7 +38,7 @@ saw. The run's trials are not touched.
 ``resume=True`` continues an evaluation killed or interrupted midway: completed pairs are reported from their
 records (never trained twice), unfinished ones continue from their last epoch (``Tuner.restore`` when Tune's
 experiment state exists; Ray unpickles it, so files this user's nas did not sign are refused unless
-``trust_run_folder``, ``nas.search.signatures``). SIGINT / SIGTERM stop
+``trust_run_folder``, ``nas.driver.signatures``). SIGINT / SIGTERM stop
 gracefully: unfinished pairs are recorded ``interrupted`` and ``Interrupted`` names the resume command
 (exit status 130 / 143 in the CLI).
 """
@@ -63,7 +63,7 @@ from .trainable import EvaluationSetup, job_folder, job_key, train_pair
 FORMAT = "nas.evaluation.plan/1"
 EVALUATION_FOLDER = "evaluation"
 PLAN_FILE = "plan.json"
-LOG_FILE = "evaluation.log"  # in evaluation/: library chatter (nas.search.logs.run_log)
+LOG_FILE = "evaluation.log"  # in evaluation/: library chatter (nas.driver.logs.run_log)
 DEFAULT_TOP = 3
 DEFAULT_SEEDS = 5
 MIN_SEEDS = 2  # a confidence interval of a paired difference needs two pairs
@@ -117,7 +117,7 @@ def evaluate(run, *, top: int | None = None, seeds: int | None = None, epochs: i
     run name under ``storage`` (a folder or a storage URI, as ``nas search --storage``; ``results_root`` is its
     older name: give one of them). The evaluation is written beside the run, in the run's storage.
     ``trust_run_folder``: resume even when the Tune experiment files are not signed by this user's ``nas``
-    (``nas.search.signatures``)."""
+    (``nas.driver.signatures``)."""
     if storage is not None and str(results_root) != "results":
         raise ValueError("--storage: give either --storage or --results-root, not both")
     if isinstance(seed_list, str):
@@ -223,7 +223,7 @@ class EvaluationCommand(TuneCommand):
     def tune_settings(self, prepared: PreparedEvaluation, resources: dict, progress: bool) -> TuneSettings:
         from ray import tune
 
-        from nas.search.cluster import trials_that_fit
+        from nas.driver.cluster import trials_that_fit
         from nas.search.progress import JobNames, ProgressView
 
         jobs = prepared.jobs

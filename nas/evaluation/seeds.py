@@ -19,11 +19,11 @@ from pathlib import Path
 
 from nas.limits import MAX_SEED, check_seed
 from nas.safe_load import read_json
+from nas.vocabulary import TRIALS_FOLDER  # the run's trial folders (not evaluation/trials)
 
 DEFAULT_FIRST_SEED = 1000
 RULE = "fresh"  # seeds no trial of the run trained
 LEGACY_RULE = "0..N-1"  # evaluations before fresh seeds: seeds 0..N-1, seed 0 usually the search's own
-TRIALS_FOLDER = "trials"  # the run's trial folders (not evaluation/trials)
 
 
 def search_seeds(run_dir) -> set[int]:

@@ -26,8 +26,8 @@ from nas.resumable import ResumableTraining, diverged_final, epoch_final, report
 from nas.search.records import TrialFolder, read_trial
 from nas.search.trainable import trial_flops
 from nas.storage import Location
+from nas.vocabulary import TRIALS_FOLDER
 
-TRIALS_FOLDER = "trials"
 FINAL_STATUSES = ("completed", "diverged", "error")
 
 

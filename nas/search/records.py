@@ -21,11 +21,10 @@ import json
 
 from nas.safe_load import read_json_at
 from nas.storage import Location
-from nas.vocabulary import FINAL_STATUSES, SCORED_STATUSES, STATUSES, pareto_front  # noqa: F401 (re-exported)
+from nas.vocabulary import (FINAL_STATUSES, SCORED_STATUSES, STATUSES, TRIALS_FOLDER,  # noqa: F401 (re-exported)
+                            pareto_front)
 
 from .trial_record import TrialRecord
-
-TRIALS_FOLDER = "trials"
 
 # The documented column order of trials.csv; coefficient columns (coef_*) follow "scheme", extra columns
 # (option, best_epoch, ..., constraint_*) come last.

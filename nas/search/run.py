@@ -12,7 +12,7 @@ finish). In this order:
 2. build the data set once (it reaches every trial through Ray's object store, ``tune.with_parameters``);
 3. start an embedded Ray (all local CPUs, no dashboard) or join ``address``; GPUs are requested only when
    the cluster has them; on a multi-node cluster a local run folder must be seen by every node
-   (``nas.search.cluster``);
+   (``nas.driver.cluster``);
 4. write ``<storage>/<name>/search.json`` (the resolved configuration) and run a ``tune.Tuner`` with
    ``OptunaSearch`` (study ``<name>`` in ``optuna.db``, or ``--study-storage``; constraints passed to Optuna
    on completion) and ASHA on the primary objective;
@@ -26,15 +26,15 @@ trial wrote its folder (a sampler Ray cannot pickle, Ray failing to start) remov
 The run folder lives in any ``nas.storage`` location (``results/`` by default, a shared folder, or an object
 store such as ``s3://bucket/prefix``): Tune's experiment, every trial record and resumable state and the
 run files go through it, so trials on any node write to the same place. The Optuna study stays with the
-driver (``driver_folder``). Library logs go to the run's ``search.log`` (``nas.search.logs``).
+driver (``driver_folder``). Library logs go to the run's ``search.log`` (``nas.driver.logs``).
 
 ``resume=True`` continues the run of that name (``Tuner.restore(..., resume_errored=True)``): finished
 trials are kept, unfinished ones continue from their last checkpoint, the Optuna study is reloaded. Ray's
 restore unpickles its own experiment files: the driver signs them with this user's key as Tune writes them and
-a resume refuses any that is unsigned or changed (``nas.search.signatures``) unless ``trust_run_folder``.
+a resume refuses any that is unsigned or changed (``nas.driver.signatures``) unless ``trust_run_folder``.
 
 SIGINT / SIGTERM (``nas.interrupt``; also sent to the whole job, as ``timeout``, systemd and Slurm do: the
-embedded Ray's processes hold both blocked, ``nas.search.cluster.start_ray``): Tune's graceful stop saves the
+embedded Ray's processes hold both blocked, ``nas.driver.cluster.start_ray``): Tune's graceful stop saves the
 experiment state and stops the trials; the trials it had not finished are recorded as ``interrupted``
 (``trials.csv`` and their ``metrics.json``), and ``Interrupted`` is raised with the command that resumes the run
 (exit status 130 / 143 in the CLI).
@@ -58,7 +58,7 @@ from nas.storage import Location, is_uri
 from nas.vocabulary import DUPLICATE_STATUS, NOT_STARTED_STATUS
 
 from .budget import check_space
-from .cluster import trials_that_fit
+from nas.driver.cluster import trials_that_fit
 from .records import (FINAL_STATUSES, TRIALS_FOLDER, TrialFolder, collect_rows, parse_record, read_trial,
                       write_pareto_csv, write_trials_csv)
 from .space import (OBJECTIVES, SAMPLERS, SCHEDULERS, SearchSettings, SearchSpace, check_run_name,
@@ -234,7 +234,7 @@ def run(space=None, *, name: str | None = None, trials: int | None = None, sampl
     study (default: SQLite ``optuna.db`` in the run folder, or in ``driver_folder`` for an object store).
 
     ``trust_run_folder`` (``--trust-run-folder``): resume even when the Tune experiment files are not signed by
-    this user's ``nas`` (``nas.search.signatures``; without it such a resume is refused, naming the file).
+    this user's ``nas`` (``nas.driver.signatures``; without it such a resume is refused, naming the file).
 
     Every check runs before anything is written. SIGINT / SIGTERM stop the search gracefully: unfinished
     trials are recorded as ``interrupted`` and ``nas.interrupt.Interrupted`` is raised, its hint naming the

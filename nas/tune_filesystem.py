@@ -61,7 +61,7 @@ class _AtomicWriter:
 
 class DelegatingFileSystemHandler(pafs.FileSystemHandler):
     """A ``pyarrow.fs.FileSystemHandler`` that passes every operation to the file system ``base``; subclasses
-    change only what they must (atomic writes here, signatures in ``nas.search.signatures``)."""
+    change only what they must (atomic writes here, signatures in ``nas.driver.signatures``)."""
 
     def __init__(self, base):
         self._base = base

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from .storage import DelegatingFileSystemHandler
+from nas.tune_filesystem import DelegatingFileSystemHandler
 
 SIGNATURE_FILE = "tune-signatures.json"  # beside the experiment folder, in the run (or evaluation) folder
 FORMAT = "nas.tune-signatures/1"

@@ -119,7 +119,7 @@ def trials_that_fit(resources: dict) -> int:
 
 def check_experiment_signatures(folder, trust: bool = False) -> None:
     """Before Ray starts: the Tune experiment in ``folder``/``tune`` (if any) carries this user's signatures
-    (``nas.search.signatures``; ``trust``: adopt it instead). ``tune_experiment`` checks again just before the
+    (``nas.driver.signatures``; ``trust``: adopt it instead). ``tune_experiment`` checks again just before the
     restore."""
     from .signatures import verify_experiment
 
@@ -133,7 +133,7 @@ def tune_experiment(folder, trainable, restoring: bool, trust: bool = False):
     retried), else None, and ``storage`` the ``RunConfig`` keywords of a new one. Local folders get a file
     system whose copies are atomic (a killed driver must not leave a half-copied experiment state); object
     stores their own, where every PUT is atomic. Either is wrapped so that the driver signs the files Tune's
-    restore unpickles, and a restore first checks those signatures (``nas.search.signatures``; ``trust``:
+    restore unpickles, and a restore first checks those signatures (``nas.driver.signatures``; ``trust``:
     ``--trust-run-folder``, restore without the check)."""
     from ray import tune
 
