@@ -19,7 +19,7 @@ from ..checks import is_number
 from ..paths import check_output_folder, is_within
 from . import markdown
 from .card import FORMAT, json_ready, trial_card
-from .plots import PLOT_FILES, write_card_plots
+from .plots import PLOT_FILES, write_card_plots, write_trajectory_plot
 from .program import EXAMPLE_BATCH, export_program, save_program, save_weights
 from .selection import load_data, select_evaluated, select_trials
 
@@ -213,6 +213,7 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     model = build_network(spec)
     model.load_state_dict(record["weights"])  # names and shapes checked by read_model
     model.eval()  # baked into the exported graph (batch-norm statistics, noise expectations)
+    trained_spec = spec  # learned coefficients: the spec the network trained with, before the write-back
     model, spec = written_back(model, spec)
 
     example = next(iter(data.test.batches(EXAMPLE_BATCH)))[0].to(torch.float32)
@@ -232,7 +233,8 @@ def _export_into(folder: Path, record: dict, run_dir: Path, search: dict, data) 
     card = trial_card(record, run_dir, search, data, spec, model, test, params=count_parameters(model), flops=flops,
                       refinement=refinement)
     card["files"] = sorted([*MODEL_FILES, *write_card_plots(spec, model, card["scheme"]["per_step"], folder,
-                                                            refinement)])
+                                                            refinement),
+                            *write_trajectory_plot(trained_spec, record.get("trial_metrics"), folder)])
     write_json(folder / "card.json", card)
     (folder / "card.md").write_text(markdown.card_markdown(card), encoding="utf-8")
     return card

@@ -85,7 +85,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     from ray import tune
 
     from nas.networks import build_network
-    from nas.networks.learned import learned_record
+    from nas.networks.learned import learned_record, trial_history_entry
     from nas.train import TrainConfig, count_parameters, fit, seeded
 
     torch.set_num_threads(setup.threads)
@@ -197,8 +197,7 @@ def train_trial(config: dict, data=None, setup: TrialSetup | None = None) -> Non
     def on_epoch(metrics: dict, checkpoint_fn) -> bool:
         nonlocal best_weights
         state = checkpoint_fn()
-        history[:] = [{key: entry.get(key) for key in ("epoch", "val_acc", "val_loss")}
-                      for entry in state.get("history", [])]
+        history[:] = [trial_history_entry(entry) for entry in state.get("history", [])]
         improved = best["val_acc"] is None or metrics["val_acc"] > best["val_acc"]
         if improved:
             best.update(epoch=metrics["epoch"], val_acc=metrics["val_acc"], val_loss=metrics["val_loss"])
