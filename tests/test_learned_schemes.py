@@ -533,3 +533,31 @@ def test_a_learning_trial_keeps_theta_per_epoch_and_its_export_card_draws_the_tr
     fixed = make_run(tmp_path, "fixed", [{"scheme": "heun", "tie": "stage", "norm": "none"}])
     card = json.loads((export_trial(fixed, "fixed_00000", tmp_path / "fixed_export") / "card.json").read_text())
     assert "coefficient_trajectory.png" not in card["files"]
+
+
+@pytest.mark.slow
+def test_a_searched_learning_trial_records_theta_per_epoch_end_to_end(ray_session, tmp_path):
+    """A real (tiny) search trial that learns: its metrics.json history holds θ after every epoch, the
+    leaderboard analyses its learned scheme and nas export draws the trajectory."""
+    import json
+
+    from nas import leaderboard
+    from nas.export import export_trial
+    from nas.search import run
+
+    space = {"name": "learning", "data": {"name": "mnist1d", "seed": 0, "num_samples": 200},
+             "train": {"epochs": 2, "batch_size": 64, "coefficient_lr": 0.1},
+             "search": {"trials": 1, "scheduler": "none", "seed": 0},
+             "network": {"widths": [4, 8], "steps_per_stage": 2, "tie": "stage", "norm": "none",
+                         "learn_scheme": "network"},
+             "scheme": {"family": "named", "names": ["ralston"]}}
+    found = run(space, results_dir=tmp_path, progress=False)
+    (trial_id,) = list(found.trials["trial_id"])
+    metrics = json.loads((found.run_dir / "trials" / trial_id / "metrics.json").read_text())
+    thetas = [entry["coefficients"] for entry in metrics["history"]]
+    assert len(thetas) == 2 and all(len(theta) == 1 for theta in thetas)  # one θ for the network, every epoch
+    assert thetas[0] != thetas[1]  # it moved
+    row = leaderboard.load([found.run_dir]).iloc[0]
+    assert row["learned_order"] == 2 and row["order"] == 2
+    card = json.loads((export_trial(found.run_dir, trial_id, tmp_path / "export") / "card.json").read_text())
+    assert "coefficient_trajectory.png" in card["files"]
