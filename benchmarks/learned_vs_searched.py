@@ -32,7 +32,8 @@ seconds (so the budgets can be compared in those units too).
 Written: ``--results`` (default ``results/benchmarks/learned_vs_searched``) ``.md`` (the table and the setup)
 and ``.csv`` (one row per retrained (arm, seed)); the search runs under ``--output`` (default
 ``benchmarks/output/learned_vs_searched-<UTC time>/``, git-ignored). ``--quick``: a smoke setting (a 30-second
-budget, 2 epochs, 600 signals, 2 seeds) that exercises every step in a few minutes; its numbers mean nothing.
+budget, 2 epochs, 600 signals, 2 seeds) that exercises every step in a few minutes; its numbers mean nothing,
+and its results go under ``--output`` unless ``--results`` is given.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ import datetime
 import json
 import multiprocessing
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -52,7 +54,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 REPOSITORY = Path(__file__).resolve().parent.parent
 LEARNED_STARTS = ["heun", "ralston", "kutta3", "ab2"]
 DEFAULT_SEEDS = "1000,1001,1002,1003,1004"
-ARMS = ("searched", "learned", "resnet")
+SEARCHES = ("searched", "learned")  # the two sides, each one nas search run
+ARMS = (*SEARCHES, "resnet")
 
 
 def tied_space(name: str, quick: bool) -> dict:
@@ -160,13 +163,28 @@ def train_once(arm: str, spec: dict, train: dict, data_options: dict, seed: int)
     return record
 
 
-def retrain(arms: dict, data_options: dict, seeds: list[int], workers: int) -> list[dict]:
-    """Every (arm, seed) pair trained once, ``workers`` at a time in fresh processes."""
+def earlier_records(path, arms: dict, seeds: list[int]) -> list[dict]:
+    """The rows of an earlier results .csv (``--records``) for the seeds asked for, as ``train_once`` records;
+    refused when a row's winner is not this invocation's (another search's results must not be mixed in)."""
+    if path is None:
+        return []
+    with open(path, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if int(row["seed"]) in seeds]
+    for row in rows:
+        if row["arm"] not in arms or row["scheme"] != arms[row["arm"]]["label"]:
+            raise SystemExit(f"--records: {path} holds {row['arm']} = {row['scheme']!r}, not this run's winner")
+    numbers = ("test_acc", "val_acc", "seconds")
+    return [{**row, "seed": int(row["seed"]), "epochs": int(row["epochs"]),
+             **{key: float(row[key]) for key in numbers}} for row in rows]
+
+
+def retrain(arms: dict, data_options: dict, seeds: list[int], workers: int, skip=frozenset()) -> list[dict]:
+    """Every (arm, seed) pair not in ``skip`` trained once, ``workers`` at a time in fresh processes."""
     context = multiprocessing.get_context("spawn")
     records = []
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(train_once, arm, chosen["spec"], chosen["train"], data_options, seed)
-                   for arm, chosen in arms.items() for seed in seeds]
+                   for arm, chosen in arms.items() for seed in seeds if (arm, seed) not in skip]
         for future in concurrent.futures.as_completed(futures):
             record = future.result()
             print(f"  {record['arm']:<8} seed {record['seed']}: test acc {100 * record['test_acc']:.2f}%, "
@@ -180,8 +198,8 @@ def table(records: list[dict], arms: dict) -> list[str]:
     from nas.statistics import describe, paired_difference
 
     by_arm = {arm: {r["seed"]: r["test_acc"] for r in records if r["arm"] == arm} for arm in arms}
-    lines = ["| arm | scheme (selected on validation) | val acc at selection | test acc (mean ± std) "
-             "| vs tied ResNet: mean [paired 95% CI] | seeds |", "|---|---|---|---|---|---|"]
+    lines = ["| arm | scheme (selected on validation) | val acc at selection | test acc (mean ± std) | median "
+             "| vs tied ResNet: mean [paired 95% CI] | seeds |", "|---|---|---|---|---|---|---|"]
     for arm, chosen in arms.items():
         stats = describe(list(by_arm[arm].values()))
         if arm == "resnet":
@@ -193,7 +211,9 @@ def table(records: list[dict], arms: dict) -> list[str]:
         selected = "—" if "val_acc" not in chosen else \
             f"{100 * chosen['val_acc']:.2f}% ({chosen['val_seeds']} seed{'s' if chosen['val_seeds'] > 1 else ''})"
         std = "" if stats["std"] is None else f" ± {100 * stats['std']:.2f}"
-        lines.append(f"| {arm} | {chosen['label']} | {selected} | {100 * stats['mean']:.2f}{std}% | {versus} "
+        median = 100 * statistics.median(by_arm[arm].values())
+        lines.append(f"| {arm} | {chosen['label']} | {selected} | {100 * stats['mean']:.2f}{std}% | {median:.2f}% "
+                     f"| {versus} "
                      f"| {','.join(str(s) for s in sorted(by_arm[arm]))} |")
     return lines
 
@@ -211,7 +231,8 @@ def label(chosen: dict, arm: str) -> str:
     return f"{chosen['scheme_name']}: `{coefficients}`"
 
 
-def main(argv=None) -> int:
+def parse_arguments(argv) -> tuple[argparse.Namespace, list[int]]:
+    """The command line, checked; ``--quick`` shrinks the budget and the seeds."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--budget", type=float, default=600.0, help="wall seconds per search (default 600)")
     parser.add_argument("--seeds", default=DEFAULT_SEEDS, help="fresh evaluation seeds (default 1000-1004)")
@@ -220,27 +241,39 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke setting whose numbers mean nothing")
     parser.add_argument("--output", default=None, help="folder for the search runs (must not exist)")
     parser.add_argument("--results", default=None, help="path prefix of the .md and .csv results")
+    parser.add_argument("--runs", default=None,
+                        help="reuse the two search runs of an earlier invocation (its --output folder): no search, "
+                             "the same winners; the budget reported is theirs")
+    parser.add_argument("--records", default=None,
+                        help="an earlier results .csv of the same winners: its (arm, seed) rows are reused, only the "
+                             "other seeds are trained (to add seeds to a finished comparison)")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     if args.quick:
         args.budget, seeds = min(args.budget, 30.0), seeds[:2]
     if len(seeds) < 2 or len(set(seeds)) != len(seeds) or not args.budget > 0 or args.workers < 1:
         parser.error("--seeds: at least two distinct seeds; --budget > 0; --workers >= 1")
+    args.stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    args.output = Path(args.output or args.runs or
+                       REPOSITORY / "benchmarks" / "output" / f"learned_vs_searched-{args.stamp}")
+    if args.runs is None and args.output.exists():
+        parser.error(f"--output: {args.output} already exists")
+    if args.runs is not None and not all((args.output / arm / "trials.csv").is_file() for arm in SEARCHES):
+        parser.error(f"--runs: {args.runs} does not hold the runs {', '.join(SEARCHES)} of an earlier invocation")
+    # a smoke run's numbers mean nothing: they stay beside its runs unless --results says otherwise
+    default_results = args.output / "learned_vs_searched_quick" if args.quick else \
+        REPOSITORY / "results" / "benchmarks" / "learned_vs_searched"
+    args.results = Path(args.results or default_results)
+    return args, seeds
 
+
+def run_searches(spaces: dict, args) -> tuple[dict, dict, dict]:
+    """One ``nas search`` per side with the same wall-time budget and workers, in one embedded Ray: the run
+    folders, their costs (``run_cost``) and the wall seconds of each."""
     import ray
 
-    from nas.evaluation.seeds import search_seeds
     from nas.search import run as search
 
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    output = Path(args.output or REPOSITORY / "benchmarks" / "output" / f"learned_vs_searched-{stamp}")
-    if output.exists():
-        parser.error(f"--output: {output} already exists")
-    default_results = "learned_vs_searched_quick" if args.quick else "learned_vs_searched"
-    results = Path(args.results or REPOSITORY / "results" / "benchmarks" / default_results)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    spaces = {"searched": searched_space(args.quick), "learned": learned_space(args.quick, args.coefficient_lr)}
-    started = time.perf_counter()
     ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     runs, costs, timings = {}, {}, {}
@@ -248,13 +281,73 @@ def main(argv=None) -> int:
         for arm, space in spaces.items():
             print(f"search {arm}: {args.budget:g} s with {args.workers} workers ...", flush=True)
             begun = time.perf_counter()
-            found = search(space, name=arm, time_budget=args.budget, results_dir=output, progress=False,
+            found = search(space, name=arm, time_budget=args.budget, results_dir=args.output, progress=False,
                            leaderboard=False)
             timings[f"search {arm}"] = time.perf_counter() - begun
             runs[arm], costs[arm] = found.run_dir, run_cost(found.run_dir)
             print(f"  {costs[arm]}", flush=True)
     finally:
         ray.shutdown()
+    return runs, costs, timings
+
+
+def report(args, seeds: list[int], setting: dict, costs: dict, timings: dict, records: list[dict],
+           arms: dict) -> str:
+    """The results file's markdown: the command, the setting, the table, the cost of each search, the wall
+    times and the learned winner's learned scheme per seed."""
+    quick = " --quick" if args.quick else ""
+    header = [f"# Learned against searched coefficients at equal compute{' (QUICK smoke setting)' if quick else ''}",
+              "", f"`benchmarks/learned_vs_searched.py --budget {args.budget:g} --seeds {','.join(map(str, seeds))} "
+              f"--coefficient-lr {args.coefficient_lr:g} --workers {args.workers}{quick}`, {args.stamp}, "
+              f"{os.cpu_count()} CPUs (shared).", "",
+              f"Data {json.dumps(setting['data'])}, training {json.dumps(setting['train'])}, network "
+              f"{json.dumps(setting['network'])}. Budget per side: {args.budget:g} s of search wall time with "
+              f"{args.workers} concurrent one-CPU trials (TPE, ASHA). Test accuracy of each side's winner "
+              f"(chosen on validation accuracy) retrained on the fresh seeds, paired against the tied ResNet on "
+              f"the same seeds.", ""]
+    cost_lines = ["| side | budget (wall s, workers) | trials trained | of them all epochs | epochs trained "
+                  "| summed trial seconds |", "|---|---|---|---|---|---|"]
+    for arm, cost in costs.items():
+        cost_lines.append(f"| {arm} | {args.budget:g} s, {args.workers} | {cost['trials']} | {cost['completed']} "
+                          f"| {cost['epochs']} | {cost['trial_seconds']:.0f} |")
+    timing_line = ", ".join(f"{key} {value / 60:.1f} min" for key, value in timings.items())
+    lines = header + table(records, arms) + ["", "Cost of each search:", ""] + cost_lines
+    lines += ["", f"Wall time: {timing_line}.", ""]
+    learned = [r for r in records if r["learned_scheme"]]
+    if learned:
+        lines += ["Learned schemes of the retrained learned winner (per seed):", ""]
+        lines += [f"- seed {r['seed']}: `{r['learned_scheme']}`" for r in learned] + [""]
+    return "\n".join(lines)
+
+
+def write_results(results: Path, text: str, records: list[dict], arms: dict) -> None:
+    """``results``.md (the report) and ``results``.csv (one row per retrained (arm, seed))."""
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.with_suffix(".md").write_text(text)
+    with open(results.with_suffix(".csv"), "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["arm", "scheme", "seed", "status", "test_acc", "val_acc", "epochs",
+                                                    "seconds", "learned_scheme"])
+        writer.writeheader()
+        for record in records:
+            writer.writerow({**record, "scheme": arms[record["arm"]]["label"]})
+
+
+def main(argv=None) -> int:
+    args, seeds = parse_arguments(argv)
+    from nas.evaluation.seeds import search_seeds
+
+    spaces = {"searched": searched_space(args.quick), "learned": learned_space(args.quick, args.coefficient_lr)}
+    started = time.perf_counter()
+    if args.runs is None:
+        runs, costs, timings = run_searches(spaces, args)
+    else:  # the runs of an earlier invocation: same winners, their cost
+        runs = {arm: args.output / arm for arm in SEARCHES}
+        costs, timings = {arm: run_cost(run_dir) for arm, run_dir in runs.items()}, {}
+        budgets = {json.loads((run_dir / "search.json").read_text())["settings"]["time_budget"]
+                   for run_dir in runs.values()}
+        if len(budgets) != 1:
+            raise SystemExit(f"--runs: the two searches had different budgets {sorted(budgets)}")
+        args.budget = float(budgets.pop())
     used = set().union(*(search_seeds(run_dir) for run_dir in runs.values()))
     if used & set(seeds):
         raise SystemExit(f"--seeds: {sorted(used & set(seeds))} trained in a search; the final seeds must be fresh")
@@ -266,44 +359,19 @@ def main(argv=None) -> int:
     data_options = json.loads((runs["searched"] / "search.json").read_text())["data"]
     begun = time.perf_counter()
     print(f"retraining {len(arms)} networks x {len(seeds)} fresh seeds ...", flush=True)
-    records = retrain(arms, data_options, seeds, args.workers)
+    reused = earlier_records(args.records, arms, seeds)
+    records = sorted(reused + retrain(arms, data_options, seeds, args.workers,
+                                      skip={(r["arm"], r["seed"]) for r in reused}),
+                     key=lambda r: (ARMS.index(r["arm"]), r["seed"]))
     timings["retraining"] = time.perf_counter() - begun
     timings["total"] = time.perf_counter() - started
-
-    lines = table(records, arms)
-    cost_lines = ["| side | budget (wall s, workers) | trials trained | of them all epochs | epochs trained "
-                  "| summed trial seconds |", "|---|---|---|---|---|---|"]
-    for arm, cost in costs.items():
-        cost_lines.append(f"| {arm} | {args.budget:g} s, {args.workers} | {cost['trials']} | {cost['completed']} "
-                          f"| {cost['epochs']} | {cost['trial_seconds']:.0f} |")
-    setting = spaces["searched"]
-    header = [f"# Learned against searched coefficients at equal compute{' (QUICK smoke setting)' if args.quick else ''}",
-              "", f"`benchmarks/learned_vs_searched.py --budget {args.budget:g} --seeds {','.join(map(str, seeds))} "
-              f"--coefficient-lr {args.coefficient_lr:g} --workers {args.workers}{' --quick' if args.quick else ''}`, "
-              f"{stamp}, {os.cpu_count()} CPUs (shared).", "",
-              f"Data {json.dumps(setting['data'])}, training {json.dumps(setting['train'])}, network "
-              f"{json.dumps(setting['network'])}. Budget per side: {args.budget:g} s of search wall time with "
-              f"{args.workers} concurrent one-CPU trials (TPE, ASHA). Test accuracy of each side's winner "
-              f"(chosen on validation accuracy) retrained on the fresh seeds, paired against the tied ResNet on "
-              f"the same seeds.", ""]
-    timing_line = ", ".join(f"{key} {value / 60:.1f} min" for key, value in timings.items())
-    text = "\n".join(header + lines + ["", "Cost of each search:", ""] + cost_lines + ["", f"Wall time: {timing_line}."]
-                     + [""])
-    learned = [r["learned_scheme"] for r in records if r["learned_scheme"]]
-    if learned:
-        text += "\nLearned schemes of the retrained learned winner (per seed):\n\n" + \
-            "\n".join(f"- seed {r['seed']}: `{r['learned_scheme']}`" for r in records if r["learned_scheme"]) + "\n"
+    text = report(args, seeds, spaces["searched"], costs, timings, records, arms)
     print("\n" + text)
-    results.with_suffix(".md").write_text(text)
-    with open(results.with_suffix(".csv"), "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["arm", "scheme", "seed", "status", "test_acc", "val_acc", "epochs",
-                                                    "seconds", "learned_scheme"])
-        writer.writeheader()
-        for record in records:
-            writer.writerow({**record, "scheme": arms[record["arm"]]["label"]})
-    (output / "summary.json").write_text(json.dumps({"costs": costs, "timings": timings, "records": records,
-                                                     "winners": {a: c["label"] for a, c in arms.items()}}, indent=2))
-    print(f"written: {results.with_suffix('.md')}, {results.with_suffix('.csv')}; runs under {output}")
+    write_results(args.results, text, records, arms)
+    (args.output / "summary.json").write_text(json.dumps({"costs": costs, "timings": timings, "records": records,
+                                                          "winners": {a: c["label"] for a, c in arms.items()}},
+                                                         indent=2))
+    print(f"written: {args.results.with_suffix('.md')}, {args.results.with_suffix('.csv')}; runs under {args.output}")
     return 0
 
 
