@@ -296,9 +296,11 @@ def report(args, seeds: list[int], setting: dict, costs: dict, timings: dict, re
     """The results file's markdown: the command, the setting, the table, the cost of each search, the wall
     times and the learned winner's learned scheme per seed."""
     quick = " --quick" if args.quick else ""
+    reused = "".join(f" --{name} {value}" for name, value in (("runs", args.runs), ("records", args.records))
+                     if value is not None)
     header = [f"# Learned against searched coefficients at equal compute{' (QUICK smoke setting)' if quick else ''}",
               "", f"`benchmarks/learned_vs_searched.py --budget {args.budget:g} --seeds {','.join(map(str, seeds))} "
-              f"--coefficient-lr {args.coefficient_lr:g} --workers {args.workers}{quick}`, {args.stamp}, "
+              f"--coefficient-lr {args.coefficient_lr:g} --workers {args.workers}{quick}{reused}`, {args.stamp}, "
               f"{os.cpu_count()} CPUs (shared).", "",
               f"Data {json.dumps(setting['data'])}, training {json.dumps(setting['train'])}, network "
               f"{json.dumps(setting['network'])}. Budget per side: {args.budget:g} s of search wall time with "
@@ -312,7 +314,9 @@ def report(args, seeds: list[int], setting: dict, costs: dict, timings: dict, re
                           f"| {cost['epochs']} | {cost['trial_seconds']:.0f} |")
     timing_line = ", ".join(f"{key} {value / 60:.1f} min" for key, value in timings.items())
     lines = header + table(records, arms) + ["", "Cost of each search:", ""] + cost_lines
-    lines += ["", f"Wall time: {timing_line}.", ""]
+    reuse = "" if args.runs is None else f" (the searches of {Path(args.runs).name} reused" + \
+        ("" if args.records is None else f", the seeds of {Path(args.records).name} not trained again") + ")"
+    lines += ["", f"Wall time of this invocation{reuse}: {timing_line}.", ""]
     learned = [r for r in records if r["learned_scheme"]]
     if learned:
         lines += ["Learned schemes of the retrained learned winner (per seed):", ""]
