@@ -218,6 +218,18 @@ def table(records: list[dict], arms: dict) -> list[str]:
     return lines
 
 
+def head_to_head(records: list[dict]) -> str:
+    """The question itself: learned − searched, paired by seed (``nas.statistics``), as one sentence."""
+    from nas.statistics import paired_difference
+
+    by_arm = {arm: {r["seed"]: r["test_acc"] for r in records if r["arm"] == arm} for arm in SEARCHES}
+    diff = paired_difference(by_arm["learned"], by_arm["searched"])
+    if diff["ci_low"] is None:
+        return "Learned − searched: fewer than two paired seeds."
+    return (f"Learned − searched, paired over {diff['n']} seeds: {100 * diff['mean']:+.2f} points, 95% CI "
+            f"[{100 * diff['ci_low']:+.2f}, {100 * diff['ci_high']:+.2f}].")
+
+
 def label(chosen: dict, arm: str) -> str:
     """A readable name of a winner: the scheme and, for the searched side, its coefficients."""
     from nas.schemes import from_dict
@@ -313,7 +325,7 @@ def report(args, seeds: list[int], setting: dict, costs: dict, timings: dict, re
         cost_lines.append(f"| {arm} | {args.budget:g} s, {args.workers} | {cost['trials']} | {cost['completed']} "
                           f"| {cost['epochs']} | {cost['trial_seconds']:.0f} |")
     timing_line = ", ".join(f"{key} {value / 60:.1f} min" for key, value in timings.items())
-    lines = header + table(records, arms) + ["", "Cost of each search:", ""] + cost_lines
+    lines = header + table(records, arms) + ["", head_to_head(records), "", "Cost of each search:", ""] + cost_lines
     reuse = "" if args.runs is None else f" (the searches of {Path(args.runs).name} reused" + \
         ("" if args.records is None else f", the seeds of {Path(args.records).name} not trained again") + ")"
     lines += ["", f"Wall time of this invocation{reuse}: {timing_line}.", ""]

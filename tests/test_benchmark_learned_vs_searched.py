@@ -61,6 +61,8 @@ def test_the_reference_is_the_tied_resnet_and_the_table_pairs_by_seed(benchmark,
     learned_row = next(line for line in lines if line.startswith("| learned"))
     assert "+1.00 [+1.00, +1.00] points" in learned_row  # paired: the same +1 point on every seed
     assert "81.00 ± 10.00%" in learned_row and "| 1000,1001,1002 |" in learned_row
+    assert benchmark.head_to_head(records) == \
+        "Learned − searched, paired over 3 seeds: +1.00 points, 95% CI [+1.00, +1.00]."
     benchmark.write_results(tmp_path / "out", "text", records, arms)
     reused = benchmark.earlier_records(tmp_path / "out.csv", arms, [1000, 1001])
     assert [{k: v for k, v in r.items() if k != "scheme"} for r in reused] == \
