@@ -461,3 +461,103 @@ def test_nas_train_learns_coefficients_and_reports_the_learned_scheme(capsys, tm
     assert rk_residual(ButcherTableau.from_dict(learned["scheme"]), 2) <= 1e-12
     assert main(["train", "--scheme", "euler", "--learn-scheme", "network", "--epochs", "1"]) == 2
     assert capsys.readouterr().err.strip().endswith("there is nothing to learn")
+
+
+# ------------------------------------------------------------------ leaderboard and export card (issue 21, item 3)
+def test_the_leaderboard_shows_the_learned_schemes_order_error_constant_and_stability_interval(tmp_path):
+    import json
+
+    from run_folders import make_run
+
+    from nas import leaderboard
+    from nas.export import read_model
+    from nas.networks.learned import learned_record
+    from nas.search.records import LEARNED_FILE, collect_rows, write_trials_csv
+
+    run = make_run(tmp_path, "learned", [{"scheme": "ralston", "learn_scheme": "network"},
+                                         {"scheme": "ab2", "learn_scheme": "network"}, {"scheme": "heun"}])
+    finals = []
+    for trial_id in ("learned_00000", "learned_00001"):
+        trial = run / "trials" / trial_id
+        spec, weights = read_model(trial, "trial")
+        (trial / LEARNED_FILE).write_text(json.dumps(learned_record(spec, weights)))
+        finals.append(concrete_spec_of(spec, weights).scheme)
+    write_trials_csv(run, collect_rows(run))
+    frame = leaderboard.load([run]).set_index("trial_id")
+    for trial_id, final in zip(("learned_00000", "learned_00001"), finals):
+        report = analyze(final, tolerance=1e-9)
+        row = frame.loc[trial_id]
+        assert row["learned_order"] == report.order == 2  # the learned scheme's, computed from it
+        assert row["learned_real_stability_interval"] == pytest.approx(-report.real_stability_interval[0])
+        assert bool(row["learned_zero_stable"]) is True
+    rk, lmm = frame.loc["learned_00000"], frame.loc["learned_00001"]
+    assert rk["learned_error_norm"] == pytest.approx(analyze(finals[0], tolerance=1e-9).principal_error_norm)
+    assert rk["learned_error_norm"] != pytest.approx(rk["error_norm"] if rk["error_norm"] == rk["error_norm"] else 0)
+    assert lmm["learned_error_constant"] == pytest.approx(
+        float(analyze(finals[1], tolerance=1e-9).normalized_error_constant))
+    assert math.isnan(frame.loc["learned_00002", "learned_order"])  # fixed coefficients: nothing learned
+    shown = leaderboard.display_frame(frame.reset_index())
+    assert {"learned_order", "learned_error_constant", "learned_error_norm"} <= set(shown.columns)
+    plain = make_run(tmp_path, "plain", [{"scheme": "heun"}])
+    assert not [c for c in leaderboard.display_frame(leaderboard.load([plain])).columns if c.startswith("learned")]
+
+
+def test_a_learning_trial_keeps_theta_per_epoch_and_its_export_card_draws_the_trajectory(tmp_path, tiny_mnist1d):
+    import json
+
+    from run_folders import make_run
+
+    from nas.export import export_trial, read_model
+    from nas.networks.learned import trial_history_entry
+    from nas.search.records import parse_record
+
+    run = make_run(tmp_path, "learned", [{"scheme": "heun", "tie": "stage", "norm": "none",
+                                          "learn_scheme": "network"}], epochs=2)
+    trial = run / "trials" / "learned_00000"
+    spec, _ = read_model(trial, "trial")
+    config = TrainConfig.from_dict(json.loads((trial / "train_config.json").read_text()))
+    with seeded(config.seed):
+        model = build_network(spec)
+    history = [trial_history_entry(entry) for entry in fit(model, tiny_mnist1d, config).history]
+    assert [sorted(entry) for entry in history] == [["coefficients", "epoch", "val_acc", "val_loss"]] * 2
+    assert trial_history_entry({"epoch": 1, "val_acc": 0.5, "val_loss": 1.0, "lr": 0.1}) == \
+        {"epoch": 1, "val_acc": 0.5, "val_loss": 1.0}  # fixed coefficients: the record is unchanged
+    metrics = json.loads((trial / "metrics.json").read_text())
+    metrics["history"] = history  # what the search's trainable records (nas.search.trainable, on_epoch)
+    parse_record(metrics, "metrics.json")  # a valid trial record
+    (trial / "metrics.json").write_text(json.dumps(metrics))
+    folder = export_trial(run, "learned_00000", tmp_path / "export")
+    card = json.loads((folder / "card.json").read_text())
+    assert "coefficient_trajectory.png" in card["files"] and (folder / "coefficient_trajectory.png").stat().st_size
+    assert "(coefficient_trajectory.png)" in (folder / "card.md").read_text()
+    fixed = make_run(tmp_path, "fixed", [{"scheme": "heun", "tie": "stage", "norm": "none"}])
+    card = json.loads((export_trial(fixed, "fixed_00000", tmp_path / "fixed_export") / "card.json").read_text())
+    assert "coefficient_trajectory.png" not in card["files"]
+
+
+@pytest.mark.slow
+def test_a_searched_learning_trial_records_theta_per_epoch_end_to_end(ray_session, tmp_path):
+    """A real (tiny) search trial that learns: its metrics.json history holds θ after every epoch, the
+    leaderboard analyses its learned scheme and nas export draws the trajectory."""
+    import json
+
+    from nas import leaderboard
+    from nas.export import export_trial
+    from nas.search import run
+
+    space = {"name": "learning", "data": {"name": "mnist1d", "seed": 0, "num_samples": 200},
+             "train": {"epochs": 2, "batch_size": 64, "coefficient_lr": 0.1},
+             "search": {"trials": 1, "scheduler": "none", "seed": 0},
+             "network": {"widths": [4, 8], "steps_per_stage": 2, "tie": "stage", "norm": "none",
+                         "learn_scheme": "network"},
+             "scheme": {"family": "named", "names": ["ralston"]}}
+    found = run(space, results_dir=tmp_path, progress=False)
+    (trial_id,) = list(found.trials["trial_id"])
+    metrics = json.loads((found.run_dir / "trials" / trial_id / "metrics.json").read_text())
+    thetas = [entry["coefficients"] for entry in metrics["history"]]
+    assert len(thetas) == 2 and all(len(theta) == 1 for theta in thetas)  # one θ for the network, every epoch
+    assert thetas[0] != thetas[1]  # it moved
+    row = leaderboard.load([found.run_dir]).iloc[0]
+    assert row["learned_order"] == 2 and row["order"] == 2
+    card = json.loads((export_trial(found.run_dir, trial_id, tmp_path / "export") / "card.json").read_text())
+    assert "coefficient_trajectory.png" in card["files"]

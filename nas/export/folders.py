@@ -19,7 +19,7 @@ from ..checks import is_number
 from ..paths import check_output_folder, is_within
 from . import markdown
 from .card import FORMAT, json_ready, trial_card
-from .plots import PLOT_FILES, write_card_plots
+from .plots import PLOT_FILES, write_card_plots, write_trajectory_plot
 from .program import EXAMPLE_BATCH, export_program, save_program, save_weights
 from .selection import load_data, select_evaluated, select_trials
 
@@ -257,6 +257,7 @@ def write_model_folder(folder: Path, model, spec, data, record: dict, *, run_dir
     from ..train import count_parameters, evaluate, forward_flops
 
     model.eval()  # baked into the exported graph (batch-norm statistics, noise expectations)
+    trained_spec = spec  # learned coefficients: the spec the network trained with, before the write-back
     model, spec = written_back(model, spec)
     example = next(iter(data.test.batches(EXAMPLE_BATCH)))[0].to(torch.float32)
     program = export_program(model, example, record["trial_id"])
@@ -276,7 +277,8 @@ def write_model_folder(folder: Path, model, spec, data, record: dict, *, run_dir
                       refinement=refinement)
     card.update(json_ready(origin or {}))
     card["files"] = sorted([*MODEL_FILES, *write_card_plots(spec, model, card["scheme"]["per_step"], folder,
-                                                            refinement)])
+                                                            refinement),
+                            *write_trajectory_plot(trained_spec, record.get("trial_metrics"), folder)])
     write_json(folder / "card.json", card)
     (folder / "card.md").write_text(markdown.card_markdown(card), encoding="utf-8")
     return card

@@ -53,6 +53,8 @@ def card_markdown(card: dict) -> str:
                       "of the form |R(hλ)| ≤ 1 to draw; its stability conditions are in the report above.", ""]
         if "coefficients.png" in card.get("files", []):
             lines += ["![learned coefficients against depth](coefficients.png)", ""]
+        if "coefficient_trajectory.png" in card.get("files", []):
+            lines += ["![learned scheme coefficients against the epoch](coefficient_trajectory.png)", ""]
         if diagnostics.get("network_text"):
             lines += ["Per-step table of the trained network:", "", "```", diagnostics["network_text"], "```", ""]
         if diagnostics.get("noise_text"):

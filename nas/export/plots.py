@@ -1,12 +1,14 @@
 """The figures of a model's card: ``stability.png`` (the scheme's region of absolute stability, or one region per
-learned step), ``coefficients.png`` (learned coefficients against depth) and ``refinement.png`` (a tied
-network's depth-refinement curve), drawn by ``nas.diagnostics``."""
+learned step), ``coefficients.png`` (learned coefficients against depth), ``refinement.png`` (a tied
+network's depth-refinement curve) and ``coefficient_trajectory.png`` (a network that learned its scheme's
+coefficients, ``learn_scheme``: the learned scheme epoch by epoch), drawn by ``nas.diagnostics``."""
 from __future__ import annotations
 
 from pathlib import Path
 
 MAX_REGIONS = 6  # learned per-step coefficients: at most this many regions overlaid in one plot
-PLOT_FILES = ("stability.png", "coefficients.png")  # every figure a card may have
+TRAJECTORY_FILE = "coefficient_trajectory.png"
+PLOT_FILES = ("stability.png", "coefficients.png", "refinement.png", TRAJECTORY_FILE)  # every figure a card may have
 
 
 def stability_schemes(scheme, per_step: list[dict]) -> list:
@@ -54,4 +56,26 @@ def write_card_plots(spec, model, per_step, folder: Path, refinement=None) -> li
     return written
 
 
-__all__ = ["MAX_REGIONS", "PLOT_FILES", "stability_schemes", "write_card_plots"]
+def write_trajectory_plot(trained_spec, trial_metrics: dict | None, folder: Path) -> list[str]:
+    """``coefficient_trajectory.png``: the coefficients of the scheme a network learned (``trained_spec``, the
+    spec it trained with, ``learn_scheme`` on), epoch by epoch, from the per-epoch θ its trial recorded
+    (``metrics.json`` ``history``, ``nas.networks.learned.trial_history_entry``). Returns ``[]`` (nothing drawn)
+    for a network with fixed coefficients or a trial that recorded no θ (e.g. one trained before θ was kept)."""
+    if getattr(trained_spec, "learn_scheme", "none") == "none":
+        return []
+    history = [entry for entry in (trial_metrics or {}).get("history") or ()
+               if isinstance(entry, dict) and entry.get("coefficients")]
+    if not history:
+        return []
+    from ..diagnostics import plot_coefficient_trajectory
+    from ..networks.learned import coefficient_trajectory
+
+    trajectory = coefficient_trajectory(trained_spec, history)
+    plot_coefficient_trajectory(trajectory, folder / TRAJECTORY_FILE,
+                                title=f"Learned coefficients over {len(trajectory)} epochs, from "
+                                      f"{trained_spec.scheme.name} (order {trained_spec.learn_order} kept)")
+    return [TRAJECTORY_FILE]
+
+
+__all__ = ["MAX_REGIONS", "PLOT_FILES", "TRAJECTORY_FILE", "stability_schemes", "write_card_plots",
+           "write_trajectory_plot"]

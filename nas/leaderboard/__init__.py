@@ -26,6 +26,8 @@ One module per concern:
 - ``analysis``      views of the frame: duplicates, finished trials, filters and order, seeds, family summary,
                     Pareto front, the final evaluation;
 - ``coefficients``  coefficient correlations and bins, learned coefficients read from the weights;
+- ``learned``       the order, error constant and stability interval of the scheme a trial learned
+                    (``learned_scheme``), added as ``learned_*`` columns by ``load``;
 - ``tables``        the printed view and the table formats (table, csv, markdown, parquet);
 - ``plots``         the PNG plots (matplotlib, imported only when drawing).
 """

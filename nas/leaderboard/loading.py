@@ -14,6 +14,7 @@ from ..paths import contained
 from ..safe_load import read_json
 from ..storage import Location, is_uri
 from ..vocabulary import SCORED_STATUSES
+from .learned import with_learned_diagnostics
 
 FINISHED_STATUSES = SCORED_STATUSES  # the trials with best-validation weights
 METRIC = "best_val_acc"  # the ranking metric: accuracy of the best-validation epoch (the exported weights)
@@ -196,6 +197,7 @@ def load(runs, *, results_root=DEFAULT_RESULTS_ROOT) -> pd.DataFrame:
         frame["race_seeds"] = race_seeds(folder)
         frames.append(frame)
     frame = _normalise(pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
+    frame = with_learned_diagnostics(frame)  # learned schemes: their order, error constant, stability interval
     frame.attrs["run_dirs"] = [str(folder) for folder in folders]  # runs without a single row stay known
     return frame
 

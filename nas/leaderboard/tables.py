@@ -12,7 +12,8 @@ from .analysis import check_columns
 
 # Compact column set of the printed table; files (csv, parquet) get every column.
 TABLE_COLUMNS = ("run", "trial_id", "family", "scheme_name", "noise_kind", "status", "best_val_acc", "vs_resnet",
-                 "val_acc", "params", "flops", "order", "zero_stable", "epochs_run", "budget")
+                 "val_acc", "params", "flops", "order", "zero_stable", "learned_order", "learned_error_constant",
+                 "learned_error_norm", "epochs_run", "budget")  # learned_*: only runs with learned coefficients
 FORMATS = ("table", "csv", "markdown", "parquet")
 VIEWS = ("trials", "families", "coefficients", "bins", "evaluation")
 

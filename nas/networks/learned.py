@@ -131,6 +131,21 @@ def learned_record(spec, state_dict: dict) -> dict | None:
                         for theta, names in found]}
 
 
+HISTORY_KEYS = ("epoch", "val_acc", "val_loss")  # what a search trial keeps of every epoch (nas.fidelity)
+
+
+def trial_history_entry(entry: dict) -> dict:
+    """One epoch of ``fit``'s history as a search trial records it in ``metrics.json``: epoch, val_acc and
+    val_loss, plus, for a network that learns its scheme, ``"coefficients"`` (parameter name -> θ after that
+    epoch), so that :func:`coefficient_trajectory` and the export card can redraw the learned scheme epoch by
+    epoch."""
+    kept = {key: entry.get(key) for key in HISTORY_KEYS}
+    if entry.get("coefficients"):
+        kept["coefficients"] = {str(name): [float(v) for v in theta] if isinstance(theta, (list, tuple))
+                                else float(theta) for name, theta in entry["coefficients"].items()}
+    return kept
+
+
 def coefficient_trajectory(spec, history) -> list[dict]:
     """The learned schemes epoch by epoch, from ``fit``'s history (its ``"coefficients"`` entries): one dict per
     epoch, parameter name -> concrete scheme."""
@@ -172,5 +187,5 @@ def concrete_network(model):
 
 
 __all__ = ["GRANULARITIES", "LearnedCoefficients", "coefficient_parameters", "coefficient_trajectory", "concrete_network", "concrete_spec",
-           "concrete_state_dict", "is_coefficient_parameter", "learned_record", "learned_schemes", "make_learned",
+           "concrete_state_dict", "is_coefficient_parameter", "learned_record", "learned_schemes", "make_learned", "trial_history_entry",
            "trained_schemes"]

@@ -181,9 +181,10 @@ class SearchTrial:
     def on_epoch(self, metrics: dict, checkpoint_fn) -> bool:
         """``fit``'s callback: record the epoch (with the state to resume from), then report it to Tune, which
         may end the trial inside that call (ASHA, time budget)."""
+        from nas.networks.learned import trial_history_entry
+
         state = checkpoint_fn()
-        self.history[:] = [{key: entry.get(key) for key in ("epoch", "val_acc", "val_loss")}
-                           for entry in state.get("history", [])]
+        self.history[:] = [trial_history_entry(entry) for entry in state.get("history", [])]
         improved = self.training.observe(metrics, state)
         status = "completed" if metrics["epoch"] >= self.train_config.epochs else "stopped"
         # A completed trial needs no state: restarted, it reports its record.
