@@ -126,7 +126,7 @@ def winner(run_dir: Path) -> dict:
 
 def resnet_of(chosen: dict) -> dict:
     """The tied plain ResNet: the winner's network with Euler and fixed coefficients."""
-    from nas.networks import spec_from_dict
+    from nas.network_kinds import spec_from_dict
     from nas.schemes import get
 
     spec = {key: value for key, value in chosen["spec"].items() if key not in ("learn_scheme", "learn_order")}

@@ -24,7 +24,8 @@ import time
 import torch
 
 from nas.data import load_dataset
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.schemes.noise import NoiseSchedule
 from nas.train import TrainConfig, evaluate, fit, seeded
 

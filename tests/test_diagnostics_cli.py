@@ -97,7 +97,8 @@ def test_lm_resnet_order_is_the_leaderboards(capsys, k, expected):
 def test_an_export_card_states_the_same_lm_resnet_order():
     """The card's diagnostics text (card.md) states the order nas diagnose and the leaderboard state."""
     from nas.export.card import card_diagnostics
-    from nas.networks import NetworkSpec, build_network
+    from nas.network_kinds import build_network
+    from nas.networks import NetworkSpec
     from nas.schemes import get
 
     spec = NetworkSpec(scheme=get("lm_resnet", k=0.3), macro="sequence", in_channels=1, num_classes=10,

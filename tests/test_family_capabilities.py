@@ -12,7 +12,8 @@ from nas.families.capabilities import (CAPABILITIES, ConvertibleFamily, Learnabl
                                        ReversibleFamily, check_family_type, declared_capabilities)
 from nas.families.hamiltonian import HamiltonianFamily
 from nas.families.runge_kutta import RungeKuttaFamily
-from nas.networks import NetworkSpec, build_network
+from nas.network_kinds import build_network
+from nas.networks import NetworkSpec
 from nas.networks.stage import SchemeStage
 
 
