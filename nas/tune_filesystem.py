@@ -17,19 +17,11 @@ import pyarrow
 import pyarrow.fs as pafs
 
 
-class _AtomicWriter:
-    """A writable binary file that appears at ``path`` only when closed."""
+class WriteOnlyStream:
+    """The write-only binary stream pyarrow's ``PyFileSystem`` expects from ``open_output_stream``, over the
+    stream ``self._target`` (subclasses set it and say what closing means)."""
 
-    def __init__(self, path: str):
-        folder = os.path.dirname(path) or "."
-        os.makedirs(folder, exist_ok=True)
-        fd, self._temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=folder)
-        self._handle = os.fdopen(fd, "wb")
-        self._path = path
-
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
+    _target = None
 
     def writable(self) -> bool:
         return True
@@ -41,13 +33,28 @@ class _AtomicWriter:
         return False
 
     def write(self, data) -> int:
-        return self._handle.write(data)
+        return self._target.write(data)
 
     def tell(self) -> int:
-        return self._handle.tell()
+        return self._target.tell()
 
     def flush(self) -> None:
-        self._handle.flush()
+        self._target.flush()
+
+
+class _AtomicWriter(WriteOnlyStream):
+    """A writable binary file that appears at ``path`` only when closed."""
+
+    def __init__(self, path: str):
+        folder = os.path.dirname(path) or "."
+        os.makedirs(folder, exist_ok=True)
+        fd, self._temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp-", dir=folder)
+        self._handle = self._target = os.fdopen(fd, "wb")
+        self._path = path
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
 
     def close(self) -> None:
         if self._handle.closed:
@@ -139,4 +146,4 @@ def atomic_local_filesystem() -> pafs.PyFileSystem:
     return pafs.PyFileSystem(AtomicLocalFileSystemHandler())
 
 
-__all__ = ["atomic_local_filesystem", "AtomicLocalFileSystemHandler", "DelegatingFileSystemHandler"]
+__all__ = ["atomic_local_filesystem", "AtomicLocalFileSystemHandler", "DelegatingFileSystemHandler", "WriteOnlyStream"]

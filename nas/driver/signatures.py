@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from nas.tune_filesystem import DelegatingFileSystemHandler
+from nas.tune_filesystem import DelegatingFileSystemHandler, WriteOnlyStream
 
 SIGNATURE_FILE = "tune-signatures.json"  # beside the experiment folder, in the run (or evaluation) folder
 FORMAT = "nas.tune-signatures/1"
@@ -125,33 +125,18 @@ def _load(base, run_path: str) -> dict:
     return {str(k): [str(d) for d in v][:KEEP] for k, v in files.items() if isinstance(v, list)}
 
 
-class _SigningStream:
+class _SigningStream(WriteOnlyStream):
     """A writable stream that signs what was written before the underlying stream commits it on close."""
 
     def __init__(self, stream, path: str, signatures: _Signatures):
-        self._stream, self._path, self._signatures = stream, path, signatures
+        self._target, self._path, self._signatures = stream, path, signatures
         self._chunks: list[bytes] = []
         self.closed = False
-
-    def writable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return False
-
-    def seekable(self) -> bool:
-        return False
 
     def write(self, data) -> int:
         data = bytes(data)
         self._chunks.append(data)
-        return self._stream.write(data)
-
-    def tell(self) -> int:
-        return self._stream.tell()
-
-    def flush(self) -> None:
-        self._stream.flush()
+        return self._target.write(data)
 
     def close(self) -> None:
         if self.closed:
@@ -159,7 +144,7 @@ class _SigningStream:
         self.closed = True
         # the signature first: a kill between the two leaves the old file, whose digest is still kept
         self._signatures.record(self._path, b"".join(self._chunks))
-        self._stream.close()
+        self._target.close()
 
 
 class SigningFileSystemHandler(DelegatingFileSystemHandler):
