@@ -29,8 +29,30 @@ def card_markdown(card: dict) -> str:
             for k, v in scheme["searched_coefficients"].items()))
     lines += ["", "### Coefficients per step (learned values included)", "",
               markdown_table(scheme["per_step"]), ""]
-    diagnostics = card["diagnostics"]
-    lines += ["## Diagnostics", ""]
+    lines += _diagnostics_markdown(card)
+    lines += _noise_markdown(card["noise"])
+    metric_rows = [{"metric": k, "value": _number(v)} for k, v in m.items()]
+    lines += ["## Metrics", "", markdown_table(metric_rows), ""]
+    lines += ["## Data set", "", f"`{data['name']}`, sizes {data['sizes']}, options `{json.dumps(data['options'])}`",
+              ""]
+    arch_rows = [{"field": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else v}
+                 for k, v in arch.items() if k not in ("scheme", "noise")]
+    lines += ["## Architecture", "", markdown_table(arch_rows), ""]
+    search = card["search"]
+    origin = [f"- search run `{search['run']}` ({search['run_dir']})",
+              f"- trial folder `{search['trial_dir']}`, {_rank_text(card)}"] if search.get("run") is not None else [
+        f"- trained by `{search.get('trained_by')}` (no search run); its training configuration: "
+        f"`{json.dumps(search.get('train_config'))}`"]
+    lines += ["## Provenance", "", *origin,
+              f"- exported {card['exported']['at']} with nas {card['exported']['nas']}, torch "
+              f"{card['exported']['torch']}", ""]
+    return "\n".join(lines)
+
+
+def _diagnostics_markdown(card: dict) -> list[str]:
+    """The card's "Diagnostics" section: time invariance, depth refinement, the scheme's report and figures."""
+    scheme, diagnostics = card["scheme"], card["diagnostics"]
+    lines = ["## Diagnostics", ""]
     invariance = diagnostics.get("time_invariance")
     if invariance:
         lines += [f"Network: {invariance['text']}.", ""]
@@ -61,8 +83,12 @@ def card_markdown(card: dict) -> str:
             lines += ["Noise schedule as an SDE:", "", "```", diagnostics["noise_text"], "```", ""]
     else:
         lines += [f"Not available: {diagnostics.get('reason')}", ""]
-    noise = card["noise"]
-    lines += ["## Noise schedule", ""]
+    return lines
+
+
+def _noise_markdown(noise: dict | None) -> list[str]:
+    """The card's "Noise schedule" section."""
+    lines = ["## Noise schedule", ""]
     if noise is None or noise["schedule"]["kind"] == "none":
         lines += ["None (deterministic training).", ""]
     else:
@@ -70,22 +96,7 @@ def card_markdown(card: dict) -> str:
                   "(Σ h² Var η_n, Sun, Tao, Du 2018). The exported program uses the eval-mode step "
                   "(the expectation), so it is deterministic.", "",
                   markdown_table(noise["per_step"]), ""]
-    metric_rows = [{"metric": k, "value": _number(v)} for k, v in m.items()]
-    lines += ["## Metrics", "", markdown_table(metric_rows), ""]
-    lines += ["## Data set", "", f"`{data['name']}`, sizes {data['sizes']}, options `{json.dumps(data['options'])}`",
-              ""]
-    arch_rows = [{"field": k, "value": json.dumps(v) if isinstance(v, (dict, list)) else v}
-                 for k, v in arch.items() if k not in ("scheme", "noise")]
-    lines += ["## Architecture", "", markdown_table(arch_rows), ""]
-    search = card["search"]
-    origin = [f"- search run `{search['run']}` ({search['run_dir']})",
-              f"- trial folder `{search['trial_dir']}`, {_rank_text(card)}"] if search.get("run") is not None else [
-        f"- trained by `{search.get('trained_by')}` (no search run); its training configuration: "
-        f"`{json.dumps(search.get('train_config'))}`"]
-    lines += ["## Provenance", "", *origin,
-              f"- exported {card['exported']['at']} with nas {card['exported']['nas']}, torch "
-              f"{card['exported']['torch']}", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def _evaluation_markdown(evaluation: dict | None) -> list[str]:
