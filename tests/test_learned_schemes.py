@@ -388,6 +388,33 @@ def test_a_space_offers_learned_coefficients_next_to_fixed_ones():
     assert "learn_scheme" not in plain.sampler_function()(trial)  # spaces without the option: configs unchanged
 
 
+def test_a_space_searches_the_order_the_learned_coefficients_keep():
+    import optuna
+
+    from nas.search import SpaceError, load_space
+    from nas.search.space import SearchSpace
+
+    # order-2 starting points: each can keep order 1 or 2
+    raw = {"scheme": {"family": "named", "names": ["heun", "ralston"]},
+           "network": {"widths": [4, 8], "learn_scheme": ["none", "network"], "learn_order": [1, 2]}}
+    space = load_space(raw)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    specs = []
+    for _ in range(16):
+        trial = study.ask()
+        constants = space.sampler_function()(trial)
+        specs.append(space.plan({**trial.params, **constants}, macro="sequence", in_channels=1, num_classes=10).spec)
+        study.tell(trial, 0.0)
+    learned = [s for s in specs if s.learn_scheme == "network"]
+    assert {s.learn_order for s in learned} == {1, 2}  # both orders searched
+    assert all(s.learn_order is None for s in specs if s.learn_scheme == "none")  # fixed schemes keep no order
+    assert SearchSpace.from_dict(space.to_dict(), source=space.source) == space
+    with pytest.raises(SpaceError, match="network.learn_order: needs learn_scheme"):
+        load_space({**raw, "network": {"widths": [4, 8], "learn_order": 2}})
+    with pytest.raises(SpaceError, match="network.learn_order"):
+        load_space({**raw, "network": {"widths": [4, 8], "learn_scheme": "network", "learn_order": 9}})
+
+
 def test_trials_csv_records_the_final_learned_coefficients(tmp_path):
     import json
 

@@ -7,7 +7,9 @@
 so may ``learn_scheme`` (``none``, ``network``, ``stage``, ``step``: the trial's scheme, fixed or searched, is then
 the starting point of coefficients learned with the weights; docs/learned.md), e.g. ``learn_scheme: [none,
 network]`` offers learned coefficients next to fixed ones. Every scheme block of such a space must have a
-parametrisation (a trial of a scheme without one ends with the construction error).
+parametrisation (a trial of a scheme without one ends with the construction error). ``learn_order`` (an int, a
+list of ints or a range, 1-4; absent: the starting scheme's highest order the parametrisation keeps) searches the
+order the learned coefficients keep; it is drawn only when offered and used only by trials that learn.
 
 or a torchvision ResNet converted to each trial's scheme (``{torchvision: resnet18, ...}``, parsed by
 ``nas.search.torchvision_network``). A widths choice is sampled as a string key ``"8-16-32"`` (``widths_key``),
@@ -35,6 +37,7 @@ class NetworkSpace:
     tie: Domain = Domain("str", "constant", value="none")
     norm: Domain = Domain("str", "constant", value="per_step")
     learn_scheme: Domain = Domain("str", "constant", value="none")
+    learn_order: Domain | None = None  # None: the parametrisation's default order
 
     def suggest(self, trial, constants: dict) -> None:
         for name in SAMPLED:
@@ -44,6 +47,8 @@ class NetworkSpace:
             suggest_into(domain, trial, name, constants)
         if self.learn_scheme.values() != ("none",):  # drawn only when offered: other spaces' configs unchanged
             suggest_into(self.learn_scheme, trial, "learn_scheme", constants)
+        if self.learn_order is not None:
+            suggest_into(self.learn_order, trial, "learn_order", constants)
 
     def check_schemes(self, blocks, paths) -> None:
         """Every scheme block builds networks of this kind (a torchvision network refuses some families)."""
@@ -74,12 +79,16 @@ class NetworkSpace:
         """The trial's ``NetworkSpec`` from its config."""
         from nas.networks import NetworkSpec
 
+        learn_scheme = str(config.get("learn_scheme", "none"))
+        order = config.get("learn_order")
+        learn_order = None if order is None or learn_scheme == "none" else int(order)
+
         return NetworkSpec(scheme=scheme, macro=self.macro or macro, in_channels=in_channels, num_classes=num_classes,
                            widths=widths_from_key(config["widths"]), steps_per_stage=int(config["steps_per_stage"]),
                            h=float(config["h"]), share_stage_weights=bool(config["share_stage_weights"]), noise=noise,
                            residual=self.residual, tie=str(config.get("tie", "none")),
                            norm=str(config.get("norm", "per_step")),
-                           learn_scheme=str(config.get("learn_scheme", "none")))
+                           learn_scheme=learn_scheme, learn_order=learn_order)
 
 
 SAMPLED = ("widths", "steps_per_stage", "h", "share_stage_weights", "tie", "norm")  # settings a trial draws
@@ -106,7 +115,7 @@ def parse_network(raw, path: str = "network", data=None):
         from ..torchvision_network import parse_torchvision_network
 
         return parse_torchvision_network(raw, path, data)
-    check_mapping(raw, path, {"macro", "residual", "learn_scheme", *SAMPLED})
+    check_mapping(raw, path, {"macro", "residual", "learn_scheme", "learn_order", *SAMPLED})
     macro = raw.get("macro")
     if macro is not None:
         check_scalar(macro, f"{path}.macro", "str", choices=MACROS)
@@ -131,8 +140,14 @@ def parse_network(raw, path: str = "network", data=None):
     from nas.networks.learned import GRANULARITIES
 
     learn_scheme = parse_domain(raw.get("learn_scheme", "none"), f"{path}.learn_scheme", "str", choices=GRANULARITIES)
+    learn_order = None
+    if "learn_order" in raw:
+        if learn_scheme.values() == ("none",):
+            raise fail(f"{path}.learn_order", "needs learn_scheme other than none (the order learned coefficients keep)")
+        learn_order = parse_domain(raw["learn_order"], f"{path}.learn_order", "int", 1, 4)
     return NetworkSpace(
         learn_scheme=learn_scheme,
+        learn_order=learn_order,
         macro=macro,
         widths=widths,
         steps_per_stage=parse_domain(raw.get("steps_per_stage", 2), f"{path}.steps_per_stage", "int", 1, 64),
