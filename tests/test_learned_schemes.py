@@ -588,3 +588,11 @@ def test_a_searched_learning_trial_records_theta_per_epoch_end_to_end(ray_sessio
     assert row["learned_order"] == 2 and row["order"] == 2
     card = json.loads((export_trial(found.run_dir, trial_id, tmp_path / "export") / "card.json").read_text())
     assert "coefficient_trajectory.png" in card["files"]
+
+    # nas evaluate's retrainings keep θ per epoch too, so the evaluated export draws its trajectory
+    from nas.evaluation import evaluate
+    from nas.export import export_evaluated
+
+    evaluate(found.run_dir, top=1, seeds=2, progress=False)
+    evaluated = export_evaluated(found.run_dir, tmp_path / "evaluated")
+    assert "coefficient_trajectory.png" in json.loads((evaluated / "card.json").read_text())["files"]

@@ -174,11 +174,14 @@ def select(run_dir, top: int) -> tuple[list[Candidate], dict]:
 
 
 def resnet_reference(winner: Candidate) -> Candidate:
-    """A plain ResNet (``euler``, no noise) with the network shape and training configuration of ``winner``."""
+    """A plain ResNet (``euler``, no noise, no learned coefficients) with the network shape and training
+    configuration of ``winner``."""
     from nas.network_kinds import spec_from_dict
     from nas.schemes import get
 
-    spec = {**winner.spec, "scheme": get(RESNET_SCHEME).to_dict(), "noise": None, "share_stage_weights": False,
+    # the plain ResNet learns no coefficients: learn_scheme / learn_order are the winner's, not its
+    spec = {**{k: v for k, v in winner.spec.items() if k not in ("learn_scheme", "learn_order")},
+            "scheme": get(RESNET_SCHEME).to_dict(), "noise": None, "share_stage_weights": False,
             "memory_efficient": False}
     try:
         spec = spec_from_dict(spec).to_dict()
