@@ -5,7 +5,7 @@ import math
 import pytest
 
 from nas import checks
-from nas.search.domains import SpaceError
+from nas.domains import SpaceError
 from nas.search.run import _settings
 from nas.search.space import SearchSettings, SearchSpace, check_setting, load_space
 

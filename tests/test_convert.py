@@ -267,7 +267,7 @@ def test_options_of_a_scheme_object_and_unknown_scheme_parameters_are_refused():
 # ---------------------------------------------------------------------------------------------- search spaces
 def test_a_search_space_network_may_name_a_torchvision_resnet():
     from nas.search import load_space
-    from nas.search.domains import SpaceError
+    from nas.domains import SpaceError
 
     def space(network, scheme=None):
         return load_space({"data": {"name": "cifar10"}, "network": network,

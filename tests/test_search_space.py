@@ -12,7 +12,7 @@ from nas.diagnostics import analyze
 from nas.search import SpaceError, load_space
 from nas.search.constraints import (REPEATED_UNIT_ROOT_VIOLATION, constraint_values, scheme_diagnostics,
                                     zero_stability_violation)
-from nas.search.domains import parse_domain
+from nas.domains import parse_domain
 from nas.search.space import BASELINES, SearchSpace
 
 SPACES = Path(__file__).resolve().parents[1] / "search_spaces"

@@ -8,7 +8,7 @@ from nas import leaderboard, train, vocabulary
 from nas.diagnostics import stability
 from nas.families import multistep
 from nas.search import records, space
-from nas.search.domains import SpaceError
+from nas.domains import SpaceError
 
 
 def test_every_module_uses_the_one_vocabulary():

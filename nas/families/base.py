@@ -318,7 +318,7 @@ class SchemeFamily(abc.ABC):
         """A search-space block ``{family: <name>, label: ..., ...}`` as a block with ``label``, ``family``,
         ``suggest(trial, constants)``, ``build(config)`` and ``check_depth(most_steps, path)``; a bad block
         is a ``SpaceError`` naming the key path. Default: the family's first named scheme, no keys to search."""
-        from nas.search.domains import check_mapping
+        from nas.domains import check_mapping
 
         check_mapping(raw, path, {"family", "label"})
         return ConstantBlock(label, self.name, self.named_schemes()[0].build())
@@ -397,7 +397,7 @@ class FreeCoefficientsBlock:
     that size in [low, high]; subclasses list the free coefficients (``free``) and ``build`` the scheme."""
 
     label: str
-    size: Any  # nas.search.domains.Domain
+    size: Any  # nas.domains.Domain
     low: float
     high: float
     size_key: ClassVar[str] = "size"
@@ -405,7 +405,7 @@ class FreeCoefficientsBlock:
     @classmethod
     def parse(cls, raw: dict, path: str, label: str, largest: int):
         """``{family, label, <size_key>, coefficients: {low, high}}`` with sizes 1..``largest``."""
-        from nas.search.domains import check_mapping, fail, parse_domain, parse_range
+        from nas.domains import check_mapping, fail, parse_domain, parse_range
 
         key = cls.size_key
         check_mapping(raw, path, {"family", "label", key, "coefficients"}, {key})
@@ -425,7 +425,7 @@ class FreeCoefficientsBlock:
         raise NotImplementedError
 
     def suggest(self, trial, constants: dict) -> None:
-        from nas.search.domains import suggest_into
+        from nas.domains import suggest_into
 
         size = suggest_into(self.size, trial, f"{self.label}.{self.size_key}", constants)
         for name in self.free(size):

@@ -107,12 +107,12 @@ class LMResNetBlock:
     """LM-ResNet with k fixed or learned (k is then the initial value; none: the paper's)."""
 
     label: str
-    k: object | None  # nas.search.domains.Domain
+    k: object | None  # nas.domains.Domain
     learn: object
     family: str = NAME
 
     def suggest(self, trial, constants: dict) -> None:
-        from nas.search.domains import suggest_into
+        from nas.domains import suggest_into
 
         suggest_into(self.learn, trial, f"{self.label}.learn", constants)
         if self.k is not None:
@@ -231,7 +231,7 @@ class LMResNetFamily(MultistepStages):
 
     # search and results
     def parse_block(self, raw, path, label):
-        from nas.search.domains import check_mapping, fail, parse_domain
+        from nas.domains import check_mapping, fail, parse_domain
 
         check_mapping(raw, path, {"family", "label", "k", "learn"})
         learn = parse_domain(raw.get("learn", "layer"), f"{path}.learn", "str", choices=LEARN_MODES)

@@ -249,12 +249,12 @@ class MomentumBlock:
     """Momentum ResNets with γ fixed or learned (γ is then the initial value)."""
 
     label: str
-    gamma: object  # nas.search.domains.Domain
+    gamma: object  # nas.domains.Domain
     learn: object
     family: str = NAME
 
     def suggest(self, trial, constants: dict) -> None:
-        from nas.search.domains import suggest_into
+        from nas.domains import suggest_into
 
         suggest_into(self.learn, trial, f"{self.label}.learn", constants)
         suggest_into(self.gamma, trial, f"{self.label}.gamma", constants)
@@ -468,7 +468,7 @@ class MomentumFamily(ReversibleFamily, ConvertibleFamily, LearnableFamily):
 
     # search and results
     def parse_block(self, raw, path, label):
-        from nas.search.domains import check_mapping, fail, parse_domain
+        from nas.domains import check_mapping, fail, parse_domain
 
         check_mapping(raw, path, {"family", "label", "gamma", "learn"})
         learn = parse_domain(raw.get("learn", "fixed"), f"{path}.learn", "str", choices=LEARN_MODES)

@@ -168,7 +168,7 @@ class MultistepBlock(FreeCoefficientsBlock):
 
     @classmethod
     def size_domain(cls, size, path):
-        from nas.search.domains import Domain
+        from nas.domains import Domain
 
         if size.mode == "range":  # a choice: each k has its own set of free coefficients
             return Domain("int", "choice", choices=tuple(range(int(size.low), int(size.high) + 1)))
@@ -188,7 +188,7 @@ class MultistepBlock(FreeCoefficientsBlock):
         return LinearMultistep(alpha=alpha, beta=beta, name=f"{self.label}_k{k}")
 
     def check_depth(self, most_steps: int, path: str) -> None:
-        from nas.search.domains import fail
+        from nas.domains import fail
 
         k = max(self.size.values())
         if k > most_steps:

@@ -145,7 +145,7 @@ class RungeKuttaBlock(FreeCoefficientsBlock):
 
     @classmethod
     def size_domain(cls, size, path):
-        from nas.search.domains import fail
+        from nas.domains import fail
 
         if size.mode == "range" and (size.log or size.step not in (None, 1)):
             raise fail(path, "a stage range takes only low and high")

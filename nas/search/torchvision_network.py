@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from nas.messages import quote
 
-from .domains import Domain, check_mapping, check_scalar, fail, parse_domain, suggest_into
+from nas.domains import Domain, check_mapping, check_scalar, fail, parse_domain, suggest_into
 
 KEYS = {"torchvision", "num_classes", "stem", "h", "relu"}
 

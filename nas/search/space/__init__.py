@@ -54,7 +54,7 @@ from __future__ import annotations
 
 from nas.paths import check_run_name  # re-exported: run names are checked like a space's ``name``
 
-from ..domains import SpaceError
+from nas.domains import SpaceError
 
 # The value types are re-exported too: a searcher state pickled by Ray Tune before this package was split
 # names them as nas.search.space.<name>, and ``nas search --resume`` must still load it.

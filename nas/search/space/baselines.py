@@ -12,7 +12,7 @@ gains against the network everybody knows.
 """
 from __future__ import annotations
 
-from ..domains import check_mapping, check_scalar
+from nas.domains import check_mapping, check_scalar
 from .schemes import parse_scheme_block
 
 # the baseline trials' scheme labels, reserved; the third only in spaces whose baselines are tied

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..domains import check_mapping, check_scalar
+from nas.domains import check_mapping, check_scalar
 
 
 @dataclass(frozen=True)

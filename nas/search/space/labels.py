@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nas.messages import quote
 
-from ..domains import check_scalar, fail
+from nas.domains import check_scalar, fail
 
 
 def parse_label(raw: dict, path: str, default: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from ..domains import SpaceError
+from nas.domains import SpaceError
 from .search_space import SearchSpace
 
 EMBEDDED_DEFAULT = "quick.yaml"  # shipped inside nas.search, the space of ``nas search`` without a file

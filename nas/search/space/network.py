@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from nas.messages import quote
 
-from ..domains import Domain, check_mapping, check_scalar, fail, parse_domain, parse_int_list, suggest_into
+from nas.domains import Domain, check_mapping, check_scalar, fail, parse_domain, parse_int_list, suggest_into
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from nas.messages import quote
 
-from ..domains import Domain, check_mapping, fail, parse_domain, suggest_into
+from nas.domains import Domain, check_mapping, fail, parse_domain, suggest_into
 from .labels import parse_label
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from nas.messages import quote
 from nas.paths import check_run_name
 
-from ..domains import SpaceError, check_mapping, check_scalar, fail
+from nas.domains import SpaceError, check_mapping, check_scalar, fail
 from .baselines import BASELINES, baseline_blocks, baseline_labels, baseline_network, parse_baselines
 from .constraints import Constraints, parse_constraints
 from .labels import check_unique_labels

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nas.limits import MAX_SEED
 from nas.messages import quote
 
-from ..domains import SpaceError, check_mapping, check_scalar, fail
+from nas.domains import SpaceError, check_mapping, check_scalar, fail
 
 
 def parse_data(raw, path: str = "data") -> dict:

@@ -13,7 +13,7 @@ from nas.limits import MAX_EPOCHS, MAX_RETRIES, MAX_TRIALS, check_count, check_s
 from nas.vocabulary import OBJECTIVES  # objective -> Optuna direction; the first is the primary one
 from nas.vocabulary import parse_objectives as _parse_objectives
 
-from ..domains import SpaceError, check_mapping, fail
+from nas.domains import SpaceError, check_mapping, fail
 from ..racing import parse_race
 
 SAMPLERS = ("tpe", "cmaes", "nsga2", "gp", "random", "qmc")
