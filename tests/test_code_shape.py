@@ -3,9 +3,10 @@ a function, no function with more than 8 positional parameters or longer than 80
 
 The import graph is read from the source with `ast`, imports inside functions included:
 a lazy import that only hides a circle still counts as one. Its nodes are modules (a package's
-`__init__` is one, with its own imports); an import of `nas.a.b` is an edge to the module `nas.a.b`.
-Python also runs `nas/a/__init__.py` first, and the package façades (`nas.networks`, `nas.diagnostics`,
-`nas.search`) re-export modules that sit above the families: those import-order edges are not counted.
+`__init__` is one, with its own imports) and its edges direct imports: an import of `nas.a.b` is an edge
+to the module `nas.a.b`, as in grimp's graph (the one import-linter checks). Python also runs
+`nas/a/__init__.py` first; those import-order edges are not counted (the package façades `nas.networks`,
+`nas.diagnostics` and `nas.search` re-export modules that sit above the families).
 """
 
 import ast
