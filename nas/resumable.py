@@ -123,6 +123,9 @@ class ResumableTraining:
         self.best = {"epoch": None, "val_acc": None, "val_loss": None}
         self.best_weights = None if keep_best_weights else {}
         self.previous_wall, self.previous_cpu = 0.0, 0.0
+        # every epoch trained so far (fit's history, resumed runs included), as a record keeps it: validation
+        # metrics and, for a network that learns its scheme, θ (nas.networks.learned.trial_history_entry)
+        self.history: list[dict] = []
 
     @classmethod
     def start(cls, folder, keep_best_weights: bool = True) -> "ResumableTraining":
@@ -153,8 +156,11 @@ class ResumableTraining:
                 self.previous_cpu + time.process_time() - self.cpu_started)
 
     def observe(self, metrics: dict, fit_state: dict) -> bool:
-        """After an epoch (``fit``'s metrics and checkpoint): follow the best validation accuracy; True when
-        this epoch is the new best."""
+        """After an epoch (``fit``'s metrics and checkpoint): follow the history and the best validation
+        accuracy; True when this epoch is the new best."""
+        from nas.networks.learned import trial_history_entry
+
+        self.history = [trial_history_entry(entry) for entry in fit_state.get("history", [])]
         improved = self.best["val_acc"] is None or metrics["val_acc"] > self.best["val_acc"]
         if improved:
             self.best.update(epoch=metrics["epoch"], val_acc=metrics["val_acc"], val_loss=metrics["val_loss"])

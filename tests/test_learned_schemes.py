@@ -361,6 +361,20 @@ def test_export_writes_the_learned_scheme_into_spec_json_and_the_program_equals_
 
 
 # -------------------------------------------------------------------------------- search and trials.csv
+def sampled_specs(space, *, count: int, seed: int) -> list:
+    """The NetworkSpecs of ``count`` trials a random Optuna sampler draws from ``space``."""
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    specs = []
+    for _ in range(count):
+        trial = study.ask()
+        constants = space.sampler_function()(trial)  # before trial.params: sampling fills them
+        specs.append(space.plan({**trial.params, **constants}, macro="sequence", in_channels=1, num_classes=10).spec)
+        study.tell(trial, 0.0)
+    return specs
+
+
 def test_a_space_offers_learned_coefficients_next_to_fixed_ones():
     import optuna
 
@@ -369,13 +383,7 @@ def test_a_space_offers_learned_coefficients_next_to_fixed_ones():
 
     space = load_space({"scheme": {"family": "runge_kutta", "stages": 2, "coefficients": {"low": 0.2, "high": 0.9}},
                         "network": {"widths": [4, 8], "learn_scheme": ["none", "network"]}})
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    specs = []
-    for _ in range(12):
-        trial = study.ask()
-        constants = space.sampler_function()(trial)
-        specs.append(space.plan({**trial.params, **constants}, macro="sequence", in_channels=1, num_classes=10).spec)
-        study.tell(trial, 0.0)
+    specs = sampled_specs(space, count=12, seed=0)
     learned = [s for s in specs if s.learn_scheme == "network"]
     assert learned and len(learned) < len(specs)  # both offered
     for spec in learned:  # the searched tableau is the starting point of the learned one
@@ -389,8 +397,6 @@ def test_a_space_offers_learned_coefficients_next_to_fixed_ones():
 
 
 def test_a_space_searches_the_order_the_learned_coefficients_keep():
-    import optuna
-
     from nas.search import SpaceError, load_space
     from nas.search.space import SearchSpace
 
@@ -398,13 +404,7 @@ def test_a_space_searches_the_order_the_learned_coefficients_keep():
     raw = {"scheme": {"family": "named", "names": ["heun", "ralston"]},
            "network": {"widths": [4, 8], "learn_scheme": ["none", "network"], "learn_order": [1, 2]}}
     space = load_space(raw)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    specs = []
-    for _ in range(16):
-        trial = study.ask()
-        constants = space.sampler_function()(trial)
-        specs.append(space.plan({**trial.params, **constants}, macro="sequence", in_channels=1, num_classes=10).spec)
-        study.tell(trial, 0.0)
+    specs = sampled_specs(space, count=16, seed=1)
     learned = [s for s in specs if s.learn_scheme == "network"]
     assert {s.learn_order for s in learned} == {1, 2}  # both orders searched
     assert all(s.learn_order is None for s in specs if s.learn_scheme == "none")  # fixed schemes keep no order

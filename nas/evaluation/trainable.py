@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nas.resumable import ResumableTraining, diverged_final, epoch_final, report_with_marker
 from nas.search.records import TrialFolder, read_trial
@@ -100,9 +100,6 @@ class EvaluationPair:
     train_config: object  # nas.train.TrainConfig
     base: dict  # the record's fields fixed for this attempt
     data: object  # nas.data.Dataset: fit's splits and the test split scored once
-    # Validation metrics of every epoch (fit's history, resumed runs included) and, for a network that learns
-    # its scheme, θ per epoch: nas export --evaluated draws its trajectory from them.
-    history: list = field(default_factory=list)
 
     def train(self) -> None:
         """``fit`` with a record and a report after every epoch; the last epoch is scored once on test."""
@@ -121,11 +118,9 @@ class EvaluationPair:
     def on_epoch(self, metrics: dict, checkpoint_fn) -> bool:
         """``fit``'s callback: record the epoch (with the state to resume from) and report it; after the last
         epoch, score the model on test, once."""
-        from nas.networks.learned import trial_history_entry
         from nas.train import evaluate
 
         state = checkpoint_fn()
-        self.history[:] = [trial_history_entry(entry) for entry in state.get("history", [])]
         self.training.observe(metrics, state)
         final = epoch_final(metrics)
         if metrics["epoch"] < self.train_config.epochs:
@@ -145,7 +140,7 @@ class EvaluationPair:
         wall, cpu = self.training.elapsed()
         metrics = {**self.base, "status": status, "message": message, "final": final,
                    "best": dict(self.training.best), "epochs_run": epochs_run, "test": test, "train_time": wall,
-                   "cpu_time": cpu, "history": list(self.history)}
+                   "cpu_time": cpu, "history": list(self.training.history)}
         self.training.publish(self.spec, self.train_config.to_dict(), metrics, weights, fit_state=fit_state)
         return metrics
 

@@ -29,7 +29,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # read_resume_state and exit_if_orphaned: also importable from here, where they were first defined
 from nas.resumable import (RESUME_FILE, ResumableTraining, diverged_final, epoch_final, exit_if_orphaned,  # noqa: F401
@@ -156,9 +156,6 @@ class SearchTrial:
     flops: int
     constraints: dict
     feasible: bool
-    # Validation metrics of every epoch trained (fit's history, resumed runs included): the leaderboard
-    # compares trials stopped at different epochs at a budget they all reached (nas.fidelity).
-    history: list = field(default_factory=list)
 
     def train(self, data) -> None:
         """``fit`` with a record and a report after every epoch; an unexpected error is recorded, then raised
@@ -181,10 +178,7 @@ class SearchTrial:
     def on_epoch(self, metrics: dict, checkpoint_fn) -> bool:
         """``fit``'s callback: record the epoch (with the state to resume from), then report it to Tune, which
         may end the trial inside that call (ASHA, time budget)."""
-        from nas.networks.learned import trial_history_entry
-
         state = checkpoint_fn()
-        self.history[:] = [trial_history_entry(entry) for entry in state.get("history", [])]
         improved = self.training.observe(metrics, state)
         status = "completed" if metrics["epoch"] >= self.train_config.epochs else "stopped"
         # A completed trial needs no state: restarted, it reports its record.
@@ -203,7 +197,7 @@ class SearchTrial:
 
         wall, cpu = self.training.elapsed()
         metrics = TrialRecord(**self.base, status=status, message=message, final=final, best=dict(self.training.best),
-                              epochs_run=epochs_run, flops=self.flops, history=list(self.history),
+                              epochs_run=epochs_run, flops=self.flops, history=list(self.training.history),
                               wall_time=wall, cpu_time=cpu, ended_at=time.time(),
                               null_keys=frozenset({"final"}))  # fit raised: "final": null
         learned = None if weights is None else learned_record(self.spec, weights)
